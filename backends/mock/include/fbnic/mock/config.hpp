@@ -1,0 +1,25 @@
+// Capacities of the device model: fixed at compile time so that the model core needs no
+// heap and can be compiled into a freestanding (UEFI) image.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fbnic::mock {
+
+struct DefaultConfig {
+  static constexpr std::uint32_t kQueues = 8;        // queue register blocks modelled
+  static constexpr std::size_t kDmaMappings = 1024;  // live DMA mappings
+  static constexpr std::size_t kFaultLog = 64;       // most recent faults kept
+  static constexpr std::size_t kAccessLog = 256;     // most recent MMIO accesses kept
+};
+
+// Small enough for a UEFI image's .bss.
+struct SmallConfig {
+  static constexpr std::uint32_t kQueues = 2;
+  static constexpr std::size_t kDmaMappings = 128;
+  static constexpr std::size_t kFaultLog = 16;
+  static constexpr std::size_t kAccessLog = 16;
+};
+
+}  // namespace fbnic::mock

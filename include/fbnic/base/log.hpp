@@ -1,0 +1,87 @@
+// Log levels and a fixed-size line formatter: no heap, no printf.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+
+namespace fbnic {
+
+enum class LogLevel : std::uint8_t { kError = 0, kWarning = 1, kInfo = 2, kDebug = 3 };
+
+constexpr const char* level_name(LogLevel l) {
+  switch (l) {
+    case LogLevel::kError: return "error";
+    case LogLevel::kWarning: return "warning";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kDebug: return "debug";
+  }
+  return "?";
+}
+
+// Formats as 0x-prefixed hexadecimal.
+struct Hex {
+  std::uint64_t value;
+};
+
+// One log line, truncated (never overflowed) at kCapacity - 1 characters.
+class LogLine {
+ public:
+  static constexpr std::size_t kCapacity = 160;
+
+  constexpr LogLine() = default;
+
+  constexpr LogLine& operator<<(const char* s) {
+    while (s != nullptr && *s != '\0') put(*s++);
+    return *this;
+  }
+  constexpr LogLine& operator<<(char c) {
+    put(c);
+    return *this;
+  }
+  constexpr LogLine& operator<<(bool b) { return *this << (b ? "true" : "false"); }
+  template <std::unsigned_integral U>
+  constexpr LogLine& operator<<(U v) {
+    return put_unsigned(static_cast<std::uint64_t>(v), 10);
+  }
+  template <std::signed_integral S>
+  constexpr LogLine& operator<<(S v) {
+    if (v < 0) {
+      put('-');
+      // Negate in unsigned arithmetic so that the minimum value does not overflow.
+      return put_unsigned(0 - static_cast<std::uint64_t>(v), 10);
+    }
+    return put_unsigned(static_cast<std::uint64_t>(v), 10);
+  }
+  constexpr LogLine& operator<<(Hex h) {
+    *this << "0x";
+    return put_unsigned(h.value, 16);
+  }
+
+  [[nodiscard]] constexpr const char* c_str() const { return buf_; }
+  [[nodiscard]] constexpr std::size_t size() const { return len_; }
+
+ private:
+  constexpr void put(char c) {
+    if (len_ + 1 < kCapacity) {
+      buf_[len_++] = c;
+      buf_[len_] = '\0';
+    }
+  }
+  constexpr LogLine& put_unsigned(std::uint64_t v, unsigned base) {
+    char digits[20] = {};
+    std::size_t n = 0;
+    do {
+      const auto d = static_cast<unsigned>(v % base);
+      digits[n++] = static_cast<char>(d < 10 ? '0' + d : 'a' + (d - 10));
+      v /= base;
+    } while (v != 0);
+    while (n > 0) put(digits[--n]);
+    return *this;
+  }
+
+  char buf_[kCapacity] = {};
+  std::size_t len_ = 0;
+};
+
+}  // namespace fbnic

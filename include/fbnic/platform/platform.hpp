@@ -1,0 +1,45 @@
+// The Platform concept: the only seam between the portable core and a system.
+//
+// A platform gives the core four things and nothing else:
+//   registers  read32/write32 of a 32-bit register at a byte offset in a BAR
+//   memory     dma_alloc/dma_free of DMA-able memory (CPU pointer + device address)
+//   time       now_ns, a monotonic clock, and delay_us, a bounded busy or sleeping wait
+//   logging    log(level, line) of one formatted, NUL-terminated line
+// The core keeps no global state and allocates nothing else: every wait is bounded
+// by a deadline computed from now_ns, every buffer comes from dma_alloc.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+
+#include "fbnic/base/log.hpp"
+#include "fbnic/base/result.hpp"
+#include "fbnic/platform/bar.hpp"
+#include "fbnic/platform/dma.hpp"
+
+namespace fbnic {
+
+template <class P>
+concept Platform = requires(P& p, Bar bar, std::uint32_t offset, std::uint32_t value,
+                            std::size_t size, std::size_t align, const DmaBuffer& buffer,
+                            LogLevel level, const char* line) {
+  { p.read32(bar, offset) } -> std::same_as<std::uint32_t>;
+  { p.write32(bar, offset, value) } -> std::same_as<void>;
+  // Zeroed memory of at least size bytes whose device address is aligned to align.
+  { p.dma_alloc(size, align) } -> std::same_as<Result<DmaBuffer>>;
+  { p.dma_free(buffer) } -> std::same_as<void>;
+  { p.now_ns() } -> std::same_as<std::uint64_t>;
+  { p.delay_us(value) } -> std::same_as<void>;
+  { p.log(level, line) } -> std::same_as<void>;
+};
+
+// Formats the arguments into one line and hands it to the platform's log sink.
+template <Platform P, class... Args>
+void log(P& platform, LogLevel level, const Args&... args) {
+  LogLine line;
+  (line << ... << args);
+  platform.log(level, line.c_str());
+}
+
+}  // namespace fbnic
