@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs what fbnic needs on Debian 12, through apt-get (as root, or with sudo).
+#   tools/deps.sh          everything the full test run needs
+#   tools/deps.sh build    only what building the library and its examples needs
+set -eu
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+
+build="cmake ninja-build g++ make pkg-config"
+tests="clang lld libgtest-dev libgmock-dev libbenchmark-dev libfuzzer-14-dev libclang-rt-14-dev
+       clang-format clang-tidy"
+# Booting the UEFI app, the VFIO test VM and the User-Mode Linux emulator.
+vms="qemu-system-x86 ovmf mtools dosfstools busybox-static cpio kmod xz-utils bc flex bison
+     libelf-dev libssl-dev python3"
+
+$SUDO apt-get update
+if [ "${1:-all}" = build ]; then
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y --no-install-recommends $build
+else
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y --no-install-recommends $build $tests $vms
+fi

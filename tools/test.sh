@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds and runs every test of fbnic. Needs what tools/deps.sh installs.
+#
+#   1. g++, warnings as errors: unit, model, freestanding, package and doc tests
+#   2. clang++, warnings as errors, ASan + UBSan: the same tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+started=$(date +%s)
+stage() { printf '\n=== [%ss] %s\n' "$(($(date +%s) - started))" "$*"; }
+
+stage "g++: build (-Werror) and test"
+cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++ \
+      -DFBNIC_WERROR=ON >/dev/null
+cmake --build build/gcc -j "$jobs"
+ctest --test-dir build/gcc --output-on-failure -j "$jobs"
+
+stage "clang++ with ASan and UBSan: build (-Werror) and test"
+cmake -S . -B build/clang-san -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+      -DFBNIC_WERROR=ON -DFBNIC_SANITIZE=ON -DFBNIC_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build build/clang-san -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/clang-san --output-on-failure -j "$jobs" -LE consumer
+
+stage "all tests passed"
