@@ -10,12 +10,13 @@
 //
 // Checks: a field's bit range is checked when the field is declared; a value that does
 // not fit its field, or an array index past the end, is a compile error in a constant
-// expression and at run time poisons the value/address, which Io then refuses to write.
+// expression and at run time poisons the value or address, which Io then refuses.
 #pragma once
 
 #include <cstdint>
 #include <type_traits>
 
+#include "fbnic/base/bitfield.hpp"
 #include "fbnic/platform/bar.hpp"
 
 namespace fbnic::regs {
@@ -26,24 +27,13 @@ constexpr std::uint32_t word_to_byte(std::uint32_t word) { return word * 4u; }
 
 // Bits [Hi:Lo] of a 32-bit register.
 template <unsigned Hi, unsigned Lo = Hi>
-struct Field {
-  static_assert(Hi < 32, "a field must lie within a 32-bit register");
-  static_assert(Lo <= Hi, "a field's high bit must not be below its low bit");
-  static constexpr unsigned kHi = Hi;
-  static constexpr unsigned kLo = Lo;
-  static constexpr unsigned kWidth = Hi - Lo + 1;
-  static constexpr std::uint32_t kMax =
-      kWidth == 32 ? 0xFFFF'FFFFu : static_cast<std::uint32_t>((1u << kWidth) - 1u);
-  static constexpr std::uint32_t kMask = kMax << Lo;
-};
+using Field = BitField<std::uint32_t, Hi, Lo>;
 
 template <unsigned N>
 using Bit = Field<N, N>;
 
 namespace detail {
-// Deliberately not constexpr: reaching one of these during constant evaluation makes
-// the expression non-constant, which the compiler reports as an error at the call.
-inline void field_value_does_not_fit() {}
+// Deliberately not constexpr, like fbnic::detail::field_value_does_not_fit.
 inline void register_index_out_of_range() {}
 }  // namespace detail
 
@@ -55,53 +45,9 @@ struct RegAddr {
   static constexpr Bar kBar = R::kBar;
 };
 
-// The value of a register: 32 bits plus a flag set when a field was given a value
-// that does not fit. Register types derive from it (CRTP) to name their fields.
+// The value of a register: 32 bits with named fields (see base/bitfield.hpp).
 template <class Self>
-class RegValue {
- public:
-  constexpr RegValue() = default;
-
-  static constexpr Self from_raw(std::uint32_t raw) {
-    Self s;
-    s.raw_ = raw;
-    return s;
-  }
-
-  [[nodiscard]] constexpr std::uint32_t raw() const { return raw_; }
-  [[nodiscard]] constexpr bool fits() const { return !overflow_; }
-
-  template <unsigned Hi, unsigned Lo>
-  [[nodiscard]] constexpr std::uint32_t get(Field<Hi, Lo> /*field*/) const {
-    return (raw_ & Field<Hi, Lo>::kMask) >> Lo;
-  }
-
-  template <unsigned Hi, unsigned Lo>
-  constexpr Self& set(Field<Hi, Lo> /*field*/, std::uint64_t value) {
-    using F = Field<Hi, Lo>;
-    if (value > F::kMax) {
-      if (std::is_constant_evaluated()) detail::field_value_does_not_fit();
-      overflow_ = true;
-      value &= F::kMax;
-    }
-    raw_ = (raw_ & ~F::kMask) | (static_cast<std::uint32_t>(value) << Lo);
-    return static_cast<Self&>(*this);
-  }
-
-  // Sets every bit of the field: the usual way to write 1s to clear or to enable.
-  template <unsigned Hi, unsigned Lo>
-  constexpr Self& set_all(Field<Hi, Lo> f) {
-    return set(f, Field<Hi, Lo>::kMax);
-  }
-
-  friend constexpr bool operator==(const RegValue& a, const RegValue& b) {
-    return a.raw_ == b.raw_;
-  }
-
- private:
-  std::uint32_t raw_ = 0;
-  bool overflow_ = false;
-};
+using RegValue = Packed<Self, std::uint32_t>;
 
 // A register at one fixed word.
 template <class Self, Bar B, std::uint32_t Word>
