@@ -1,0 +1,228 @@
+// encode() and decode(): a message struct to bytes and back, driven by its Schema.
+//
+// Decoding follows the rules the firmware and the upstream driver share: attribute IDs
+// below 32; an unknown attribute is skipped unless marked cannot_ignore; a known one may
+// appear once per level; integers no wider than their field; strings NUL-terminated
+// within their maximum; arrays of one element ID and no more elements than room.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <tuple>
+#include <type_traits>
+
+#include "fbnic/base/bytes.hpp"
+#include "fbnic/base/result.hpp"
+#include "fbnic/tlv/diagnostic.hpp"
+#include "fbnic/tlv/reader.hpp"
+#include "fbnic/tlv/schema.hpp"
+#include "fbnic/tlv/writer.hpp"
+
+namespace fbnic::tlv {
+namespace detail {
+
+// --- encoding ---
+
+template <class M>
+void put_value(Writer& w, std::uint16_t id, std::uint16_t element, const M& v);
+
+template <auto Member, class T>
+void put_member(Writer& w, const Attr<Member>& attr, const T& msg) {
+  put_value(w, attr.id, attr.element, msg.*Member);
+}
+
+template <class T>
+void put_attrs(Writer& w, const T& msg) {
+  static_assert(schema_is_valid<T>(), "attribute IDs must be below 32 and unique");
+  std::apply(
+      [&](const auto&... attr) {
+        (put_member(w, attr, msg), ...);
+      },
+      Schema<T>::kAttrs);
+}
+
+template <class M>
+void put_value(Writer& w, std::uint16_t id, std::uint16_t element, const M& v) {
+  if constexpr (IsOptional<M>::value) {
+    if (v.has_value()) put_value(w, id, element, *v);
+  } else if constexpr (std::is_same_v<M, bool>) {
+    if (v) w.put_flag(id);
+  } else if constexpr (std::is_unsigned_v<M>) {
+    w.put_unsigned(id, v, sizeof(M) > 4 ? 8 : 4);
+  } else if constexpr (std::is_signed_v<M> && std::is_integral_v<M>) {
+    w.put_signed(id, v, sizeof(M) > 4 ? 8 : 4);
+  } else if constexpr (IsString<M>::value) {
+    w.put_string(id, v.chars.data(), v.size);
+  } else if constexpr (IsBytes<M>::value) {
+    if (!v.empty()) w.put_bytes(id, v.data);
+  } else if constexpr (std::is_same_v<M, MacAddress>) {
+    w.put_bytes(id, v.bytes);
+  } else if constexpr (IsArray<M>::value) {
+    const std::size_t at = w.begin_nest(id);
+    for (const auto& item : v.view()) put_value(w, element, 0xFFFF, item);
+    w.end_nest(at);
+  } else {
+    static_assert(HasSchema<M>, "member type has no TLV kind");
+    const std::size_t at = w.begin_nest(id);
+    put_attrs(w, v);
+    w.end_nest(at);
+  }
+}
+
+// --- decoding ---
+
+struct Failure {
+  Diagnostic* diag;
+  Status operator()(Problem p, std::uint16_t attr) const {
+    if (diag != nullptr) {
+      diag->problem = p;
+      diag->attribute = attr;
+    }
+    return Error::kBadMessage;
+  }
+};
+
+inline std::uint64_t load_le_n(std::span<const std::uint8_t> b) {
+  std::uint64_t v = 0;
+  for (std::size_t i = b.size(); i-- > 0;) v = (v << 8) | b[i];
+  return v;
+}
+
+template <class T>
+Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fail);
+
+template <class M>
+Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_t element, M& out,
+                 const Failure& fail) {
+  if constexpr (IsOptional<M>::value) {
+    typename IsOptional<M>::Inner inner{};
+    FBNIC_TRY(get_value(p, id, element, inner, fail));
+    out = inner;
+  } else if constexpr (std::is_same_v<M, bool>) {
+    if (!p.empty()) return fail(Problem::kBadLength, id);
+    out = true;
+  } else if constexpr (std::is_integral_v<M>) {
+    constexpr std::size_t width = sizeof(M) > 4 ? 8 : 4;
+    if (p.empty() || p.size() > width) return fail(Problem::kBadLength, id);
+    const std::uint64_t raw = load_le_n(p);
+    if constexpr (std::is_unsigned_v<M>) {
+      if (raw > static_cast<std::uint64_t>(static_cast<M>(~M{0}))) {
+        return fail(Problem::kValueTooLarge, id);
+      }
+      out = static_cast<M>(raw);
+    } else {
+      // Sign-extend from the payload's width, then check the value fits M.
+      const unsigned shift = static_cast<unsigned>(64 - 8 * p.size());
+      const auto wide = static_cast<std::int64_t>(raw << shift) >> shift;
+      using Limits = std::numeric_limits<M>;
+      if (wide < Limits::min() || wide > Limits::max()) return fail(Problem::kValueTooLarge, id);
+      out = static_cast<M>(wide);
+    }
+  } else if constexpr (IsString<M>::value) {
+    if (p.empty() || p.size() > M::kMaxWire) return fail(Problem::kBadLength, id);
+    if (p.back() != 0) return fail(Problem::kBadString, id);
+    out = M{};
+    for (std::size_t i = 0; i + 1 < p.size() && p[i] != 0; ++i) {
+      out.chars[i] = static_cast<char>(p[i]);
+      out.size = i + 1;
+    }
+  } else if constexpr (IsBytes<M>::value) {
+    if (p.empty() || p.size() > M::kMaxWire) return fail(Problem::kBadLength, id);
+    out.data = p;
+  } else if constexpr (std::is_same_v<M, MacAddress>) {
+    if (p.size() != out.bytes.size()) return fail(Problem::kBadLength, id);
+    copy_bytes(out.bytes.data(), p.data(), p.size());
+  } else if constexpr (IsArray<M>::value) {
+    out = M{};
+    AttrIterator it(p);
+    AttrView a;
+    while (it.next(a)) {
+      if (a.id != element) return fail(Problem::kBadArrayElement, a.id);
+      if (out.count == M::kCapacity) return fail(Problem::kTooManyElements, id);
+      FBNIC_TRY(get_value(a.payload, a.id, 0xFFFF, out.items[out.count], fail));
+      ++out.count;
+    }
+    if (it.problem() != Problem::kNone) return fail(it.problem(), it.attribute());
+  } else {
+    static_assert(HasSchema<M>, "member type has no TLV kind");
+    out = M{};
+    FBNIC_TRY(get_attrs(p, out, fail));
+  }
+  return ok_status();
+}
+
+template <auto Member, class T>
+Status get_member(const Attr<Member>& attr,
+                  const std::array<std::span<const std::uint8_t>, kAttrSlots>& slots,
+                  std::uint32_t present, T& out, const Failure& fail) {
+  if ((present & (1u << attr.id)) == 0) return ok_status();
+  return get_value(slots[attr.id], attr.id, attr.element, out.*Member, fail);
+}
+
+template <class T>
+Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fail) {
+  static_assert(schema_is_valid<T>(), "attribute IDs must be below 32 and unique");
+  constexpr std::uint32_t known = known_ids<T>();
+  std::array<std::span<const std::uint8_t>, kAttrSlots> slots{};
+  std::uint32_t present = 0;
+
+  AttrIterator it(level);
+  AttrView a;
+  while (it.next(a)) {
+    if (a.id >= kAttrSlots) return fail(Problem::kAttrIdTooLarge, a.id);
+    const std::uint32_t bit = 1u << a.id;
+    if ((known & bit) == 0) {
+      if (a.cannot_ignore) return fail(Problem::kUnknownRequired, a.id);
+      continue;
+    }
+    if ((present & bit) != 0) return fail(Problem::kDuplicate, a.id);
+    present |= bit;
+    slots[a.id] = a.payload;
+  }
+  if (it.problem() != Problem::kNone) return fail(it.problem(), it.attribute());
+
+  Status status;
+  std::apply(
+      [&](const auto&... attr) {
+        ((status = status.ok() ? get_member(attr, slots, present, out, fail) : status), ...);
+      },
+      Schema<T>::kAttrs);
+  return status;
+}
+
+}  // namespace detail
+
+// The message's bytes, written into `out` (one page at most).
+template <HasSchema T>
+Result<std::span<const std::uint8_t>> encode(const T& msg, std::span<std::uint8_t> out) {
+  static_assert(Schema<T>::kId != kNestedOnly, "only messages can be encoded on their own");
+  Writer w(out);
+  w.begin_message(Schema<T>::kId);
+  detail::put_attrs(w, msg);
+  return w.finish();
+}
+
+// The message in `bytes`, which must be a T. Views (Bytes) point into `bytes`.
+template <HasSchema T>
+Result<T> decode(std::span<const std::uint8_t> bytes, Diagnostic* diag = nullptr) {
+  static_assert(Schema<T>::kId != kNestedOnly, "only messages can be decoded on their own");
+  FBNIC_TRY_ASSIGN(const MessageView view, open_message(bytes, diag));
+  const detail::Failure fail{diag};
+  if (view.id != Schema<T>::kId) return fail(Problem::kWrongMessage, 0);
+  T out{};
+  FBNIC_TRY(detail::get_attrs(view.attrs, out, fail));
+  return out;
+}
+
+// The ID of the message in `bytes`, for dispatch before decoding.
+inline Result<std::uint16_t> message_id(std::span<const std::uint8_t> bytes,
+                                        Diagnostic* diag = nullptr) {
+  FBNIC_TRY_ASSIGN(const MessageView view, open_message(bytes, diag));
+  return view.id;
+}
+
+}  // namespace fbnic::tlv
