@@ -225,7 +225,7 @@ TEST(TlvParse, StringsArraysAndValueRanges) {
 
     RawMessage m(msg_id::kFwCapResp);
     m.attr(0x3, 4 + 5 * 12);
-    for (int i = 0; i < 5; ++i) m.attr(0x2, 10).word(2).word(i);
+    for (int i = 0; i < 5; ++i) m.attr(0x2, 10).word(2).word(static_cast<std::uint32_t>(i));
     tlv::Diagnostic d;
     EXPECT_FALSE(tlv::decode<FwCapResp>(m.finish(), &d).ok());
     EXPECT_EQ(d.problem, tlv::Problem::kTooManyElements);

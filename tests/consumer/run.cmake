@@ -16,6 +16,7 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "pkg-config")
   # Install the library alone (no tests, examples or benchmarks) to a fresh prefix.
   run(${CMAKE_COMMAND} -S ${SRC} -B ${WORK}/lib -DCMAKE_CXX_COMPILER=${CXX}
       -DFBNIC_BUILD_TESTS=OFF -DFBNIC_BUILD_EXAMPLES=OFF -DFBNIC_BUILD_BENCHMARKS=OFF)
+  run(${CMAKE_COMMAND} --build ${WORK}/lib)
   run(${CMAKE_COMMAND} --install ${WORK}/lib --prefix ${WORK}/prefix)
 endif()
 

@@ -83,6 +83,9 @@ struct FwCapResp {
   std::optional<std::uint32_t> anti_rollback_version;
 };
 
+// What the firmware reports about itself and the port.
+using Capabilities = FwCapResp;
+
 // --- ownership and liveness ---
 struct OwnershipReq {
   bool take = false;  // absent flag = release

@@ -12,6 +12,7 @@ struct DefaultConfig {
   static constexpr std::size_t kDmaMappings = 1024;  // live DMA mappings
   static constexpr std::size_t kFaultLog = 64;       // most recent faults kept
   static constexpr std::size_t kAccessLog = 256;     // most recent MMIO accesses kept
+  static constexpr std::size_t kFwOutbox = 48;       // firmware answers waiting for a buffer
 };
 
 // Small enough for a UEFI image's .bss.
@@ -20,6 +21,7 @@ struct SmallConfig {
   static constexpr std::size_t kDmaMappings = 128;
   static constexpr std::size_t kFaultLog = 16;
   static constexpr std::size_t kAccessLog = 16;
+  static constexpr std::size_t kFwOutbox = 4;
 };
 
 }  // namespace fbnic::mock

@@ -17,6 +17,7 @@
 #include "fbnic/mock/config.hpp"
 #include "fbnic/mock/dma_space.hpp"
 #include "fbnic/mock/fault.hpp"
+#include "fbnic/mock/firmware.hpp"
 #include "fbnic/mock/intr_block.hpp"
 #include "fbnic/mock/irq.hpp"
 #include "fbnic/mock/regfile.hpp"
@@ -32,6 +33,7 @@ class Device {
   using Dma = DmaSpace<Config::kDmaMappings>;
   using Faults = FaultLog<Config::kFaultLog>;
   using Accesses = AccessLog<Config::kAccessLog>;
+  using Fw = Firmware<Device, Config::kFwOutbox>;
 
   Device() { reset(); }
   Device(const Device&) = delete;
@@ -41,6 +43,7 @@ class Device {
   void reset() {
     regs_.reset();
     intr_.reset();
+    fw_.reset();
   }
 
   // --- bus side ---
@@ -67,6 +70,13 @@ class Device {
       *w = value;
     } else {
       note_unmodelled(bar, offset);
+      return;
+    }
+    if (bar == Bar::kIpc) {
+      fw_.on_ipc_write(offset, value);
+    } else if (offset == regs::PulObTlpHdrArCfg::kOffset ||
+               offset == regs::PulObTlpHdrAwCfg::kOffset) {
+      fw_.on_pul_write(offset, value);
     }
   }
 
@@ -90,7 +100,19 @@ class Device {
 
   // --- time ---
   [[nodiscard]] std::uint64_t now_ns() const { return now_ns_; }
-  void advance(std::uint64_t ns) { now_ns_ += ns; }
+
+  // Moves the clock forward by ns, doing each piece of work at its own time.
+  void advance(std::uint64_t ns) {
+    const std::uint64_t target = now_ns_ + ns;
+    for (int step = 0; step < kMaxStepsPerAdvance; ++step) {
+      run_due();
+      const std::uint64_t next = next_event_ns();
+      if (next <= now_ns_ || next > target) break;  // nothing new before the target
+      now_ns_ = next;
+    }
+    now_ns_ = target;
+    run_due();
+  }
   void run() { advance(0); }
 
   // --- test controls and observation ---
@@ -99,6 +121,7 @@ class Device {
   [[nodiscard]] bool removed() const { return removed_; }
 
   [[nodiscard]] Regs& regs() { return regs_; }
+  [[nodiscard]] Fw& firmware() { return fw_; }
   [[nodiscard]] IntrBlock<Regs>& intr() { return intr_; }
   [[nodiscard]] Dma& dma_space() { return dma_; }
   [[nodiscard]] Faults& faults() { return faults_; }
@@ -108,6 +131,11 @@ class Device {
   [[nodiscard]] std::uint32_t last_unmodelled_offset() const { return last_unmodelled_; }
 
  private:
+  static constexpr int kMaxStepsPerAdvance = 100'000;
+
+  void run_due() { fw_.run(); }
+  [[nodiscard]] std::uint64_t next_event_ns() const { return fw_.next_event_ns(); }
+
   std::uint8_t* dma_target(std::uint64_t iova, std::size_t len, Direction dir) {
     if (!bus_master_enabled(dir)) {
       faults_.record(Fault::kDmaBusMasterOff, iova, len);
@@ -136,6 +164,7 @@ class Device {
   Dma dma_{};
   Faults faults_{};
   Accesses accesses_{};
+  Fw fw_{*this};
   std::uint64_t now_ns_ = 0;
   bool removed_ = false;
   std::uint64_t dropped_accesses_ = 0;

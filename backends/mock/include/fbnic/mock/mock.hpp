@@ -7,6 +7,7 @@
 #include "fbnic/mock/device.hpp"
 #include "fbnic/mock/dma_space.hpp"
 #include "fbnic/mock/fault.hpp"
+#include "fbnic/mock/firmware.hpp"
 #include "fbnic/mock/intr_block.hpp"
 #include "fbnic/mock/irq.hpp"
 #include "fbnic/mock/platform.hpp"

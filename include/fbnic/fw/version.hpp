@@ -1,0 +1,46 @@
+// Firmware version words: major.minor.patch-build, one byte each.
+#pragma once
+
+#include <cstdint>
+
+#include "fbnic/base/log.hpp"
+
+namespace fbnic::fw {
+
+struct Version {
+  std::uint32_t raw = 0;
+
+  static constexpr Version make(std::uint8_t major, std::uint8_t minor, std::uint8_t patch,
+                                std::uint8_t build) {
+    return {(std::uint32_t{major} << 24) | (std::uint32_t{minor} << 16) |
+            (std::uint32_t{patch} << 8) | build};
+  }
+  [[nodiscard]] constexpr std::uint32_t major() const { return raw >> 24; }
+  [[nodiscard]] constexpr std::uint32_t minor() const { return (raw >> 16) & 0xFF; }
+  [[nodiscard]] constexpr std::uint32_t patch() const { return (raw >> 8) & 0xFF; }
+  [[nodiscard]] constexpr std::uint32_t build() const { return raw & 0xFF; }
+
+  friend constexpr auto operator<=>(Version, Version) = default;
+};
+
+// The oldest management firmware the library drives (the upstream driver's gate).
+inline constexpr Version kMinFirmware = Version::make(0, 10, 6, 0);
+// Firmware from which log forwarding works.
+inline constexpr Version kMinFirmwareLogs = Version::make(0, 12, 9, 0);
+
+// "MM.mm.pp-bbb", as the upstream driver prints versions.
+inline LogLine& operator<<(LogLine& line, Version v) {
+  auto two = [&](std::uint32_t x) {
+    line << static_cast<char>('0' + x / 10 % 10) << static_cast<char>('0' + x % 10);
+  };
+  two(v.major());
+  line << '.';
+  two(v.minor());
+  line << '.';
+  two(v.patch());
+  line << '-' << static_cast<char>('0' + v.build() / 100 % 10)
+       << static_cast<char>('0' + v.build() / 10 % 10) << static_cast<char>('0' + v.build() % 10);
+  return line;
+}
+
+}  // namespace fbnic::fw
