@@ -2,7 +2,8 @@
 # Builds and runs every test of fbnic. Needs what tools/deps.sh installs.
 #
 #   1. g++, warnings as errors: unit, model, freestanding, package and doc tests
-#   2. clang++, warnings as errors, ASan + UBSan: the same tests
+#   2. clang++, warnings as errors, ASan + UBSan: the same tests, and the TLV fuzzer
+#   3. the VFIO backend against real vfio-pci, IOMMU DMA and MSI-X in a QEMU VM
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -21,5 +22,8 @@ cmake -S . -B build/clang-san -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMP
 cmake --build build/clang-san -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/clang-san --output-on-failure -j "$jobs" -LE consumer
+
+stage "VFIO backend against real vfio-pci in a VM (QEMU TCG, intel-iommu)"
+tests/vm/vfio/run.sh
 
 stage "all tests passed"
