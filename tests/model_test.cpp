@@ -77,27 +77,27 @@ TEST(ModelDma, BusMasteringGatesEachDirection) {
 
 TEST(ModelRemoval, RemovedDeviceReadsAllOnesAndDropsWrites) {
   Bench b;
-  ASSERT_TRUE(
-      b.io.write(regs::Twq0Tail::at(0), regs::Twq0Tail{}.set(regs::Twq0Tail::kValue, 5)).ok());
+  using regs::TimThreshold;
+  ASSERT_TRUE(b.io.write(TimThreshold::at(0), TimThreshold{}.set(TimThreshold::kCount, 5)).ok());
   b.dev.set_removed(true);
-  EXPECT_EQ(b.dev.read32(Bar::kCsr, regs::Twq0Tail::at(0).offset), 0xFFFF'FFFFu);
+  EXPECT_EQ(b.dev.read32(Bar::kCsr, TimThreshold::at(0).offset), 0xFFFF'FFFFu);
   EXPECT_EQ(b.dev.read32(Bar::kIpc, regs::MbxDescLo::at(0, 0).offset), 0xFFFF'FFFFu);
-  b.dev.write32(Bar::kCsr, regs::Twq0Tail::at(0).offset, 9);
+  b.dev.write32(Bar::kCsr, TimThreshold::at(0).offset, 9);
   EXPECT_EQ(b.dev.dropped_accesses(), 3u);
 
   // The library tells removal from a genuine all-ones value by the sentinel register.
-  auto r = b.io.read(regs::Twq0Tail::at(0));
+  auto r = b.io.read(TimThreshold::at(0));
   EXPECT_EQ(r.status(), Error::kDeviceRemoved);
   EXPECT_TRUE(b.io.removed());
-  EXPECT_EQ(b.io.write(regs::Twq0Tail::at(0), regs::Twq0Tail{}), Error::kDeviceRemoved);
+  EXPECT_EQ(b.io.write(TimThreshold::at(0), TimThreshold{}), Error::kDeviceRemoved);
 
   b.dev.set_removed(false);
-  EXPECT_EQ(b.dev.read32(Bar::kCsr, regs::Twq0Tail::at(0).offset), 5u);  // the write was dropped
+  EXPECT_EQ(b.dev.read32(Bar::kCsr, TimThreshold::at(0).offset), 5u);  // the write was dropped
 }
 
 TEST(ModelRemoval, GenuineAllOnesIsNotRemoval) {
   Bench b;
-  b.dev.write32(Bar::kCsr, regs::QmTwqIdle::at(0).offset, 0xFFFF'FFFFu);
+  // Idle bitmaps of a quiet device read all ones.
   auto r = b.io.read(regs::QmTwqIdle::at(0));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->raw(), 0xFFFF'FFFFu);

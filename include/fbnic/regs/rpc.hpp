@@ -56,8 +56,12 @@ inline constexpr std::uint32_t kRssDscp = 1u << 8;
 inline constexpr std::uint32_t kRssL3Proto = 1u << 9;
 inline constexpr std::uint32_t kRssL4Proto = 1u << 10;
 
-struct RpcActTbl0Default : ActTbl0Layout<RpcActTbl0Default, 0x840A, 1, 1> {};
-struct RpcActTbl1Default : ActTbl1Layout<RpcActTbl1Default, 0x840B, 1, 1> {};
+struct RpcActTbl0Default : ActTbl0Layout<RpcActTbl0Default, 0x840A, 1, 1> {
+  static constexpr RegAddr<RpcActTbl0Default> addr() { return at(0); }
+};
+struct RpcActTbl1Default : ActTbl1Layout<RpcActTbl1Default, 0x840B, 1, 1> {
+  static constexpr RegAddr<RpcActTbl1Default> addr() { return at(0); }
+};
 
 inline constexpr std::uint32_t kRssKeyBits = 425;
 inline constexpr std::uint32_t kRssKeyBytes = (kRssKeyBits + 7) / 8;   // 54

@@ -13,6 +13,8 @@ struct DefaultConfig {
   static constexpr std::size_t kFaultLog = 64;       // most recent faults kept
   static constexpr std::size_t kAccessLog = 256;     // most recent MMIO accesses kept
   static constexpr std::size_t kFwOutbox = 48;       // firmware answers waiting for a buffer
+  static constexpr std::size_t kRxbBytes = 384 * 1024;  // the network-to-host Rx FIFO
+  static constexpr std::size_t kRxbFrames = 4096;
 };
 
 // Small enough for a UEFI image's .bss.
@@ -22,6 +24,8 @@ struct SmallConfig {
   static constexpr std::size_t kFaultLog = 16;
   static constexpr std::size_t kAccessLog = 16;
   static constexpr std::size_t kFwOutbox = 4;
+  static constexpr std::size_t kRxbBytes = 32 * 1024;
+  static constexpr std::size_t kRxbFrames = 64;
 };
 
 }  // namespace fbnic::mock

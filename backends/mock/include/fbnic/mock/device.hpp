@@ -1,30 +1,48 @@
 // Device: the fbnic device model.
 //
 // What a driver sees is the bus side: read32/write32 on BAR0 and BAR4 and MSI-X messages
-// through an IrqSink. Behind it the model keeps the register file, the interrupt block
-// and the DMA view of host memory, and reports every driver mistake it can detect in
-// faults() instead of crashing.
+// through an IrqSink. Behind it the model keeps the register file, the interrupt block,
+// the DMA view of host memory, the firmware, the queue engines, the MAC/PCS, the Rx
+// classifier, and a wire to other devices. It reports every driver mistake it can detect
+// in faults() instead of crashing.
 //
 // The model is clocked: nothing happens between calls. advance(ns) moves its clock and
-// does everything due by then (firmware answers, queue engines, link training); run()
-// is advance(0). Given the same calls it does the same thing.
+// does everything due by then (firmware answers, queue engines, link training,
+// interrupt moderation); run() is advance(0). Given the same calls it does the same thing.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "fbnic/mock/access_log.hpp"
 #include "fbnic/mock/config.hpp"
 #include "fbnic/mock/dma_space.hpp"
 #include "fbnic/mock/fault.hpp"
 #include "fbnic/mock/firmware.hpp"
+#include "fbnic/mock/frame.hpp"
+#include "fbnic/mock/frame_queue.hpp"
 #include "fbnic/mock/intr_block.hpp"
 #include "fbnic/mock/irq.hpp"
+#include "fbnic/mock/mac_model.hpp"
+#include "fbnic/mock/queue_engine.hpp"
 #include "fbnic/mock/regfile.hpp"
+#include "fbnic/mock/rpc_model.hpp"
+#include "fbnic/mock/wire.hpp"
 #include "fbnic/platform/bar.hpp"
+#include "fbnic/regs/mac.hpp"
 #include "fbnic/regs/pul.hpp"
+#include "fbnic/regs/rxb.hpp"
 
 namespace fbnic::mock {
+
+struct DeviceCounters {
+  std::uint64_t rx_fifo_drops = 0;      // no room in the Rx FIFO
+  std::uint64_t rx_classified_drop = 0; // the classifier's verdict (including "no match")
+  std::uint64_t rx_rpc_disabled = 0;    // arrived while RPC_RMI_CONFIG.ENABLE was off
+  std::uint64_t rx_to_bmc = 0;          // for the BMC
+  std::uint64_t rx_queue_drops = 0;     // the queue was off or out of buffers
+};
 
 template <class Config = DefaultConfig>
 class Device {
@@ -34,6 +52,10 @@ class Device {
   using Faults = FaultLog<Config::kFaultLog>;
   using Accesses = AccessLog<Config::kAccessLog>;
   using Fw = Firmware<Device, Config::kFwOutbox>;
+  using Intr = IntrBlock<Regs>;
+  using Mac = MacModel<Regs, Intr>;
+  using Queues = QueueEngine<Device, Config::kQueues>;
+  using Rpc = RpcModel<Regs>;
 
   Device() { reset(); }
   Device(const Device&) = delete;
@@ -44,6 +66,11 @@ class Device {
     regs_.reset();
     intr_.reset();
     fw_.reset();
+    mac_.reset();
+    queues_.reset();
+    rxb_.clear();
+    regs_.put(regs::SigPcsIntrMask::from_raw(0xFFFF'FFFFu));
+    refresh_mode();
   }
 
   // --- bus side ---
@@ -52,9 +79,14 @@ class Device {
       ++dropped_accesses_;
       return 0xFFFF'FFFFu;
     }
-    const std::uint32_t* w = regs_.word(bar, offset);
-    const std::uint32_t value = w != nullptr ? *w : 0;
-    if (w == nullptr) note_unmodelled(bar, offset);
+    std::uint32_t value = 0;
+    if (const auto computed = bar == Bar::kCsr ? queues_.read(offset) : std::nullopt) {
+      value = *computed;
+    } else if (const std::uint32_t* w = regs_.word(bar, offset)) {
+      value = *w;
+    } else {
+      note_unmodelled(bar, offset);
+    }
     accesses_.record(bar, false, offset, value);
     return value;
   }
@@ -65,13 +97,16 @@ class Device {
       return;
     }
     accesses_.record(bar, true, offset, value);
-    if (bar == Bar::kCsr && intr_.write(offset, value)) return;
-    if (std::uint32_t* w = regs_.word(bar, offset)) {
-      *w = value;
-    } else {
+    if (bar == Bar::kCsr &&
+        (intr_.write(offset, value) || queues_.write(offset, value) || mac_.write(offset, value))) {
+      return;
+    }
+    std::uint32_t* w = regs_.word(bar, offset);
+    if (w == nullptr) {
       note_unmodelled(bar, offset);
       return;
     }
+    *w = value;
     if (bar == Bar::kIpc) {
       fw_.on_ipc_write(offset, value);
     } else if (offset == regs::PulObTlpHdrArCfg::kOffset ||
@@ -81,6 +116,49 @@ class Device {
   }
 
   void set_irq_sink(IrqSink sink) { intr_.set_sink(sink); }
+
+  // --- the wire ---
+  // Where this port's cable goes: a sink for its frames and the far end's link mode.
+  void plug(FarEnd far) { mac_.plug(far); }
+  void unplug() { mac_.unplug(); }
+  // Two devices, back to back.
+  static void cable(Device& a, Device& b) {
+    a.plug({b.wire_sink(), &b.mode_});
+    b.plug({a.wire_sink(), &a.mode_});
+  }
+  // Frames arriving from the wire enter here.
+  [[nodiscard]] FrameSink wire_sink() {
+    return {[](void* ctx, std::span<const std::uint8_t> f) { static_cast<Device*>(ctx)->receive(f); },
+            this};
+  }
+  // Sees every frame this port puts on the wire (or loops back).
+  void set_tap(FrameSink tap) { tap_ = tap; }
+  // Sees every frame the classifier sends to the BMC.
+  void set_bmc(FrameSink bmc) { bmc_ = bmc; }
+  [[nodiscard]] const LinkMode& mode() const { return mode_; }
+
+  void receive(std::span<const std::uint8_t> frame) {
+    if (!mac_.accept(frame)) return;
+    if (!rxb_.push(frame)) {
+      ++counters_.rx_fifo_drops;
+      bump(regs::RxbDropFrmsSts::at(regs::kRxbFifoNetToHost));
+    }
+  }
+  // Called by the Tx engine for each frame that leaves a queue.
+  void transmit_frame(std::span<const std::uint8_t> frame) {
+    std::span<const std::uint8_t> out = frame;
+    // TX_PAD_EN: the MAC pads runts to the 60-byte minimum.
+    if (frame.size() < 60 &&
+        regs_.template get<regs::MacCommandConfig>().get(regs::MacCommandConfig::kTxPadEn) != 0) {
+      copy_bytes(pad_.data(), frame.data(), frame.size());
+      fill_bytes(pad_.data() + frame.size(), 0, 60 - frame.size());
+      out = std::span<const std::uint8_t>(pad_.data(), 60);
+    }
+    const auto r = mac_.transmit(out);
+    if (r == Mac::TxResult::kDropped) return;
+    tap_(out);
+    if (r == Mac::TxResult::kLoopback) receive(out);
+  }
 
   // --- host memory side: the device's DMA engines go through these ---
   enum class Direction : std::uint8_t { kRead, kWrite };  // device reads / writes host memory
@@ -121,11 +199,15 @@ class Device {
   [[nodiscard]] bool removed() const { return removed_; }
 
   [[nodiscard]] Regs& regs() { return regs_; }
+  [[nodiscard]] Intr& intr() { return intr_; }
   [[nodiscard]] Fw& firmware() { return fw_; }
-  [[nodiscard]] IntrBlock<Regs>& intr() { return intr_; }
+  [[nodiscard]] Mac& mac() { return mac_; }
+  [[nodiscard]] Queues& queues() { return queues_; }
+  [[nodiscard]] const Rpc& rpc() const { return rpc_; }
   [[nodiscard]] Dma& dma_space() { return dma_; }
   [[nodiscard]] Faults& faults() { return faults_; }
   [[nodiscard]] Accesses& access_log() { return accesses_; }
+  [[nodiscard]] const DeviceCounters& counters() const { return counters_; }
   [[nodiscard]] std::uint64_t dropped_accesses() const { return dropped_accesses_; }
   [[nodiscard]] std::uint64_t unmodelled_accesses() const { return unmodelled_; }
   [[nodiscard]] std::uint32_t last_unmodelled_offset() const { return last_unmodelled_; }
@@ -133,8 +215,76 @@ class Device {
  private:
   static constexpr int kMaxStepsPerAdvance = 100'000;
 
-  void run_due() { fw_.run(); }
-  [[nodiscard]] std::uint64_t next_event_ns() const { return fw_.next_event_ns(); }
+  void run_due() {
+    refresh_mode();
+    mac_.update(now_ns_);
+    fw_.run();
+    queues_.run_tx();
+    run_rx();
+    queues_.run_timers(now_ns_);
+  }
+  [[nodiscard]] std::uint64_t next_event_ns() const {
+    std::uint64_t t = fw_.next_event_ns();
+    const std::uint64_t m = mac_.next_event_ns();
+    const std::uint64_t q = queues_.next_event_ns();
+    t = m < t ? m : t;
+    return q < t ? q : t;
+  }
+
+  // The firmware owns the PHY: the port runs the mode it reports, and it drives the PCS
+  // mode signals to match.
+  void refresh_mode() {
+    const auto& caps = fw_.config().caps;
+    const LinkMode m{caps.link_speed, caps.link_fec};
+    if (m == mode_ && mode_set_) return;
+    mode_ = m;
+    mode_set_ = true;
+    mac_.set_mode(m);
+    using S = fw::LinkSpeed;
+    using F = fw::LinkFec;
+    auto in0 = regs::SigPcsIn0{};
+    switch (static_cast<S>(m.speed)) {
+      case S::k25gR1:
+        in0.set(regs::SigPcsIn0::kPacer10g, 1);
+        if (static_cast<F>(m.fec) == F::kRs) in0.set(regs::SigPcsIn0::kF91OneLane, 1);
+        break;
+      case S::k50gR1: in0.set(regs::SigPcsIn0::kSd8x, 1); break;
+      case S::k100gR2: in0.set(regs::SigPcsIn0::kSd8x, 1).set(regs::SigPcsIn0::kPcs100Ena, 1); break;
+      default: break;
+    }
+    auto in1 = regs::SigPcsIn1{};
+    if (static_cast<F>(m.fec) == F::kRs) in1.set(regs::SigPcsIn1::kF91Ena, 1);
+    if (static_cast<F>(m.fec) == F::kBaseR) in1.set(regs::SigPcsIn1::kFecEna, 1);
+    regs_.put(in0);
+    regs_.put(in1);
+  }
+
+  // The Rx FIFO drains through the classifier into the queues. A queue in never-drop mode
+  // that has no room holds the FIFO (back-pressure).
+  void run_rx() {
+    while (!rxb_.empty()) {
+      const std::size_t len = rxb_.front(frame_);
+      const std::span<const std::uint8_t> f(frame_.data(), len);
+      if (!rpc_.enabled()) {
+        ++counters_.rx_rpc_disabled;
+        rxb_.pop();
+        continue;
+      }
+      const FrameInfo fi = parse_frame(f);
+      const Classification c = rpc_.classify(f, fi);
+      if (c.dest == Classification::Dest::kBmc || c.dest == Classification::Dest::kHostAndBmc) {
+        ++counters_.rx_to_bmc;
+        bmc_(f);
+      }
+      if (c.dest == Classification::Dest::kDrop) ++counters_.rx_classified_drop;
+      if (c.dest == Classification::Dest::kHost || c.dest == Classification::Dest::kHostAndBmc) {
+        const RxOutcome out = queues_.receive(c.queue, f, fi, c);
+        if (out == RxOutcome::kWait) return;
+        if (out == RxOutcome::kDropped) ++counters_.rx_queue_drops;
+      }
+      rxb_.pop();
+    }
+  }
 
   std::uint8_t* dma_target(std::uint64_t iova, std::size_t len, Direction dir) {
     if (!bus_master_enabled(dir)) {
@@ -159,12 +309,28 @@ class Device {
     last_unmodelled_ = offset | (bar == Bar::kIpc ? 0x8000'0000u : 0);
   }
 
+  template <class R>
+  void bump(regs::RegAddr<R> a) {
+    if (std::uint32_t* w = regs_.word(R::kBar, a.offset)) ++*w;
+  }
+
   Regs regs_{};
-  IntrBlock<Regs> intr_{regs_};
+  Intr intr_{regs_};
   Dma dma_{};
   Faults faults_{};
   Accesses accesses_{};
   Fw fw_{*this};
+  Mac mac_{regs_, intr_};
+  Queues queues_{*this};
+  Rpc rpc_{regs_};
+  FrameQueue<Config::kRxbBytes, Config::kRxbFrames> rxb_{};
+  LinkMode mode_{};
+  bool mode_set_ = false;
+  FrameSink tap_{};
+  FrameSink bmc_{};
+  DeviceCounters counters_{};
+  std::array<std::uint8_t, kMaxFrameBytes + 256> frame_{};
+  std::array<std::uint8_t, 64> pad_{};
   std::uint64_t now_ns_ = 0;
   bool removed_ = false;
   std::uint64_t dropped_accesses_ = 0;

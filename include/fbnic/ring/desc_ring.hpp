@@ -1,0 +1,48 @@
+// DescRing: a power-of-two ring of 64-bit descriptors in DMA memory.
+//
+// Indices are free-running 32-bit counters; the slot is index & mask, and bit log2(size)
+// of a consumer's index is its lap parity, which is how completion rings tell new
+// entries (DONE == expected) from old ones without the host ever clearing them.
+#pragma once
+
+#include <cstdint>
+
+#include "fbnic/base/bytes.hpp"
+#include "fbnic/platform/dma.hpp"
+
+namespace fbnic {
+
+template <std::uint32_t Size>
+class DescRing {
+  static_assert(is_pow2(Size), "ring sizes are powers of two");
+
+ public:
+  static constexpr std::uint32_t kSize = Size;
+  static constexpr std::uint32_t kMask = Size - 1;
+  static constexpr std::size_t kBytes = std::size_t{Size} * 8;
+
+  void attach(const DmaBuffer& mem) {
+    mem_ = mem;
+    base_ = static_cast<std::uint64_t*>(mem.cpu);
+  }
+  [[nodiscard]] const DmaBuffer& memory() const { return mem_; }
+  [[nodiscard]] bool attached() const { return base_ != nullptr; }
+
+  void write(std::uint32_t index, std::uint64_t value) { base_[index & kMask] = to_le(value); }
+  // One untorn load: the device writes completions behind the compiler's back.
+  [[nodiscard]] std::uint64_t read(std::uint32_t index) const {
+    return from_le(__atomic_load_n(&base_[index & kMask], __ATOMIC_RELAXED));
+  }
+  // DONE is expected to be 1 on even laps and 0 on odd ones.
+  [[nodiscard]] static constexpr std::uint64_t expected_done(std::uint32_t index) {
+    return ((index & Size) == 0) ? 1u : 0u;
+  }
+
+  void clear() { fill_bytes(base_, 0, kBytes); }
+
+ private:
+  DmaBuffer mem_{};
+  std::uint64_t* base_ = nullptr;
+};
+
+}  // namespace fbnic

@@ -1,0 +1,60 @@
+// Policy: what a user of the data path chooses at compile time. Derive from
+// DefaultPolicy and override what differs:
+//
+//   struct Small : fbnic::DefaultPolicy { static constexpr std::uint32_t kTxRing = 256; };
+#pragma once
+
+#include <cstdint>
+
+#include "fbnic/base/bytes.hpp"
+#include "fbnic/base/log.hpp"
+
+namespace fbnic {
+
+struct DefaultPolicy {
+  // Ring sizes: powers of two, 64 ... 65536 entries (the upstream driver's defaults).
+  static constexpr std::uint32_t kTxRing = 1024;   // TWQ0 descriptors
+  static constexpr std::uint32_t kTcqRing = 1024;  // Tx completions
+  static constexpr std::uint32_t kHpqRing = 256;   // Rx header buffers (4 KiB each)
+  static constexpr std::uint32_t kPpqRing = 256;   // Rx payload buffers (4 KiB each)
+  static constexpr std::uint32_t kRcqRing = 1024;  // Rx completions
+  // Rx pages beyond the rings', so that packets can be held while the rings refill.
+  static constexpr std::uint32_t kRxSparePages = 256;
+
+  static constexpr std::uint32_t kMaxTxBuffers = 16;  // buffers per Tx packet
+  static constexpr std::uint32_t kMaxRxFrags = 5;     // header + payload pieces per Rx packet
+
+  // Rx placement: bytes the device leaves free before and after data in a buffer; frames
+  // up to kRxMaxHeader bytes land whole in a header buffer, larger ones are split at the
+  // header (or always, with kRxHeaderSplit).
+  static constexpr std::uint32_t kRxHeadroom = 64;
+  static constexpr std::uint32_t kRxTailroom = 0;
+  static constexpr std::uint32_t kRxMaxHeader = 1536;
+  static constexpr bool kRxHeaderSplit = false;
+
+  // Interrupt moderation (the upstream defaults).
+  static constexpr std::uint32_t kRxCoalesceUs = 30;
+  static constexpr std::uint32_t kTxCoalesceUs = 35;
+
+  static constexpr std::uint32_t kTxQueues = 1;
+  static constexpr std::uint32_t kRxQueues = 1;
+
+  static constexpr LogLevel kLogLevel = LogLevel::kInfo;
+};
+
+template <class Policy>
+constexpr bool valid_ring(std::uint32_t n) {
+  return is_pow2(n) && n >= 64 && n <= 65536;
+}
+
+template <class Policy>
+constexpr bool policy_is_valid() {
+  return valid_ring<Policy>(Policy::kTxRing) && valid_ring<Policy>(Policy::kTcqRing) &&
+         valid_ring<Policy>(Policy::kHpqRing) && valid_ring<Policy>(Policy::kPpqRing) &&
+         valid_ring<Policy>(Policy::kRcqRing) && Policy::kMaxTxBuffers >= 1 &&
+         Policy::kMaxRxFrags >= 2 && Policy::kRxHeadroom < 512 && Policy::kRxTailroom < 512 &&
+         Policy::kRxMaxHeader >= 64 && Policy::kRxMaxHeader < 4096 && Policy::kTxQueues >= 1 &&
+         Policy::kRxQueues >= 1;
+}
+
+}  // namespace fbnic

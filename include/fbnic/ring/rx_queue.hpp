@@ -1,0 +1,382 @@
+// RxQueue: one Rx queue: header and payload buffer queues (HPQ, PPQ) and the completion
+// queue (RCQ).
+//
+//   poll(out)     reads completions until out is full or none is left: HDR_AL starts a
+//                 packet, PAY_AL adds payload pieces, META ends it with hash, checksum and
+//                 error bits. Packets are views into the buffers (zero copy) and keep
+//                 their pages until release(). Then the buffer rings are refilled from
+//                 the page pool and each doorbell written once. No MMIO read.
+//
+// The device packs several packets into one 4 KiB buffer; it consumes buffers in ring
+// order, so a completion naming slot s tells the host that every slot before s is
+// finished (and s too, with PAGE_FIN). Completions that contradict the host's state are
+// counted and the packet is dropped: nothing outside a posted buffer is ever read.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "fbnic/base/barrier.hpp"
+#include "fbnic/base/status.hpp"
+#include "fbnic/desc/bd.hpp"
+#include "fbnic/desc/rcd.hpp"
+#include "fbnic/hw/io.hpp"
+#include "fbnic/platform/deadline.hpp"
+#include "fbnic/regs/qm.hpp"
+#include "fbnic/regs/queue.hpp"
+#include "fbnic/ring/desc_ring.hpp"
+#include "fbnic/ring/page_pool.hpp"
+#include "fbnic/ring/policy.hpp"
+
+namespace fbnic {
+
+struct RxFragment {
+  const std::uint8_t* data = nullptr;
+  std::uint32_t len = 0;
+  std::uint16_t page = 0;  // the pool page holding it (for release and zero-copy Tx)
+  std::uint16_t offset = 0;
+};
+
+template <std::uint32_t MaxFrags>
+struct RxPacketT {
+  std::uint32_t len = 0;        // bytes over all fragments
+  std::uint32_t rss_hash = 0;
+  std::uint16_t l2_csum = 0;    // ones' complement sum of the frame after the Ethernet header
+  std::uint8_t l3 = 0;          // 0 other, 1 IPv4, 2 IPv6, 3 IPv6-in-IPv6
+  std::uint8_t l4 = 0;          // 0 other, 1 TCP, 2 UDP
+  bool l4_csum_ok = false;      // the device verified the TCP/UDP checksum
+  bool parser_error = false;
+  std::uint8_t frags = 0;
+  std::array<RxFragment, MaxFrags> frag{};
+
+  [[nodiscard]] std::span<const RxFragment> fragments() const { return {frag.data(), frags}; }
+};
+
+struct RxCounters {
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t dropped = 0;          // frames the device flagged (MAC error, truncated)
+  std::uint64_t bad_completions = 0;  // completions that contradict the host's state
+  std::uint64_t no_buffers = 0;       // refills cut short by an empty page pool
+  std::uint64_t doorbells = 0;
+};
+
+template <Platform P, class Policy = DefaultPolicy>
+class RxQueue {
+  static_assert(policy_is_valid<Policy>());
+
+ public:
+  static constexpr std::uint32_t kHpq = Policy::kHpqRing;
+  static constexpr std::uint32_t kPpq = Policy::kPpqRing;
+  static constexpr std::uint32_t kRcq = Policy::kRcqRing;
+  static constexpr std::uint32_t kPages = kHpq + kPpq + Policy::kRxSparePages;
+  using Packet = RxPacketT<Policy::kMaxRxFrags>;
+
+  RxQueue(Io<P>& io, std::uint32_t queue, std::uint32_t vector)
+      : io_(io), pool_(io.platform()), queue_(queue), vector_(vector) {}
+  RxQueue(const RxQueue&) = delete;
+  RxQueue& operator=(const RxQueue&) = delete;
+  ~RxQueue() { free(); }
+
+  [[nodiscard]] std::uint32_t index() const { return queue_; }
+  [[nodiscard]] std::uint32_t vector() const { return vector_; }
+  [[nodiscard]] bool enabled() const { return enabled_; }
+  [[nodiscard]] const RxCounters& counters() const { return counters_; }
+  [[nodiscard]] std::uint32_t free_pages() const { return pool_.free_pages(); }
+
+  // --- lifecycle ---
+
+  Status allocate() {
+    if (rcq_.attached()) return ok_status();
+    Status st = pool_.allocate();
+    if (st.ok()) st = alloc_ring(hpq_.ring);
+    if (st.ok()) st = alloc_ring(ppq_.ring);
+    if (st.ok()) st = alloc_ring(rcq_);
+    if (!st.ok()) free();
+    return st;
+  }
+
+  // Programs the rings (each in reset while its base and size are written), then fills
+  // both buffer queues.
+  Status enable() {
+    if (!rcq_.attached()) return Error::kFailedPrecondition;
+    pool_.reset();
+    hpq_.reset();
+    ppq_.reset();
+    rcq_.clear();
+    rcq_head_ = 0;
+    in_packet_ = false;
+    const std::uint32_t q = queue_;
+    using regs::BdqCtl;
+    FBNIC_TRY(io_.write(BdqCtl::at(q), BdqCtl{}.set(BdqCtl::kReset, 1)));
+    FBNIC_TRY(write_base(regs::BdqHpqBal::at(q), regs::BdqHpqBah::at(q), hpq_.ring.memory().device));
+    FBNIC_TRY(io_.write(regs::BdqHpqSize::at(q),
+                        regs::BdqHpqSize{}.set(regs::BdqHpqSize::kLog2, regs::ring_size_code(kHpq))));
+    FBNIC_TRY(write_base(regs::BdqPpqBal::at(q), regs::BdqPpqBah::at(q), ppq_.ring.memory().device));
+    FBNIC_TRY(io_.write(regs::BdqPpqSize::at(q),
+                        regs::BdqPpqSize{}.set(regs::BdqPpqSize::kLog2, regs::ring_size_code(kPpq))));
+    FBNIC_TRY(io_.write(BdqCtl::at(q), BdqCtl{}.set(BdqCtl::kEnable, 1).set(BdqCtl::kPpqEnable, 1)));
+
+    using regs::RdeCtl0;
+    using regs::RdeCtl1;
+    constexpr auto ctl0 = RdeCtl0{}
+                              .set(RdeCtl0::kMinHroom, Policy::kRxHeadroom)
+                              .set(RdeCtl0::kMinTroom, Policy::kRxTailroom)
+                              .set(RdeCtl0::kDropMode, kDropMode)
+                              .set(RdeCtl0::kEnHdrSplit, Policy::kRxHeaderSplit ? 1 : 0);
+    constexpr auto ctl1 = RdeCtl1{}.set(RdeCtl1::kMaxHdr, Policy::kRxMaxHeader);
+    FBNIC_TRY(io_.write(RdeCtl0::at(q), ctl0));
+    FBNIC_TRY(io_.write(RdeCtl1::at(q), ctl1));
+    FBNIC_TRY(io_.write(regs::RcqCtl::at(q), regs::RcqCtl{}.set(regs::RcqCtl::kReset, 1)));
+    FBNIC_TRY(write_base(regs::RcqBal::at(q), regs::RcqBah::at(q), rcq_.memory().device));
+    FBNIC_TRY(io_.write(regs::RcqSize::at(q),
+                        regs::RcqSize{}.set(regs::RcqSize::kLog2, regs::ring_size_code(kRcq))));
+    FBNIC_TRY(io_.write(regs::RimCtl::at(q), regs::RimCtl{}.set(regs::RimCtl::kVector, vector_)));
+    FBNIC_TRY(io_.write(regs::RimThreshold::at(q),
+                        regs::RimThreshold{}.set(regs::RimThreshold::kCount, (kRcq - 1) / 2)));
+    FBNIC_TRY(io_.write(regs::RimMask::at(q), regs::RimMask{}));
+    FBNIC_TRY(io_.write(regs::RcqCtl::at(q), regs::RcqCtl{}.set(regs::RcqCtl::kEnable, 1)));
+    FBNIC_TRY(io_.flush());
+    enabled_ = true;
+    refill();
+    return ok_status();
+  }
+
+  // Stops the device placing frames, waits (bounded) for it to go idle, hands every
+  // complete packet still in the completion ring to on_packet, and takes back all
+  // buffers. Packets handed out earlier stay valid until released.
+  template <class OnPacket>
+  Status disable(Deadline deadline, OnPacket&& on_packet) {
+    if (!enabled_) return ok_status();
+    const std::uint32_t q = queue_;
+    FBNIC_TRY(io_.modify(regs::BdqCtl::at(q), [](regs::BdqCtl& r) { r.set(regs::BdqCtl::kEnable, 0); }));
+    FBNIC_TRY(io_.write(regs::RcqCtl::at(q), regs::RcqCtl{}));
+    FBNIC_TRY(io_.write(regs::RimMask::at(q), regs::RimMask{}.set(regs::RimMask::kMasked, 1)));
+    FBNIC_TRY(io_.flush());
+    const Status idle = wait_idle(deadline);
+    enabled_ = false;
+    std::array<Packet, 16> batch{};
+    for (;;) {
+      const std::uint32_t n = collect(batch);
+      for (std::uint32_t i = 0; i < n; ++i) on_packet(batch[i]);
+      if (n < batch.size()) break;
+    }
+    if (in_packet_) drop_partial();
+    hpq_.release_all(pool_);
+    ppq_.release_all(pool_);
+    return idle;
+  }
+
+  void free() {
+    release_ring(hpq_.ring);
+    release_ring(ppq_.ring);
+    release_ring(rcq_);
+    pool_.free();
+  }
+
+  // --- the hot path ---
+
+  std::uint32_t poll(std::span<Packet> out) {
+    const std::uint32_t n = collect(out);
+    if (enabled_) refill();
+    return n;
+  }
+
+  void release(const Packet& p) {
+    for (std::uint32_t i = 0; i < p.frags; ++i) pool_.unref(p.frag[i].page);
+  }
+  void release(std::span<const Packet> packets) {
+    for (const Packet& p : packets) release(p);
+  }
+  // Another holder of a fragment's page (e.g. a Tx buffer pointing into it).
+  void retain(const RxFragment& f) { pool_.ref(f.page); }
+  void release(const RxFragment& f) { pool_.unref(f.page); }
+  [[nodiscard]] std::uint64_t dma(const RxFragment& f) const {
+    return pool_.dma(f.page) + f.offset;
+  }
+
+ private:
+  static constexpr std::uint32_t kDropMode = regs::RdeCtl0::kDropImmediate;
+
+  template <std::uint32_t N>
+  struct BufferQueue {
+    DescRing<N> ring{};
+    std::uint32_t head = 0;  // oldest slot the device may still write to (free-running)
+    std::uint32_t tail = 0;  // next slot to post (free-running)
+    std::array<std::uint16_t, N> page{};
+
+    void reset() {
+      ring.clear();
+      head = tail = 0;
+    }
+    // Slot s (as the device names it) in free-running terms, if it is posted.
+    bool locate(std::uint32_t id, std::uint32_t& pos) const {
+      if (id >= N) return false;
+      pos = head + ((id - head) & (N - 1));
+      return pos - head < tail - head;
+    }
+    template <class Pool>
+    void release_before(std::uint32_t pos, Pool& pool) {
+      for (; head != pos; ++head) pool.unref(page[head & (N - 1)]);
+    }
+    template <class Pool>
+    void release_all(Pool& pool) {
+      release_before(tail, pool);
+    }
+  };
+
+  std::uint32_t collect(std::span<Packet> out) {
+    std::uint32_t n = 0;
+    std::uint32_t head = rcq_head_;
+    while (n < out.size()) {
+      const desc::Rcd rcd = desc::Rcd::from_raw(rcq_.read(head));
+      if (rcd.get(desc::Rcd::kDone) != DescRing<kRcq>::expected_done(head)) break;
+      dma_rmb();
+      ++head;
+      switch (rcd.get(desc::Rcd::kType)) {
+        case desc::Rcd::kTypeHdrAl:
+          if (in_packet_) drop_partial();  // a header before the last packet ended
+          partial_ = Packet{};
+          in_packet_ = true;
+          partial_bad_ = !add_fragment(hpq_, rcd);
+          break;
+        case desc::Rcd::kTypePayAl:
+          if (!in_packet_) {
+            ++counters_.bad_completions;
+          } else if (!partial_bad_) {
+            partial_bad_ = !add_fragment(ppq_, rcd);
+          }
+          break;
+        case desc::Rcd::kTypeOptMeta:
+          break;
+        case desc::Rcd::kTypeMeta:
+          if (!in_packet_) {
+            ++counters_.bad_completions;
+          } else if (finish(rcd)) {
+            out[n++] = partial_;
+          }
+          in_packet_ = false;
+          break;
+      }
+    }
+    if (head != rcq_head_) {
+      rcq_head_ = head;
+      io_.write(regs::RcqHead::at(queue_), regs::RcqHead::from_raw(head & (kRcq - 1))).ignore();
+    }
+    return n;
+  }
+
+  template <std::uint32_t N>
+  bool add_fragment(BufferQueue<N>& q, desc::Rcd rcd) {
+    using R = desc::Rcd;
+    std::uint32_t pos = 0;
+    const auto id = static_cast<std::uint32_t>(rcd.get(R::kBuffId));
+    const auto off = static_cast<std::uint32_t>(rcd.get(R::kBuffOff));
+    const auto len = static_cast<std::uint32_t>(rcd.get(R::kBuffLen));
+    if (!q.locate(id, pos) || len == 0 || off + len > desc::kRxBufferBytes ||
+        partial_.frags == Policy::kMaxRxFrags) {
+      ++counters_.bad_completions;
+      return false;
+    }
+    q.release_before(pos, pool_);  // the device moved past every earlier buffer
+    const std::uint16_t page = q.page[pos & (N - 1)];
+    pool_.ref(page);
+    partial_.frag[partial_.frags++] = {pool_.cpu(page) + off, len, page, static_cast<std::uint16_t>(off)};
+    partial_.len += len;
+    if (rcd.get(R::kPageFin) != 0) q.release_before(pos + 1, pool_);
+    return true;
+  }
+
+  bool finish(desc::Rcd meta) {
+    using R = desc::Rcd;
+    if (partial_bad_ || meta.get(R::kErrMacEop) != 0 || meta.get(R::kErrTruncated) != 0) {
+      if (!partial_bad_) ++counters_.dropped;
+      drop_partial();
+      return false;
+    }
+    partial_.rss_hash = static_cast<std::uint32_t>(meta.get(R::kRssHash));
+    partial_.l2_csum = static_cast<std::uint16_t>(meta.get(R::kL2Csum));
+    partial_.l3 = static_cast<std::uint8_t>(meta.get(R::kL3Type));
+    partial_.l4 = static_cast<std::uint8_t>(meta.get(R::kL4Type));
+    partial_.l4_csum_ok = meta.get(R::kL4CsumOk) != 0;
+    partial_.parser_error = meta.get(R::kErrParser) != 0;
+    ++counters_.packets;
+    counters_.bytes += partial_.len;
+    return true;
+  }
+
+  void drop_partial() {
+    release(partial_);
+    partial_ = Packet{};
+    in_packet_ = false;
+  }
+
+  void refill() {
+    refill(hpq_, regs::BdqHpqTail::at(queue_));
+    refill(ppq_, regs::BdqPpqTail::at(queue_));
+  }
+  template <std::uint32_t N, class TailReg>
+  void refill(BufferQueue<N>& q, regs::RegAddr<TailReg> doorbell) {
+    const std::uint32_t start = q.tail;
+    while (q.tail - q.head < N - 1) {
+      const std::uint16_t page = pool_.take();
+      if (page == decltype(pool_)::kNone) {
+        ++counters_.no_buffers;
+        break;
+      }
+      const std::uint32_t slot = q.tail & (N - 1);
+      q.page[slot] = page;
+      q.ring.write(q.tail, desc::Bd::make(pool_.dma(page), static_cast<std::uint16_t>(slot)).raw());
+      ++q.tail;
+    }
+    if (q.tail == start) return;
+    dma_wmb();
+    io_.write(doorbell, TailReg::from_raw(q.tail & (N - 1))).ignore();
+    ++counters_.doorbells;
+  }
+
+  Status wait_idle(Deadline deadline) {
+    const std::uint32_t reg = queue_ / 32;
+    const std::uint32_t bit = 1u << (queue_ % 32);
+    return poll_until(io_.platform(), deadline, 2, [&]() -> Status {
+      FBNIC_TRY_ASSIGN(const auto hpq, io_.read(regs::QmHpqIdle::at(reg)));
+      FBNIC_TRY_ASSIGN(const auto ppq, io_.read(regs::QmPpqIdle::at(reg)));
+      FBNIC_TRY_ASSIGN(const auto rcq, io_.read(regs::QmRcqIdle::at(reg)));
+      return (hpq.raw() & ppq.raw() & rcq.raw() & bit) != 0 ? ok_status() : Status(Error::kBusy);
+    });
+  }
+
+  template <class Lo, class Hi>
+  Status write_base(regs::RegAddr<Lo> lo, regs::RegAddr<Hi> hi, std::uint64_t dma) {
+    FBNIC_TRY(io_.write(lo, Lo::from_raw(static_cast<std::uint32_t>(dma))));
+    return io_.write(hi, Hi::from_raw(static_cast<std::uint32_t>(dma >> 32)));
+  }
+  template <std::uint32_t N>
+  Status alloc_ring(DescRing<N>& ring) {
+    FBNIC_TRY_ASSIGN(const DmaBuffer mem, io_.platform().dma_alloc(align_up(DescRing<N>::kBytes, 4096), 4096));
+    ring.attach(mem);
+    return ok_status();
+  }
+  template <std::uint32_t N>
+  void release_ring(DescRing<N>& ring) {
+    if (ring.attached()) io_.platform().dma_free(ring.memory());
+    ring.attach({});
+  }
+
+  Io<P>& io_;
+  PagePool<P, kPages> pool_;
+  std::uint32_t queue_;
+  std::uint32_t vector_;
+  bool enabled_ = false;
+  BufferQueue<kHpq> hpq_{};
+  BufferQueue<kPpq> ppq_{};
+  DescRing<kRcq> rcq_{};
+  std::uint32_t rcq_head_ = 0;
+  Packet partial_{};
+  bool in_packet_ = false;
+  bool partial_bad_ = false;
+  RxCounters counters_{};
+};
+
+}  // namespace fbnic

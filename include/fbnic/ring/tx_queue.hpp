@@ -1,0 +1,347 @@
+// TxQueue: one Tx work queue (TWQ0) and its completion queue (TCQ).
+//
+//   send(packets)   META + one AL per buffer for each packet, REQ_COMPLETION on the last
+//                   packet of the batch, then one doorbell. No MMIO read.
+//   reclaim(fn)     walks the completions the device wrote (DONE phase), releases whole
+//                   packets up to the head they report, calls fn(cookie) for each, and
+//                   writes the TCQ head doorbell once.
+//
+// The device learns where to stop from the doorbell; the host learns how far the device
+// got only from completions. Completions that contradict the host (a head behind the
+// last one or beyond the tail) are counted as errors and ignored, never acted on.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "fbnic/base/barrier.hpp"
+#include "fbnic/base/result.hpp"
+#include "fbnic/base/status.hpp"
+#include "fbnic/desc/tcd.hpp"
+#include "fbnic/desc/twd.hpp"
+#include "fbnic/hw/io.hpp"
+#include "fbnic/platform/deadline.hpp"
+#include "fbnic/regs/qm.hpp"
+#include "fbnic/regs/queue.hpp"
+#include "fbnic/regs/tce.hpp"
+#include "fbnic/ring/desc_ring.hpp"
+#include "fbnic/ring/policy.hpp"
+
+namespace fbnic {
+
+struct TxBuffer {
+  std::uint64_t dma = 0;  // device address
+  std::uint32_t len = 0;  // 1..65535
+};
+
+// Checksum offload: the device sums from l4_offset to the end of the frame (seeded with
+// what the checksum field holds, normally the pseudo-header sum) and stores the result
+// csum_field bytes into the L4 header. TSO additionally cuts the payload into mss-sized
+// segments; l4_header_len and the L3/L4 types are then required.
+struct TxOffload {
+  enum class L3 : std::uint8_t { kNone, kIpv4, kIpv6 };
+  enum class L4 : std::uint8_t { kNone, kTcp, kUdp };
+  std::uint16_t l2_len = 0;         // Ethernet (+VLAN) header bytes
+  std::uint16_t l3_len = 0;         // IP header bytes
+  std::uint16_t csum_field = 0;     // checksum offset inside the L4 header (16 TCP, 6 UDP)
+  bool checksum = false;
+  std::uint16_t mss = 0;            // TSO segment payload; 0 = no TSO
+  std::uint16_t l4_header_len = 0;  // TCP header bytes (TSO)
+  L3 l3 = L3::kNone;
+  L4 l4 = L4::kNone;
+};
+
+struct TxPacket {
+  std::span<const TxBuffer> buffers;
+  TxOffload offload{};
+  std::uint64_t cookie = 0;  // handed back by reclaim (or by stop, if never sent)
+};
+
+struct SendResult {
+  std::uint32_t sent = 0;  // packets accepted, from the front of the batch
+  Status status;           // why it stopped early: kBusy (ring full), kInvalidArgument
+};
+
+struct TxCounters {
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t rejected = 0;     // packets refused by send (malformed)
+  std::uint64_t full = 0;         // batches cut short by a full ring
+  std::uint64_t bad_completions = 0;
+  std::uint64_t doorbells = 0;
+};
+
+template <Platform P, class Policy = DefaultPolicy>
+class TxQueue {
+  static_assert(policy_is_valid<Policy>());
+
+ public:
+  static constexpr std::uint32_t kRing = Policy::kTxRing;
+  static constexpr std::uint32_t kCompletions = Policy::kTcqRing;
+
+  TxQueue(Io<P>& io, std::uint32_t queue, std::uint32_t vector)
+      : io_(io), queue_(queue), vector_(vector) {}
+  TxQueue(const TxQueue&) = delete;
+  TxQueue& operator=(const TxQueue&) = delete;
+  ~TxQueue() { free(); }
+
+  [[nodiscard]] std::uint32_t index() const { return queue_; }
+  [[nodiscard]] std::uint32_t vector() const { return vector_; }
+  [[nodiscard]] bool enabled() const { return enabled_; }
+  [[nodiscard]] const TxCounters& counters() const { return counters_; }
+  // Descriptors available to send().
+  [[nodiscard]] std::uint32_t free_descriptors() const { return kRing - 1 - (tail_ - clean_); }
+  [[nodiscard]] std::uint32_t in_flight() const { return tail_ - clean_; }
+
+  // --- lifecycle: allocate, enable, disable (quiesce), free ---
+
+  Status allocate() {
+    if (twq_.attached()) return ok_status();
+    FBNIC_TRY(alloc_ring(twq_));
+    const Status st = alloc_ring(tcq_);
+    if (!st.ok()) free();
+    return st;
+  }
+
+  // The upstream order: each ring in reset while its base and size are written.
+  Status enable() {
+    if (!twq_.attached()) return Error::kFailedPrecondition;
+    twq_.clear();
+    tcq_.clear();
+    tail_ = clean_ = tcq_head_ = 0;
+    const std::uint32_t q = queue_;
+    FBNIC_TRY(io_.write(regs::Twq0Ctl::at(q), regs::Twq0Ctl{}.set(regs::Twq0Ctl::kReset, 1)));
+    FBNIC_TRY(write_base(regs::Twq0Bal::at(q), regs::Twq0Bah::at(q), twq_.memory().device));
+    FBNIC_TRY(io_.write(regs::Twq0Size::at(q),
+                        regs::Twq0Size{}.set(regs::Twq0Size::kLog2, regs::ring_size_code(kRing))));
+    FBNIC_TRY(io_.write(regs::Twq0Ctl::at(q), regs::Twq0Ctl{}.set(regs::Twq0Ctl::kEnable, 1)));
+
+    FBNIC_TRY(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}.set(regs::TcqCtl::kReset, 1)));
+    FBNIC_TRY(write_base(regs::TcqBal::at(q), regs::TcqBah::at(q), tcq_.memory().device));
+    FBNIC_TRY(io_.write(regs::TcqSize::at(q), regs::TcqSize{}.set(regs::TcqSize::kLog2,
+                                                                  regs::ring_size_code(kCompletions))));
+    FBNIC_TRY(io_.write(regs::TimCtl::at(q), regs::TimCtl{}.set(regs::TimCtl::kVector, vector_)));
+    FBNIC_TRY(io_.write(regs::TimThreshold::at(q),
+                        regs::TimThreshold{}.set(regs::TimThreshold::kCount, (kCompletions - 1) / 2)));
+    FBNIC_TRY(io_.write(regs::TimMask::at(q), regs::TimMask{}));
+    FBNIC_TRY(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}.set(regs::TcqCtl::kEnable, 1)));
+    enabled_ = true;
+    return ok_status();
+  }
+
+  // Stops the device fetching, waits (bounded) for it to go idle, takes back what it
+  // completed, and reports every packet it never sent through on_aborted(cookie). After
+  // this nothing the queue posted is owned by the device.
+  template <class OnDone, class OnAborted>
+  Status disable(Deadline deadline, OnDone&& on_done, OnAborted&& on_aborted) {
+    if (!enabled_) return ok_status();
+    enabled_ = false;
+    const std::uint32_t q = queue_;
+    FBNIC_TRY(io_.modify(regs::Twq0Ctl::at(q), [](regs::Twq0Ctl& r) { r.set(regs::Twq0Ctl::kEnable, 0); }));
+    FBNIC_TRY(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}));
+    FBNIC_TRY(io_.write(regs::TimMask::at(q), regs::TimMask{}.set(regs::TimMask::kMasked, 1)));
+    FBNIC_TRY(io_.flush());
+    Status idle = wait_idle(deadline);
+    if (idle == Error::kTimeout) {
+      // A Tx path stuck behind the MAC: drop at the MAC interface until it drains.
+      using D = regs::TmiDropCtrl;
+      FBNIC_TRY(io_.write(D{}.set(D::kEnable, 1)));
+      idle = wait_idle(deadline);
+      FBNIC_TRY(io_.write(D{}));
+    }
+    reclaim_all(on_done);
+    while (clean_ != tail_) {  // posted but never completed: reported, not lost
+      const Slot& s = slots_[clean_ & (kRing - 1)];
+      on_aborted(s.cookie);
+      clean_ += s.descs;
+    }
+    return idle;
+  }
+
+  void free() {
+    release(twq_);
+    release(tcq_);
+  }
+
+  // --- the hot path ---
+
+  SendResult send(std::span<const TxPacket> packets) {
+    SendResult result;
+    if (!enabled_) {
+      result.status = Error::kFailedPrecondition;
+      return result;
+    }
+    std::uint32_t last_meta = 0;
+    std::uint64_t last_meta_value = 0;
+    std::uint32_t tail = tail_;
+    for (const TxPacket& pkt : packets) {
+      const auto n = static_cast<std::uint32_t>(pkt.buffers.size());
+      if (n == 0 || n > Policy::kMaxTxBuffers) {
+        result.status = Error::kInvalidArgument;
+        break;
+      }
+      if (n + 1 > kRing - 1 - (tail - clean_)) {
+        result.status = Error::kBusy;
+        ++counters_.full;
+        break;
+      }
+      const Result<std::uint64_t> meta = meta_for(pkt.offload);
+      if (!meta.ok()) {
+        result.status = meta.status();
+        break;
+      }
+      slots_[tail & (kRing - 1)] = {pkt.cookie, n + 1};
+      last_meta = tail;
+      last_meta_value = *meta;
+      twq_.write(tail++, *meta);
+      std::uint64_t bytes = 0;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        const TxBuffer& b = pkt.buffers[i];
+        twq_.write(tail++, desc::Twd::buffer(b.dma, b.len, i + 1 == n).raw());
+        bytes += b.len;
+      }
+      counters_.bytes += bytes;
+      ++result.sent;
+    }
+    if (result.status == Error::kInvalidArgument) ++counters_.rejected;
+    if (result.sent == 0) return result;
+    // One completion per batch: the head it reports covers every packet before it.
+    twq_.write(last_meta, desc::Twd::from_raw(last_meta_value).set(desc::Twd::kReqCompletion, 1).raw());
+    tail_ = tail;
+    counters_.packets += result.sent;
+    ring_doorbell();
+    return result;
+  }
+
+  // on_done(cookie) for every packet the device finished; returns how many.
+  template <class OnDone>
+  std::uint32_t reclaim(OnDone&& on_done) {
+    std::uint32_t head = tcq_head_;
+    std::uint32_t done = 0;
+    for (;;) {
+      const desc::Tcd tcd = desc::Tcd::from_raw(tcq_.read(head));
+      if (tcd.get(desc::Tcd::kDone) != DescRing<kCompletions>::expected_done(head)) break;
+      dma_rmb();
+      ++head;
+      if (tcd.get(desc::Tcd::kType) != desc::Tcd::kTypeHead || tcd.get(desc::Tcd::kTwq1) != 0) {
+        continue;  // timestamps and TWQ1 are not used by this queue
+      }
+      done += release_up_to(static_cast<std::uint32_t>(tcd.get(desc::Tcd::kHead0)), on_done);
+    }
+    if (head != tcq_head_) {
+      tcq_head_ = head;
+      io_.write(regs::TcqHead::at(queue_), regs::TcqHead::from_raw(head & (kCompletions - 1))).ignore();
+    }
+    counters_.completed += done;
+    return done;
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t cookie = 0;
+    std::uint32_t descs = 0;  // at a packet's first descriptor: how many it used
+  };
+
+  Result<std::uint64_t> meta_for(const TxOffload& o) const {
+    using T = desc::Twd;
+    T meta = T{}.set(T::kDestMac, 1);
+    if (!o.checksum && o.mss == 0) return meta.raw();
+    // Lengths travel in 2-byte units (L4 header in 4-byte units): odd or oversized
+    // values cannot be described, and are refused rather than silently truncated.
+    if ((o.l2_len | o.l3_len | o.csum_field) & 1u) return Error::kInvalidArgument;
+    meta.set(T::kL2Hlen, o.l2_len / 2u).set(T::kL3Ihlen, o.l3_len / 2u).set(T::kCsumOffset, o.csum_field / 2u);
+    if (o.mss != 0) {
+      if ((o.l4_header_len & 3u) != 0 || o.l3 == TxOffload::L3::kNone || o.l4 == TxOffload::L4::kNone) {
+        return Error::kInvalidArgument;
+      }
+      meta.set(T::kReqLso, 1)
+          .set(T::kMss, o.mss)
+          .set(T::kL4Hlen, o.l4_header_len / 4u)
+          .set(T::kL3Type, o.l3 == TxOffload::L3::kIpv4 ? T::kL3Ipv4 : T::kL3Ipv6)
+          .set(T::kL4Type, o.l4 == TxOffload::L4::kTcp ? T::kL4Tcp : T::kL4Udp);
+    } else {
+      meta.set(T::kReqCso, 1);
+    }
+    if (!meta.fits()) return Error::kInvalidArgument;
+    return meta.raw();
+  }
+
+  void ring_doorbell() {
+    dma_wmb();
+    io_.write(regs::Twq0Tail::at(queue_), regs::Twq0Tail::from_raw(tail_ & (kRing - 1))).ignore();
+    ++counters_.doorbells;
+  }
+
+  // Releases whole packets before descriptor index `hw` (masked, as the device reports it).
+  template <class OnDone>
+  std::uint32_t release_up_to(std::uint32_t hw, OnDone&& on_done) {
+    const std::uint32_t ahead = (hw - clean_) & (kRing - 1);
+    if (ahead > tail_ - clean_) {
+      ++counters_.bad_completions;  // behind what was released, or beyond what was posted
+      return 0;
+    }
+    const std::uint32_t target = clean_ + ahead;
+    std::uint32_t n = 0;
+    while (clean_ != target) {
+      const Slot& s = slots_[clean_ & (kRing - 1)];
+      if (target - clean_ < s.descs) break;  // the head is inside this packet: not done yet
+      on_done(s.cookie);
+      clean_ += s.descs;
+      ++n;
+    }
+    return n;
+  }
+
+  template <class OnDone>
+  void reclaim_all(OnDone&& on_done) {
+    reclaim(on_done);
+  }
+
+  Status wait_idle(Deadline deadline) {
+    const std::uint32_t reg = queue_ / 32;
+    const std::uint32_t bit = 1u << (queue_ % 32);
+    return poll_until(io_.platform(), deadline, 2, [&]() -> Status {
+      FBNIC_TRY_ASSIGN(const auto twq, io_.read(regs::QmTwqIdle::at(reg)));
+      FBNIC_TRY_ASSIGN(const auto tqs, io_.read(regs::QmTqsIdle::at(reg)));
+      FBNIC_TRY_ASSIGN(const auto tde, io_.read(regs::QmTdeIdle::at(reg)));
+      FBNIC_TRY_ASSIGN(const auto tcq, io_.read(regs::QmTcqIdle::at(reg)));
+      const bool idle = (twq.raw() & tqs.raw() & tde.raw() & tcq.raw() & bit) != 0;
+      return idle ? ok_status() : Status(Error::kBusy);
+    });
+  }
+
+  template <class Lo, class Hi>
+  Status write_base(regs::RegAddr<Lo> lo, regs::RegAddr<Hi> hi, std::uint64_t dma) {
+    FBNIC_TRY(io_.write(lo, Lo::from_raw(static_cast<std::uint32_t>(dma))));
+    return io_.write(hi, Hi::from_raw(static_cast<std::uint32_t>(dma >> 32)));
+  }
+
+  template <std::uint32_t N>
+  Status alloc_ring(DescRing<N>& ring) {
+    const std::size_t bytes = align_up(DescRing<N>::kBytes, 4096);
+    FBNIC_TRY_ASSIGN(const DmaBuffer mem, io_.platform().dma_alloc(bytes, 4096));
+    ring.attach(mem);
+    return ok_status();
+  }
+  template <std::uint32_t N>
+  void release(DescRing<N>& ring) {
+    if (ring.attached()) io_.platform().dma_free(ring.memory());
+    ring.attach({});
+  }
+
+  Io<P>& io_;
+  std::uint32_t queue_;
+  std::uint32_t vector_;
+  bool enabled_ = false;
+  DescRing<kRing> twq_{};
+  DescRing<kCompletions> tcq_{};
+  std::uint32_t tail_ = 0;      // next descriptor to write (free-running)
+  std::uint32_t clean_ = 0;     // oldest descriptor not yet released (free-running)
+  std::uint32_t tcq_head_ = 0;  // next completion to read (free-running)
+  std::array<Slot, kRing> slots_{};
+  TxCounters counters_{};
+};
+
+}  // namespace fbnic
