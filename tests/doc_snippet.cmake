@@ -1,5 +1,6 @@
 # Compiles the first C++ block of a Markdown document, so that documented code stays true.
-#   cmake -DDOC=<file.md> -DOUT=<file.cpp> -DCXX=<compiler> -DINCLUDE=<dir> -P doc_snippet.cmake
+#   cmake -DDOC=<file.md> -DOUT=<file.cpp> -DCXX=<compiler> -DINCLUDE=<dir> [-DAPPEND=<file>]
+#         -P doc_snippet.cmake
 file(READ ${DOC} text)
 string(FIND "${text}" "```cpp\n" begin)
 if(begin EQUAL -1)
@@ -9,6 +10,10 @@ math(EXPR begin "${begin} + 7")
 string(SUBSTRING "${text}" ${begin} -1 rest)
 string(FIND "${rest}" "```" end)
 string(SUBSTRING "${rest}" 0 ${end} code)
+if(DEFINED APPEND)
+  file(READ ${APPEND} extra)
+  string(APPEND code "${extra}")
+endif()
 file(WRITE ${OUT} "${code}")
 execute_process(COMMAND ${CXX} -std=c++20 -ffreestanding -fno-exceptions -fno-rtti
                         -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror
