@@ -44,9 +44,9 @@ TEST(Offload, TxChecksumIsInsertedForTcpAndUdpOverIpv4AndIpv6) {
         const auto got = nic.collect();
         ASSERT_EQ(got.size(), 1u);
         EXPECT_TRUE(checksums_ok(got[0].bytes, f)) << "v6=" << v6 << " tcp=" << tcp << " payload=" << payload;
-        EXPECT_TRUE(got[0].meta.l4_csum_ok);
-        EXPECT_EQ(got[0].meta.l3, v6 ? 2 : 1);
-        EXPECT_EQ(got[0].meta.l4, tcp ? 1 : 2);
+        EXPECT_TRUE(got[0].meta.l4_csum_ok());
+        EXPECT_EQ(got[0].meta.l3(), v6 ? 2 : 1);
+        EXPECT_EQ(got[0].meta.l4(), tcp ? 1 : 2);
         // The frame is what was sent, apart from the checksum field.
         const std::size_t field = 14 + l3_header(f) + (tcp ? 16 : 6);
         for (std::size_t i = 0; i < sent.size(); ++i) {
@@ -71,11 +71,11 @@ TEST(Offload, RxReportsBadChecksumsAndTheL2Sum) {
   nic.model.run();
   const auto got = nic.collect();
   ASSERT_EQ(got.size(), 2u);
-  EXPECT_TRUE(got[0].meta.l4_csum_ok);
-  EXPECT_FALSE(got[1].meta.l4_csum_ok);
+  EXPECT_TRUE(got[0].meta.l4_csum_ok());
+  EXPECT_FALSE(got[1].meta.l4_csum_ok());
   // The L2 checksum: the sum of everything after the Ethernet header, little-endian words.
   const std::uint16_t be = fold(sum16(std::span(bad).subspan(14)));
-  EXPECT_EQ(got[1].meta.l2_csum, static_cast<std::uint16_t>(be >> 8 | be << 8));
+  EXPECT_EQ(got[1].meta.l2_csum(), static_cast<std::uint16_t>(be >> 8 | be << 8));
   EXPECT_EQ(nic.dev.rx(0).counters().dropped, 0u);  // reported, not dropped
 }
 
@@ -121,7 +121,7 @@ TEST(Offload, TsoCutsIntoMssSegmentsWithHeadersFixedUp) {
       const std::size_t chunk = s + 1 < got.size() ? kMss : kPayload - s * kMss;
       ASSERT_EQ(seg.size(), hdr + chunk);
       EXPECT_TRUE(checksums_ok(seg, f)) << "segment " << s;
-      EXPECT_TRUE(got[s].meta.l4_csum_ok);
+      EXPECT_TRUE(got[s].meta.l4_csum_ok());
       EXPECT_EQ(be32(&seg[14 + l3_header(f) + 4]), static_cast<std::uint32_t>(f.seq + s * kMss));
       const std::uint8_t flags = seg[14 + l3_header(f) + 13];
       if (s == 0) {
@@ -185,13 +185,13 @@ TEST(Offload, RssHashIsReported) {
   const auto got = nic.collect();
   ASSERT_EQ(got.size(), 1u);
   // The hash of (src ip, dst ip, src port, dst port) with the default key.
-  EXPECT_NE(got[0].meta.rss_hash, 0u);
+  EXPECT_NE(got[0].meta.rss_hash(), 0u);
   f.src_port = 1001;
   ASSERT_TRUE(nic.send(make_frame(f, 64, 1)).ok());
   nic.model.run();
   const auto got2 = nic.collect();
   ASSERT_EQ(got2.size(), 1u);
-  EXPECT_NE(got2[0].meta.rss_hash, got[0].meta.rss_hash);
+  EXPECT_NE(got2[0].meta.rss_hash(), got[0].meta.rss_hash());
 }
 
 }  // namespace

@@ -40,17 +40,27 @@ struct RxFragment {
 
 template <std::uint32_t MaxFrags>
 struct RxPacketT {
-  std::uint32_t len = 0;        // bytes over all fragments
-  std::uint32_t rss_hash = 0;
-  std::uint16_t l2_csum = 0;    // ones' complement sum of the frame after the Ethernet header
-  std::uint8_t l3 = 0;          // 0 other, 1 IPv4, 2 IPv6, 3 IPv6-in-IPv6
-  std::uint8_t l4 = 0;          // 0 other, 1 TCP, 2 UDP
-  bool l4_csum_ok = false;      // the device verified the TCP/UDP checksum
-  bool parser_error = false;
-  std::uint8_t frags = 0;
+  std::uint32_t len = 0;     // bytes over all fragments
+  std::uint32_t frags = 0;
+  desc::Rcd meta{};          // the packet's META completion, decoded on demand below
   std::array<RxFragment, MaxFrags> frag{};
 
   [[nodiscard]] std::span<const RxFragment> fragments() const { return {frag.data(), frags}; }
+  [[nodiscard]] std::uint32_t rss_hash() const {
+    return static_cast<std::uint32_t>(meta.get(desc::Rcd::kRssHash));
+  }
+  // The ones' complement sum of the frame after the Ethernet header, as the device
+  // reports it (little-endian word order).
+  [[nodiscard]] std::uint16_t l2_csum() const {
+    return static_cast<std::uint16_t>(meta.get(desc::Rcd::kL2Csum));
+  }
+  // 0 other, 1 IPv4, 2 IPv6, 3 IPv6-in-IPv6
+  [[nodiscard]] std::uint32_t l3() const { return static_cast<std::uint32_t>(meta.get(desc::Rcd::kL3Type)); }
+  // 0 other, 1 TCP, 2 UDP
+  [[nodiscard]] std::uint32_t l4() const { return static_cast<std::uint32_t>(meta.get(desc::Rcd::kL4Type)); }
+  // The device verified the TCP or UDP checksum.
+  [[nodiscard]] bool l4_csum_ok() const { return meta.get(desc::Rcd::kL4CsumOk) != 0; }
+  [[nodiscard]] bool parser_error() const { return meta.get(desc::Rcd::kErrParser) != 0; }
 };
 
 struct RxCounters {
@@ -162,7 +172,8 @@ class RxQueue {
       for (std::uint32_t i = 0; i < n; ++i) on_packet(batch[i]);
       if (n < batch.size()) break;
     }
-    if (in_packet_) drop_partial();
+    if (in_packet_) release_fragments(partial_);
+    in_packet_ = false;
     hpq_.release_all(pool_);
     ppq_.release_all(pool_);
     return idle;
@@ -226,40 +237,65 @@ class RxQueue {
     }
   };
 
+  // Packets are assembled in place in `out`. One the device has not finished writing
+  // when the completions run out is kept aside and continued by the next call.
+  // The META word is kept whole; the packet decodes its fields when asked.
   std::uint32_t collect(std::span<Packet> out) {
+    if (out.empty()) return 0;
     std::uint32_t n = 0;
     std::uint32_t head = rcq_head_;
-    while (n < out.size()) {
+    bool in_packet = in_packet_;
+    bool bad = partial_bad_;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+    if (in_packet) out[0] = partial_;
+    const auto max = static_cast<std::uint32_t>(out.size());
+    while (n < max) {
       const desc::Rcd rcd = desc::Rcd::from_raw(rcq_.read(head));
       if (rcd.get(desc::Rcd::kDone) != DescRing<kRcq>::expected_done(head)) break;
       dma_rmb();
       ++head;
+      Packet& cur = out[n];
       switch (rcd.get(desc::Rcd::kType)) {
         case desc::Rcd::kTypeHdrAl:
-          if (in_packet_) drop_partial();  // a header before the last packet ended
-          partial_ = Packet{};
-          in_packet_ = true;
-          partial_bad_ = !add_fragment(hpq_, rcd);
+          if (in_packet) release_fragments(cur);  // a header before the last packet ended
+          cur.frags = 0;
+          cur.len = 0;
+          in_packet = true;
+          bad = !add_fragment(hpq_, rcd, cur);
           break;
         case desc::Rcd::kTypePayAl:
-          if (!in_packet_) {
+          if (!in_packet) {
             ++counters_.bad_completions;
-          } else if (!partial_bad_) {
-            partial_bad_ = !add_fragment(ppq_, rcd);
+          } else if (!bad) {
+            bad = !add_fragment(ppq_, rcd, cur);
           }
           break;
         case desc::Rcd::kTypeOptMeta:
           break;
-        case desc::Rcd::kTypeMeta:
-          if (!in_packet_) {
+        default:  // META: the packet is complete
+          if (!in_packet) {
             ++counters_.bad_completions;
-          } else if (finish(rcd)) {
-            out[n++] = partial_;
+            break;
           }
-          in_packet_ = false;
+          in_packet = false;
+          if (bad || (rcd.raw() & kFrameErrors) != 0) {
+            if (!bad) ++counters_.dropped;
+            release_fragments(cur);
+            break;
+          }
+          cur.meta = rcd;
+          bytes += cur.len;
+          ++packets;
+          ++n;
           break;
       }
     }
+    counters_.packets += packets;
+    counters_.bytes += bytes;
+    in_packet_ = in_packet;
+    partial_bad_ = bad;
+    if (in_packet) partial_ = out[n];
     if (head != rcq_head_) {
       rcq_head_ = head;
       io_.write(regs::RcqHead::at(queue_), regs::RcqHead::from_raw(head & (kRcq - 1))).ignore();
@@ -267,49 +303,34 @@ class RxQueue {
     return n;
   }
 
+  static constexpr std::uint64_t kFrameErrors =
+      desc::Rcd{}.set(desc::Rcd::kErrMacEop, 1).set(desc::Rcd::kErrTruncated, 1).raw();
+
+  void release_fragments(Packet& pkt) {
+    release(pkt);
+    pkt.frags = 0;
+    pkt.len = 0;
+  }
+
   template <std::uint32_t N>
-  bool add_fragment(BufferQueue<N>& q, desc::Rcd rcd) {
+  bool add_fragment(BufferQueue<N>& q, desc::Rcd rcd, Packet& pkt) {
     using R = desc::Rcd;
     std::uint32_t pos = 0;
     const auto id = static_cast<std::uint32_t>(rcd.get(R::kBuffId));
     const auto off = static_cast<std::uint32_t>(rcd.get(R::kBuffOff));
     const auto len = static_cast<std::uint32_t>(rcd.get(R::kBuffLen));
     if (!q.locate(id, pos) || len == 0 || off + len > desc::kRxBufferBytes ||
-        partial_.frags == Policy::kMaxRxFrags) {
+        pkt.frags == Policy::kMaxRxFrags) {
       ++counters_.bad_completions;
       return false;
     }
     q.release_before(pos, pool_);  // the device moved past every earlier buffer
     const std::uint16_t page = q.page[pos & (N - 1)];
     pool_.ref(page);
-    partial_.frag[partial_.frags++] = {pool_.cpu(page) + off, len, page, static_cast<std::uint16_t>(off)};
-    partial_.len += len;
+    pkt.frag[pkt.frags++] = {pool_.cpu(page) + off, len, page, static_cast<std::uint16_t>(off)};
+    pkt.len += len;
     if (rcd.get(R::kPageFin) != 0) q.release_before(pos + 1, pool_);
     return true;
-  }
-
-  bool finish(desc::Rcd meta) {
-    using R = desc::Rcd;
-    if (partial_bad_ || meta.get(R::kErrMacEop) != 0 || meta.get(R::kErrTruncated) != 0) {
-      if (!partial_bad_) ++counters_.dropped;
-      drop_partial();
-      return false;
-    }
-    partial_.rss_hash = static_cast<std::uint32_t>(meta.get(R::kRssHash));
-    partial_.l2_csum = static_cast<std::uint16_t>(meta.get(R::kL2Csum));
-    partial_.l3 = static_cast<std::uint8_t>(meta.get(R::kL3Type));
-    partial_.l4 = static_cast<std::uint8_t>(meta.get(R::kL4Type));
-    partial_.l4_csum_ok = meta.get(R::kL4CsumOk) != 0;
-    partial_.parser_error = meta.get(R::kErrParser) != 0;
-    ++counters_.packets;
-    counters_.bytes += partial_.len;
-    return true;
-  }
-
-  void drop_partial() {
-    release(partial_);
-    partial_ = Packet{};
-    in_packet_ = false;
   }
 
   void refill() {

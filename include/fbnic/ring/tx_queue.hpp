@@ -175,6 +175,7 @@ class TxQueue {
     }
     std::uint32_t last_meta = 0;
     std::uint64_t last_meta_value = 0;
+    std::uint64_t bytes = 0;
     std::uint32_t tail = tail_;
     for (const TxPacket& pkt : packets) {
       const auto n = static_cast<std::uint32_t>(pkt.buffers.size());
@@ -187,26 +188,29 @@ class TxQueue {
         ++counters_.full;
         break;
       }
-      const Result<std::uint64_t> meta = meta_for(pkt.offload);
-      if (!meta.ok()) {
-        result.status = meta.status();
-        break;
+      std::uint64_t meta = kPlainMeta;
+      if (pkt.offload.checksum || pkt.offload.mss != 0) {
+        const Result<std::uint64_t> m = meta_for(pkt.offload);
+        if (!m.ok()) {
+          result.status = m.status();
+          break;
+        }
+        meta = *m;
       }
       slots_[tail & (kRing - 1)] = {pkt.cookie, n + 1};
       last_meta = tail;
-      last_meta_value = *meta;
-      twq_.write(tail++, *meta);
-      std::uint64_t bytes = 0;
+      last_meta_value = meta;
+      twq_.write(tail++, meta);
       for (std::uint32_t i = 0; i < n; ++i) {
         const TxBuffer& b = pkt.buffers[i];
         twq_.write(tail++, desc::Twd::buffer(b.dma, b.len, i + 1 == n).raw());
         bytes += b.len;
       }
-      counters_.bytes += bytes;
       ++result.sent;
     }
     if (result.status == Error::kInvalidArgument) ++counters_.rejected;
     if (result.sent == 0) return result;
+    counters_.bytes += bytes;
     // One completion per batch: the head it reports covers every packet before it.
     twq_.write(last_meta, desc::Twd::from_raw(last_meta_value).set(desc::Twd::kReqCompletion, 1).raw());
     tail_ = tail;
@@ -244,10 +248,12 @@ class TxQueue {
     std::uint32_t descs = 0;  // at a packet's first descriptor: how many it used
   };
 
+  // To the wire, no offload: most packets.
+  static constexpr std::uint64_t kPlainMeta = desc::Twd{}.set(desc::Twd::kDestMac, 1).raw();
+
   Result<std::uint64_t> meta_for(const TxOffload& o) const {
     using T = desc::Twd;
-    T meta = T{}.set(T::kDestMac, 1);
-    if (!o.checksum && o.mss == 0) return meta.raw();
+    T meta = T::from_raw(kPlainMeta);
     // Lengths travel in 2-byte units (L4 header in 4-byte units): odd or oversized
     // values cannot be described, and are refused rather than silently truncated.
     if ((o.l2_len | o.l3_len | o.csum_field) & 1u) return Error::kInvalidArgument;

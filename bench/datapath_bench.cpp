@@ -1,0 +1,509 @@
+// The data path's driver-side cost per packet: Tx post + reclaim, Rx poll + refill, and
+// forwarding (Rx to Tx, zero copy), at batch 1, 8, 32 and 64 and ring sizes 64 to 4096.
+//
+// Only the driver's calls are timed (manual timing). The device's part (completions,
+// received frames) is done between timed regions by a minimal stand-in that writes the
+// descriptors straight into ring memory, so the model's own work is excluded. Register
+// writes go to a counting array: MMIO per packet is reported from those counts, and
+// separately from the device model's access log (BM_ModelMmio).
+//
+// Beside each, the Baseline benchmarks do the same descriptor writes and reads in plain
+// hand-written code with no abstraction and no checks: a floor for the library's cost.
+#include <benchmark/benchmark.h>
+
+#include <fbnic/fbnic.hpp>
+#include <fbnic/mock/hosted.hpp>
+#include <fbnic/mock/mock.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+namespace {
+using namespace fbnic;
+
+std::uint64_t cycles() {
+#if defined(__x86_64__)
+  return __rdtsc();
+#else
+  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+}
+
+// --- a platform whose registers are an array: no device work behind an access ---
+struct BenchPlatform {
+  std::vector<std::uint32_t> bar0 = std::vector<std::uint32_t>(0x200000 / 4);
+  std::uint64_t reads = 0;
+  std::uint64_t writes = 0;
+
+  std::uint32_t read32(Bar bar, std::uint32_t off) {
+    ++reads;
+    if (bar != Bar::kCsr) return 0;
+    // Idle bitmaps read as idle; the master spare never reads all ones.
+    return off >= regs::QmTwqIdle::at(0).offset && off <= regs::QmPpqIdle::at(3).offset ? 0xFFFF'FFFFu
+                                                                                      : bar0[off / 4];
+  }
+  void write32(Bar bar, std::uint32_t off, std::uint32_t v) {
+    ++writes;
+    if (bar == Bar::kCsr) bar0[off / 4] = v;
+  }
+  Result<DmaBuffer> dma_alloc(std::size_t size, std::size_t align) {
+    void* p = std::aligned_alloc(align < 64 ? 64 : align, (size + align - 1) / align * align);
+    if (p == nullptr) return Error::kNoMemory;
+    std::memset(p, 0, size);
+    return DmaBuffer{p, reinterpret_cast<std::uintptr_t>(p), size};
+  }
+  void dma_free(const DmaBuffer& b) { std::free(b.cpu); }
+  std::uint64_t now_ns() {
+    return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+  void delay_us(std::uint32_t) {}
+  void log(LogLevel, const char*) {}
+
+  template <class R>
+  std::uint32_t reg(regs::RegAddr<R> a) const { return bar0[a.offset / 4]; }
+  template <class Lo>
+  std::uint64_t base(regs::RegAddr<Lo> lo) const {
+    return (std::uint64_t{bar0[lo.offset / 4 + 1]} << 32) | bar0[lo.offset / 4];
+  }
+};
+static_assert(Platform<BenchPlatform>);
+
+// Every packet takes two Rx completions, so the RCQ is never below 256 entries.
+constexpr std::uint32_t rcq_size(std::uint32_t ring) { return ring < 256 ? 256 : ring; }
+constexpr std::uint32_t hpq_size(std::uint32_t ring) { return ring < 256 ? ring : 256; }
+
+template <std::uint32_t Ring>
+struct RingPolicy : DefaultPolicy {
+  static constexpr std::uint32_t kTxRing = Ring;
+  static constexpr std::uint32_t kTcqRing = Ring;
+  static constexpr std::uint32_t kHpqRing = hpq_size(Ring);
+  static constexpr std::uint32_t kPpqRing = 64;
+  static constexpr std::uint32_t kRcqRing = rcq_size(Ring);
+  static constexpr std::uint32_t kRxSparePages = 256;
+};
+
+constexpr std::uint32_t kFrame = 64;
+constexpr std::uint32_t kFramesPerPage = 16;  // 64-byte frames packed on a 256-byte grid
+
+// --- the device's side, written straight into ring memory ---
+struct StandInDevice {
+  BenchPlatform& p;
+  std::uint32_t tcq_tail = 0;
+  std::uint32_t rcq_tail = 0;
+  std::uint32_t hpq_head = 0;
+  std::uint32_t in_page = 0;
+
+  // One completion covering everything up to the TWQ tail.
+  void complete_tx(std::uint32_t tcq_size) {
+    auto* tcq = reinterpret_cast<std::uint64_t*>(p.base(regs::TcqBal::at(0)));
+    const std::uint32_t head = p.reg(regs::Twq0Tail::at(0));
+    tcq[tcq_tail & (tcq_size - 1)] =
+        desc::Tcd{}.set(desc::Tcd::kHead0, head).set(desc::Tcd::kDone, (tcq_tail & tcq_size) == 0 ? 1 : 0).raw();
+    ++tcq_tail;
+  }
+  // n frames into header buffers in ring order, 16 to a buffer, HDR_AL + META each.
+  void receive(std::uint32_t n, std::uint32_t rcq_size, std::uint32_t hpq_size) {
+    auto* rcq = reinterpret_cast<std::uint64_t*>(p.base(regs::RcqBal::at(0)));
+    const auto* hpq = reinterpret_cast<const std::uint64_t*>(p.base(regs::BdqHpqBal::at(0)));
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const auto bd = desc::Bd::from_raw(hpq[hpq_head & (hpq_size - 1)]);
+      const bool fin = ++in_page == kFramesPerPage;
+      using R = desc::Rcd;
+      const std::uint64_t done = (rcq_tail & rcq_size) == 0 ? 1 : 0;
+      rcq[rcq_tail++ & (rcq_size - 1)] = R{}
+                                             .set(R::kType, R::kTypeHdrAl)
+                                             .set(R::kBuffId, bd.get(desc::Bd::kId))
+                                             .set(R::kBuffLen, kFrame)
+                                             .set(R::kBuffOff, 128 + 256 * (in_page - 1))
+                                             .set(R::kPageFin, fin ? 1 : 0)
+                                             .set(R::kDone, done)
+                                             .raw();
+      const std::uint64_t done2 = (rcq_tail & rcq_size) == 0 ? 1 : 0;
+      rcq[rcq_tail++ & (rcq_size - 1)] =
+          R{}.set(R::kType, R::kTypeMeta).set(R::kRssHash, i).set(R::kL4CsumOk, 1).set(R::kDone, done2).raw();
+      if (fin) {
+        in_page = 0;
+        ++hpq_head;
+      }
+    }
+  }
+};
+
+// Times fn() with rdtsc and the steady clock; returns cycles.
+template <class Fn>
+std::uint64_t timed(benchmark::State& state, std::uint64_t& ns, Fn&& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::uint64_t c0 = cycles();
+  fn();
+  const std::uint64_t c1 = cycles();
+  const auto t1 = std::chrono::steady_clock::now();
+  const auto d = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+  ns += static_cast<std::uint64_t>(d);
+  state.SetIterationTime(static_cast<double>(d) * 1e-9);
+  return c1 - c0;
+}
+
+void report(benchmark::State& state, std::uint64_t cyc, std::uint64_t ns, std::uint64_t packets,
+            std::uint64_t reads, std::uint64_t writes, std::uint64_t doorbells_per_batch) {
+  const auto n = static_cast<double>(packets);
+  state.counters["cycles_per_pkt"] = static_cast<double>(cyc) / n;
+  state.counters["ns_per_pkt"] = static_cast<double>(ns) / n;
+  state.counters["mmio_reads_per_pkt"] = static_cast<double>(reads) / n;
+  state.counters["mmio_writes_per_pkt"] = static_cast<double>(writes) / n;
+  if (doorbells_per_batch != 0) state.counters["doorbells_per_batch"] = static_cast<double>(doorbells_per_batch);
+  state.SetItemsProcessed(static_cast<std::int64_t>(packets));
+}
+
+// --- the library ---
+
+template <std::uint32_t Ring>
+void BM_Tx_Library(benchmark::State& state) {
+  using Pol = RingPolicy<Ring>;
+  const auto batch = static_cast<std::uint32_t>(state.range(0));
+  BenchPlatform plat;
+  Io<BenchPlatform> io(plat);
+  TxQueue<BenchPlatform, Pol> txq(io, 0, 2);
+  if (!txq.allocate().ok() || !txq.enable().ok()) state.SkipWithError("queue setup");
+  StandInDevice dev{plat};
+  std::vector<TxBuffer> bufs(batch, TxBuffer{0x1000, kFrame});
+  std::vector<TxPacket> pkts(batch);
+  for (std::uint32_t i = 0; i < batch; ++i) pkts[i] = {std::span(&bufs[i], 1), {}, i};
+  std::uint64_t cyc = 0, ns = 0, packets = 0, reclaimed = 0;
+  plat.reads = plat.writes = 0;
+  for (auto _ : state) {
+    cyc += timed(state, ns, [&] {
+      reclaimed += txq.reclaim([](std::uint64_t c) { benchmark::DoNotOptimize(c); });
+      if (txq.send(pkts).sent != batch) state.SkipWithError("ring full");
+    });
+    dev.complete_tx(Pol::kTcqRing);  // the device, untimed
+    packets += batch;
+  }
+  report(state, cyc, ns, packets, plat.reads, plat.writes, txq.counters().doorbells * batch / packets);
+}
+
+template <std::uint32_t Ring>
+void BM_Rx_Library(benchmark::State& state) {
+  using Pol = RingPolicy<Ring>;
+  const auto batch = static_cast<std::uint32_t>(state.range(0));
+  BenchPlatform plat;
+  Io<BenchPlatform> io(plat);
+  RxQueue<BenchPlatform, Pol> rxq(io, 0, 2);
+  if (!rxq.allocate().ok() || !rxq.enable().ok()) state.SkipWithError("queue setup");
+  StandInDevice dev{plat};
+  std::vector<typename RxQueue<BenchPlatform, Pol>::Packet> out(batch);
+  std::uint64_t cyc = 0, ns = 0, packets = 0;
+  plat.reads = plat.writes = 0;
+  for (auto _ : state) {
+    dev.receive(batch, Pol::kRcqRing, Pol::kHpqRing);  // the device, untimed
+    std::uint32_t n = 0;
+    cyc += timed(state, ns, [&] {
+      n = rxq.poll(out);
+      rxq.release(std::span<const typename RxQueue<BenchPlatform, Pol>::Packet>(out.data(), n));
+    });
+    if (n != batch) state.SkipWithError("lost packets");
+    packets += n;
+  }
+  report(state, cyc, ns, packets, plat.reads, plat.writes, 0);
+}
+
+template <std::uint32_t Ring>
+void BM_Forward_Library(benchmark::State& state) {
+  using Pol = RingPolicy<Ring>;
+  using Rx = RxQueue<BenchPlatform, Pol>;
+  const auto batch = static_cast<std::uint32_t>(state.range(0));
+  BenchPlatform plat;
+  Io<BenchPlatform> io(plat);
+  Rx rxq(io, 0, 2);
+  TxQueue<BenchPlatform, Pol> txq(io, 0, 2);
+  if (!rxq.allocate().ok() || !rxq.enable().ok() || !txq.allocate().ok() || !txq.enable().ok()) {
+    state.SkipWithError("queue setup");
+  }
+  StandInDevice dev{plat};
+  std::vector<typename Rx::Packet> in(batch);
+  std::vector<TxBuffer> bufs(batch);
+  std::vector<TxPacket> pkts(batch);
+  std::uint64_t cyc = 0, ns = 0, packets = 0;
+  plat.reads = plat.writes = 0;
+  for (auto _ : state) {
+    dev.receive(batch, Pol::kRcqRing, Pol::kHpqRing);  // the device, untimed
+    std::uint32_t n = 0;
+    cyc += timed(state, ns, [&] {
+      n = rxq.poll(in);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        const RxFragment& f = in[i].frag[0];
+        bufs[i] = {rxq.dma(f), f.len};
+        pkts[i] = {std::span(&bufs[i], 1), {}, f.page};
+      }
+      // The packets' page references travel with the Tx buffers (the cookie) and are
+      // dropped when the device has sent them.
+      txq.reclaim([&](std::uint64_t page) { rxq.release(RxFragment{nullptr, 0, static_cast<std::uint16_t>(page), 0}); });
+      if (txq.send(std::span(pkts.data(), n)).sent != n) state.SkipWithError("ring full");
+    });
+    dev.complete_tx(Pol::kTcqRing);  // the device, untimed
+    packets += n;
+  }
+  report(state, cyc, ns, packets, plat.reads, plat.writes, txq.counters().doorbells * batch / (packets ? packets : 1));
+}
+
+// --- the hand-written baseline: the same descriptor traffic in plain code ---
+
+template <std::uint32_t Ring>
+struct PlainTx {
+  std::uint64_t* twq;
+  std::uint64_t* tcq;
+  volatile std::uint32_t* doorbell;
+  volatile std::uint32_t* tcq_doorbell;
+  std::uint32_t tail = 0, clean = 0, tcq_head = 0;
+  std::array<std::uint64_t, Ring> cookie{};
+  std::array<std::uint8_t, Ring> ndesc{};
+
+  void send(const TxBuffer* b, const std::uint64_t* cookies, std::uint32_t n) {
+    std::uint32_t last = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (Ring - 1 - (tail - clean) < 2) break;
+      cookie[tail & (Ring - 1)] = cookies[i];
+      ndesc[tail & (Ring - 1)] = 2;
+      last = tail;
+      twq[tail++ & (Ring - 1)] = 1ull << 43;                                                  // META: to the wire
+      twq[tail++ & (Ring - 1)] = b[i].dma | (3ull << 46) | (std::uint64_t{b[i].len} << 48);  // LAST_AL
+    }
+    twq[last & (Ring - 1)] |= 1ull << 37;  // completion request on the last packet
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    *doorbell = tail & (Ring - 1);
+  }
+  template <class Fn>
+  void reclaim(Fn&& done) {
+    const std::uint32_t start = tcq_head;
+    for (;;) {
+      const std::uint64_t d = tcq[tcq_head & (Ring - 1)];
+      if ((d >> 63) != (((tcq_head & Ring) == 0) ? 1u : 0u)) break;
+      ++tcq_head;
+      const std::uint32_t hw = static_cast<std::uint32_t>(d & 0xFFFF);
+      while ((clean & (Ring - 1)) != hw) {
+        done(cookie[clean & (Ring - 1)]);
+        clean += ndesc[clean & (Ring - 1)];
+      }
+    }
+    if (tcq_head != start) *tcq_doorbell = tcq_head & (Ring - 1);
+  }
+};
+
+template <std::uint32_t Ring>
+struct PlainRx {
+  std::uint64_t* rcq;
+  std::uint64_t* hpq;
+  std::uint8_t* pages;
+  std::uint64_t pages_dma;
+  volatile std::uint32_t* rcq_doorbell;
+  volatile std::uint32_t* hpq_doorbell;
+  std::uint32_t head = 0, hpq_tail = 0, hpq_done = 0;
+  static constexpr std::uint32_t kHpq = hpq_size(Ring);
+  static constexpr std::uint32_t kRcq = rcq_size(Ring);
+
+  struct Pkt {
+    const std::uint8_t* data;
+    std::uint32_t len;
+    std::uint32_t hash;
+  };
+  void fill() {
+    while (hpq_tail - hpq_done < kHpq - 1) {
+      const std::uint32_t s = hpq_tail & (kHpq - 1);
+      hpq[s] = (pages_dma + std::uint64_t{s} * 4096) | (std::uint64_t{s} << 48);
+      ++hpq_tail;
+    }
+    *hpq_doorbell = hpq_tail & (kHpq - 1);
+  }
+  std::uint32_t poll(Pkt* out, std::uint32_t budget) {
+    std::uint32_t n = 0;
+    const std::uint32_t start = head;
+    const std::uint8_t* data = nullptr;
+    std::uint32_t len = 0;
+    while (n < budget) {
+      const std::uint64_t d = rcq[head & (kRcq - 1)];
+      if ((d >> 63) != (((head & kRcq) == 0) ? 1u : 0u)) break;
+      ++head;
+      if (((d >> 61) & 3) == 0) {  // HDR_AL
+        const std::uint32_t id = d & 0xFFFF;
+        data = pages + std::size_t{id} * 4096 + ((d >> 32) & 0xFFF);
+        len = (d >> 16) & 0x1FFF;
+        hpq_done += (d >> 60) & 1;  // PAGE_FIN: the device is done with that buffer
+      } else if (((d >> 61) & 3) == 3) {  // META
+        out[n++] = {data, len, static_cast<std::uint32_t>(d)};
+      }
+    }
+    if (head != start) {
+      *rcq_doorbell = head & (kRcq - 1);
+      fill();
+    }
+    return n;
+  }
+};
+
+template <std::uint32_t Ring>
+struct PlainRig {
+  BenchPlatform plat;
+  DmaBuffer twq, tcq, rcq, hpq, pages;
+  PlainTx<Ring> tx;
+  PlainRx<Ring> rx;
+  StandInDevice dev{plat};
+  PlainRig() {
+    twq = plat.dma_alloc(Ring * 8, 4096).value();
+    tcq = plat.dma_alloc(Ring * 8, 4096).value();
+    rcq = plat.dma_alloc(PlainRx<Ring>::kRcq * 8, 4096).value();
+    hpq = plat.dma_alloc(PlainRx<Ring>::kHpq * 8, 4096).value();
+    pages = plat.dma_alloc(std::size_t{PlainRx<Ring>::kHpq} * 4096, 4096).value();
+    auto reg = [&](auto addr) { return reinterpret_cast<volatile std::uint32_t*>(&plat.bar0[addr.offset / 4]); };
+    tx = {static_cast<std::uint64_t*>(twq.cpu), static_cast<std::uint64_t*>(tcq.cpu), reg(regs::Twq0Tail::at(0)),
+          reg(regs::TcqHead::at(0))};
+    rx = {static_cast<std::uint64_t*>(rcq.cpu), static_cast<std::uint64_t*>(hpq.cpu),
+          static_cast<std::uint8_t*>(pages.cpu), pages.device, reg(regs::RcqHead::at(0)), reg(regs::BdqHpqTail::at(0))};
+    // Where the stand-in device finds the rings.
+    auto set_base = [&](auto lo, std::uint64_t dma) {
+      plat.bar0[lo.offset / 4] = static_cast<std::uint32_t>(dma);
+      plat.bar0[lo.offset / 4 + 1] = static_cast<std::uint32_t>(dma >> 32);
+    };
+    set_base(regs::TcqBal::at(0), tcq.device);
+    set_base(regs::RcqBal::at(0), rcq.device);
+    set_base(regs::BdqHpqBal::at(0), hpq.device);
+    rx.fill();
+  }
+  ~PlainRig() {
+    for (auto* b : {&twq, &tcq, &rcq, &hpq, &pages}) plat.dma_free(*b);
+  }
+};
+
+template <std::uint32_t Ring>
+void BM_Tx_Baseline(benchmark::State& state) {
+  const auto batch = static_cast<std::uint32_t>(state.range(0));
+  auto rig = std::make_unique<PlainRig<Ring>>();
+  std::vector<TxBuffer> bufs(batch, TxBuffer{0x1000, kFrame});
+  std::vector<std::uint64_t> cookies(batch, 1);
+  std::uint64_t cyc = 0, ns = 0, packets = 0;
+  for (auto _ : state) {
+    cyc += timed(state, ns, [&] {
+      rig->tx.reclaim([](std::uint64_t c) { benchmark::DoNotOptimize(c); });
+      rig->tx.send(bufs.data(), cookies.data(), batch);
+    });
+    rig->dev.complete_tx(Ring);
+    packets += batch;
+  }
+  report(state, cyc, ns, packets, 0, 0, 1);
+}
+
+template <std::uint32_t Ring>
+void BM_Rx_Baseline(benchmark::State& state) {
+  const auto batch = static_cast<std::uint32_t>(state.range(0));
+  auto rig = std::make_unique<PlainRig<Ring>>();
+  std::vector<typename PlainRx<Ring>::Pkt> out(batch);
+  std::uint64_t cyc = 0, ns = 0, packets = 0;
+  for (auto _ : state) {
+    rig->dev.receive(batch, PlainRx<Ring>::kRcq, PlainRx<Ring>::kHpq);
+    std::uint32_t n = 0;
+    cyc += timed(state, ns, [&] { n = rig->rx.poll(out.data(), batch); });
+    if (n != batch) state.SkipWithError("lost packets");
+    packets += n;
+  }
+  report(state, cyc, ns, packets, 0, 0, 0);
+}
+
+template <std::uint32_t Ring>
+void BM_Forward_Baseline(benchmark::State& state) {
+  const auto batch = static_cast<std::uint32_t>(state.range(0));
+  auto rig = std::make_unique<PlainRig<Ring>>();
+  std::vector<typename PlainRx<Ring>::Pkt> in(batch);
+  std::vector<TxBuffer> bufs(batch);
+  std::vector<std::uint64_t> cookies(batch);
+  std::uint64_t cyc = 0, ns = 0, packets = 0;
+  for (auto _ : state) {
+    rig->dev.receive(batch, PlainRx<Ring>::kRcq, PlainRx<Ring>::kHpq);
+    std::uint32_t n = 0;
+    cyc += timed(state, ns, [&] {
+      n = rig->rx.poll(in.data(), batch);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        bufs[i] = {rig->pages.device + static_cast<std::uint64_t>(in[i].data - rig->rx.pages), in[i].len};
+        cookies[i] = i;
+      }
+      rig->tx.reclaim([](std::uint64_t c) { benchmark::DoNotOptimize(c); });
+      rig->tx.send(bufs.data(), cookies.data(), n);
+    });
+    rig->dev.complete_tx(Ring);
+    packets += n;
+  }
+  report(state, cyc, ns, packets, 0, 0, 1);
+}
+
+// --- MMIO per packet on the device model itself (its access log), batch 32 ---
+void BM_ModelMmio(benchmark::State& state) {
+  mock::Device<> model;
+  mock::HostRam ram(64u << 20);
+  mock::Platform<mock::Device<>> plat(model, ram.span());
+  fbnic::Device<mock::Platform<mock::Device<>>> nic(plat);
+  DeviceConfig cfg;
+  cfg.mac = MacAddress{{2, 0, 0, 0, 0, 1}};
+  cfg.link.training_ms = 0;
+  if (!nic.open(cfg).ok() || !nic.link().set_mac_loopback(true).ok()) state.SkipWithError("open");
+  model.run();
+  nic.link().poll().status().ignore();
+  auto mem = plat.dma_alloc(32 * 128, 4096).value();
+  auto* f = static_cast<std::uint8_t*>(mem.cpu);
+  std::array<TxBuffer, 32> bufs{};
+  std::array<TxPacket, 32> pkts{};
+  for (std::uint32_t i = 0; i < 32; ++i) {
+    std::memcpy(f + i * 128, cfg.mac.bytes.data(), 6);
+    f[i * 128 + 12] = 0x88;
+    f[i * 128 + 13] = 0xB5;
+    bufs[i] = {mem.device + i * 128, 64};
+    pkts[i] = {std::span(&bufs[i], 1), {}, i};
+  }
+  std::array<fbnic::Device<mock::Platform<mock::Device<>>>::Rx::Packet, 32> rx{};
+  std::uint64_t packets = 0, reads = 0, writes = 0, driver_writes = 0;
+  for (auto _ : state) {
+    model.access_log().clear();
+    const auto sent = nic.tx(0).send(pkts).sent;
+    driver_writes += model.access_log().writes();
+    model.run();
+    std::uint32_t got = 0;
+    while (got < sent) {
+      const std::uint32_t n = nic.rx(0).poll(rx);
+      nic.rx(0).release(std::span(rx.data(), n));
+      got += n;
+      if (n == 0) break;
+    }
+    nic.tx(0).reclaim([](std::uint64_t) {});
+    reads += model.access_log().reads();
+    writes += model.access_log().writes();
+    packets += got;
+  }
+  state.counters["mmio_reads_per_pkt"] = static_cast<double>(reads) / static_cast<double>(packets);
+  state.counters["mmio_writes_per_pkt"] = static_cast<double>(writes) / static_cast<double>(packets);
+  state.counters["tx_doorbells_per_batch"] = static_cast<double>(driver_writes) / static_cast<double>(state.iterations());
+  plat.dma_free(mem);
+}
+BENCHMARK(BM_ModelMmio)->Iterations(2000);
+
+// A 64-entry TWQ holds at most 31 two-descriptor packets: no batch of 64 there.
+#define FBNIC_RINGS(bm)                                                                    \
+  BENCHMARK_TEMPLATE(bm, 64)->ArgName("batch")->Arg(1)->Arg(8)->Arg(16)->UseManualTime();  \
+  BENCHMARK_TEMPLATE(bm, 256)->ArgName("batch")->Arg(1)->Arg(8)->Arg(32)->Arg(64)->UseManualTime(); \
+  BENCHMARK_TEMPLATE(bm, 1024)->ArgName("batch")->Arg(1)->Arg(8)->Arg(32)->Arg(64)->UseManualTime(); \
+  BENCHMARK_TEMPLATE(bm, 4096)->ArgName("batch")->Arg(1)->Arg(8)->Arg(32)->Arg(64)->UseManualTime()
+
+FBNIC_RINGS(BM_Tx_Library);
+FBNIC_RINGS(BM_Tx_Baseline);
+FBNIC_RINGS(BM_Rx_Library);
+FBNIC_RINGS(BM_Rx_Baseline);
+FBNIC_RINGS(BM_Forward_Library);
+FBNIC_RINGS(BM_Forward_Baseline);
+
+}  // namespace
+
+BENCHMARK_MAIN();
