@@ -17,7 +17,7 @@ cmake --build build/gcc -j "$jobs"
 ctest --test-dir build/gcc --output-on-failure -j "$jobs"
 
 stage "clang++ with ASan and UBSan: build (-Werror) and test"
-cmake -S . -B build/clang-san -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+cmake -S . -B build/clang-san -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
       -DFBNIC_WERROR=ON -DFBNIC_SANITIZE=ON -DFBNIC_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build/clang-san -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

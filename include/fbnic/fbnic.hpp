@@ -21,6 +21,7 @@
 #include "fbnic/hw/io.hpp"
 #include "fbnic/mac/datapath.hpp"
 #include "fbnic/mac/link.hpp"
+#include "fbnic/mac/stats.hpp"
 #include "fbnic/platform/bar.hpp"
 #include "fbnic/platform/deadline.hpp"
 #include "fbnic/platform/dma.hpp"

@@ -18,6 +18,7 @@
 #include "fbnic/platform/deadline.hpp"
 #include "fbnic/regs/intr.hpp"
 #include "fbnic/regs/mac.hpp"
+#include "fbnic/regs/pcs.hpp"
 #include "fbnic/regs/rxb.hpp"
 
 namespace fbnic::mac {
@@ -163,6 +164,12 @@ class Link {
     if (!opts_.keep_up_on_stop && state_ == LinkState::kUp) FBNIC_TRY(mac_down());
     state_ = LinkState::kDown;
     return ok_status();
+  }
+
+  // PCS loopback: frames turn around below the MAC, at the PCS (control-1 bit 14).
+  Status set_pcs_loopback(bool on) {
+    return io_.modify(regs::PcsControl1::at(0),
+                      [&](regs::PcsControl1& r) { r.set(regs::PcsControl1::kLoopback, on ? 1 : 0); });
   }
 
   // MAC loopback: transmitted frames come back to this port's receive path.

@@ -31,6 +31,10 @@ struct DefaultPolicy {
   static constexpr std::uint32_t kRxTailroom = 0;
   static constexpr std::uint32_t kRxMaxHeader = 1536;
   static constexpr bool kRxHeaderSplit = false;
+  // With no Rx buffer or completion room: drop at once (false), or hold frames in the
+  // device's FIFO until there is room (true), which leads to PAUSE frames when Tx pause
+  // is on. Upstream drops at once unless Tx pause is on.
+  static constexpr bool kRxBackPressure = false;
 
   // Interrupt moderation (the upstream defaults).
   static constexpr std::uint32_t kRxCoalesceUs = 30;

@@ -208,7 +208,8 @@ class RxQueue {
   }
 
  private:
-  static constexpr std::uint32_t kDropMode = regs::RdeCtl0::kDropImmediate;
+  static constexpr std::uint32_t kDropMode =
+      Policy::kRxBackPressure ? regs::RdeCtl0::kDropNever : regs::RdeCtl0::kDropImmediate;
 
   template <std::uint32_t N>
   struct BufferQueue {

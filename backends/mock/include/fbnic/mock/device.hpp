@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "fbnic/mock/access_log.hpp"
@@ -80,7 +81,7 @@ class Device {
       return 0xFFFF'FFFFu;
     }
     std::uint32_t value = 0;
-    if (const auto computed = bar == Bar::kCsr ? queues_.read(offset) : std::nullopt) {
+    if (const auto computed = bar == Bar::kCsr ? computed_read(offset) : std::nullopt) {
       value = *computed;
     } else if (const std::uint32_t* w = regs_.word(bar, offset)) {
       value = *w;
@@ -121,7 +122,8 @@ class Device {
   // Where this port's cable goes: a sink for its frames and the far end's link mode.
   void plug(FarEnd far) { mac_.plug(far); }
   void unplug() { mac_.unplug(); }
-  // Two devices, back to back.
+  // Two devices, back to back. Each keeps pointers into the other: unplug both before
+  // either is destroyed.
   static void cable(Device& a, Device& b) {
     a.plug({b.wire_sink(), &b.mode_});
     b.plug({a.wire_sink(), &a.mode_});
@@ -143,7 +145,12 @@ class Device {
       ++counters_.rx_fifo_drops;
       bump(regs::RxbDropFrmsSts::at(regs::kRxbFifoNetToHost));
     }
+    // The PAUSE decision follows each arriving frame, so a sender hears it before its
+    // next frame (the model's wire has no propagation delay).
+    flow_control();
   }
+  // True while a PAUSE from the far end holds this port's transmitter.
+  [[nodiscard]] bool tx_paused() const { return mac_.paused(now_ns_); }
   // Called by the Tx engine for each frame that leaves a queue.
   void transmit_frame(std::span<const std::uint8_t> frame) {
     std::span<const std::uint8_t> out = frame;
@@ -215,12 +222,18 @@ class Device {
  private:
   static constexpr int kMaxStepsPerAdvance = 100'000;
 
+  std::optional<std::uint32_t> computed_read(std::uint32_t offset) {
+    if (auto v = queues_.read(offset)) return v;
+    return mac_.read(offset);
+  }
+
   void run_due() {
     refresh_mode();
     mac_.update(now_ns_);
     fw_.run();
     queues_.run_tx();
     run_rx();
+    flow_control();
     queues_.run_timers(now_ns_);
   }
   [[nodiscard]] std::uint64_t next_event_ns() const {
@@ -228,7 +241,31 @@ class Device {
     const std::uint64_t m = mac_.next_event_ns();
     const std::uint64_t q = queues_.next_event_ns();
     t = m < t ? m : t;
-    return q < t ? q : t;
+    t = q < t ? q : t;
+    // A paused transmitter resumes on its own.
+    if (mac_.paused(now_ns_) && queues_.tx_backlog() && mac_.paused_until() < t) t = mac_.paused_until();
+    return t;
+  }
+
+  // PAUSE generation: XOFF when the host FIFO fills past its pause threshold (and pause
+  // is enabled for it), XON once it drains below the release level.
+  void flow_control() {
+    using T = regs::RxbPauseThld;
+    constexpr std::uint32_t fifo = regs::kRxbFifoNetToHost;
+    const auto ctrl = regs_.template get<regs::RxbPauseDropCtrl>();
+    const bool enabled = (ctrl.get(regs::RxbPauseDropCtrl::kPauseEnable) & (1u << fifo)) != 0;
+    const auto thld = regs_.get(T::at(fifo));
+    const std::size_t used = rxb_.bytes_used() / 64;
+    if (enabled && thld.get(T::kOn) != 0 && used >= thld.get(T::kOn) &&
+        (!pausing_ || now_ns_ >= pause_refresh_at_)) {
+      // XOFF, renewed before the far end's pause time (0xFFFF quanta) runs out.
+      pausing_ = true;
+      mac_.send_pause(0xFFFF, MacAddress{});
+      pause_refresh_at_ = now_ns_ + kPauseRefreshNs;
+    } else if (pausing_ && (!enabled || used <= thld.get(T::kOff))) {
+      pausing_ = false;
+      mac_.send_pause(0, MacAddress{});  // XON
+    }
   }
 
   // The firmware owns the PHY: the port runs the mode it reports, and it drives the PCS
@@ -326,6 +363,10 @@ class Device {
   FrameQueue<Config::kRxbBytes, Config::kRxbFrames> rxb_{};
   LinkMode mode_{};
   bool mode_set_ = false;
+  bool pausing_ = false;
+  std::uint64_t pause_refresh_at_ = 0;
+  // Shorter than 0xFFFF quanta at the fastest mode (100G: 335 us).
+  static constexpr std::uint64_t kPauseRefreshNs = 200'000;
   FrameSink tap_{};
   FrameSink bmc_{};
   DeviceCounters counters_{};

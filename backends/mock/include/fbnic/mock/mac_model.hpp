@@ -6,14 +6,19 @@
 // what the upstream driver checks for each mode.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
+
+#include "fbnic/base/mac_address.hpp"
 
 #include "fbnic/fw/messages.hpp"
 #include "fbnic/mock/wire.hpp"
 #include "fbnic/regs/intr.hpp"
 #include "fbnic/regs/mac.hpp"
 #include "fbnic/regs/mac_stats.hpp"
+#include "fbnic/regs/pcs.hpp"
 
 namespace fbnic::mock {
 
@@ -23,7 +28,15 @@ struct MacCounters {
   std::uint64_t rx_frames = 0;
   std::uint64_t rx_dropped_link = 0;  // arrived while the link or RX_ENA was down
   std::uint64_t link_changes = 0;
+  std::uint64_t pause_sent = 0;
+  std::uint64_t pause_received = 0;
 };
+
+// IEEE 802.3 MAC control: PAUSE frames go to 01:80:C2:00:00:01 with ethertype 0x8808.
+inline constexpr std::uint8_t kPauseDa[6] = {0x01, 0x80, 0xC2, 0x00, 0x00, 0x01};
+inline bool is_pause_frame(std::span<const std::uint8_t> f) {
+  return f.size() >= 18 && f[12] == 0x88 && f[13] == 0x08 && f[14] == 0x00 && f[15] == 0x01;
+}
 
 // Whether a (speed, FEC) pair is one the PHY can run.
 constexpr bool valid_mode(LinkMode m) {
@@ -83,6 +96,17 @@ class MacModel {
   [[nodiscard]] bool plugged() const { return far_.sink.connected(); }
   // How long the PHY trains before the link comes up (0 = at once).
   void set_training_ns(std::uint64_t ns) { train_ns_ = ns; }
+  // Line errors the RS-FEC engine saw: codewords it corrected and ones it could not.
+  void inject_fec_errors(std::uint32_t corrected, std::uint32_t uncorrected) {
+    fec_corrected_ += corrected;
+    fec_uncorrected_ += uncorrected;
+  }
+  void inject_symbol_errors(std::uint32_t lane, std::uint32_t n) {
+    if (lane < symbol_errors_.size()) symbol_errors_[lane] += n;
+  }
+  // The far end asked us to stop sending until this time (a PAUSE frame).
+  [[nodiscard]] bool paused(std::uint64_t now) const { return now < paused_until_; }
+  [[nodiscard]] std::uint64_t paused_until() const { return paused_until_; }
 
   [[nodiscard]] bool link_up() const { return up_; }
   [[nodiscard]] const MacCounters& counters() const { return counters_; }
@@ -90,6 +114,7 @@ class MacModel {
   // Re-evaluates the link at time now; on a change latches the PCS status and raises the
   // link interrupt cause.
   void update(std::uint64_t now) {
+    now_ = now;
     const bool possible = loopback() || (plugged() && far_.mode != nullptr &&
                                          *far_.mode == mode_ && valid_mode(mode_));
     if (!possible) {
@@ -127,11 +152,24 @@ class MacModel {
     return TxResult::kWire;
   }
 
-  // A frame arriving from the wire (or looped back): true if the MAC takes it.
+  // A frame arriving from the wire (or looped back): true if the MAC passes it on.
+  // PAUSE frames are consumed here: with Rx pause on, they stop our transmitter.
   bool accept(std::span<const std::uint8_t> frame) {
     const auto cfg = regs_.template get<regs::MacCommandConfig>();
     if (cfg.get(regs::MacCommandConfig::kRxEna) == 0 || !up_) {
       ++counters_.rx_dropped_link;
+      return false;
+    }
+    if (is_pause_frame(frame)) {
+      ++counters_.pause_received;
+      count<regs::MacStatRxXoffStb>(1);
+      count<regs::MacStatRxControlFrames>(1);
+      if (cfg.get(regs::MacCommandConfig::kRxPauseDis) == 0) {
+        // One quantum is 512 bit times at the line rate.
+        const std::uint64_t quanta = static_cast<std::uint64_t>(frame[16] << 8 | frame[17]);
+        const std::uint64_t gbps = line_gbps();
+        paused_until_ = now_ + (gbps == 0 ? 0 : quanta * 512 / gbps);
+      }
       return false;
     }
     ++counters_.rx_frames;
@@ -142,6 +180,43 @@ class MacModel {
       else count<regs::MacStatRxMulticast>(1);
     }
     return true;
+  }
+
+  // Sends a PAUSE (XOFF) for `quanta` when the MAC may generate pause frames.
+  void send_pause(std::uint16_t quanta, const MacAddress& src) {
+    const auto cfg = regs_.template get<regs::MacCommandConfig>();
+    if (!up_ || cfg.get(regs::MacCommandConfig::kTxEna) == 0 ||
+        cfg.get(regs::MacCommandConfig::kTxPauseDis) != 0) {
+      return;
+    }
+    std::uint8_t f[60] = {};
+    for (int i = 0; i < 6; ++i) {
+      f[i] = kPauseDa[i];
+      f[6 + i] = src.bytes[static_cast<std::size_t>(i)];
+    }
+    f[12] = 0x88;
+    f[13] = 0x08;
+    f[15] = 0x01;  // opcode PAUSE
+    f[16] = static_cast<std::uint8_t>(quanta >> 8);
+    f[17] = static_cast<std::uint8_t>(quanta);
+    ++counters_.pause_sent;
+    count<regs::MacStatTxXoffStb>(1);
+    count<regs::MacStatTxControlFrames>(1);
+    if (!loopback()) far_.sink(std::span<const std::uint8_t>(f, sizeof f));
+  }
+
+  // Clear-on-read FEC and PCS counters: the low half hands out 16 bits and latches the
+  // high half for the read that follows.
+  std::optional<std::uint32_t> read(std::uint32_t offset) {
+    if (offset == regs::RsfecCcwLo::at(0).offset) return take_lo(fec_corrected_, ccw_hi_);
+    if (offset == regs::RsfecCcwHi::at(0).offset) return ccw_hi_;
+    if (offset == regs::RsfecNccwLo::at(0).offset) return take_lo(fec_uncorrected_, nccw_hi_);
+    if (offset == regs::RsfecNccwHi::at(0).offset) return nccw_hi_;
+    for (std::uint32_t l = 0; l < symbol_errors_.size(); ++l) {
+      if (offset == regs::PcsSymblErrLo::at(l).offset) return take_lo(symbol_errors_[l], symbol_hi_[l]);
+      if (offset == regs::PcsSymblErrHi::at(l).offset) return symbol_hi_[l];
+    }
+    return std::nullopt;
   }
 
   // --- registers ---
@@ -167,8 +242,25 @@ class MacModel {
   }
 
  private:
+  // MAC loopback, or PCS loopback (control register 1 of PCS instance 0).
   [[nodiscard]] bool loopback() const {
-    return regs_.template get<regs::MacCommandConfig>().get(regs::MacCommandConfig::kLoopbackEn) != 0;
+    return regs_.template get<regs::MacCommandConfig>().get(regs::MacCommandConfig::kLoopbackEn) != 0 ||
+           regs_.get(regs::PcsControl1::at(0)).get(regs::PcsControl1::kLoopback) != 0;
+  }
+  [[nodiscard]] std::uint64_t line_gbps() const {
+    switch (static_cast<fw::LinkSpeed>(mode_.speed)) {
+      case fw::LinkSpeed::k25gR1: return 25;
+      case fw::LinkSpeed::k50gR1:
+      case fw::LinkSpeed::k50gR2: return 50;
+      case fw::LinkSpeed::k100gR2: return 100;
+      default: return 0;
+    }
+  }
+  static std::uint32_t take_lo(std::uint32_t& counter, std::uint32_t& hi) {
+    const std::uint32_t v = counter > 0xFFFF'FFFFu ? 0xFFFF'FFFFu : counter;
+    counter = 0;
+    hi = v >> 16;
+    return v & 0xFFFF;
   }
   static bool is_broadcast(std::span<const std::uint8_t> f) {
     for (int i = 0; i < 6; ++i) {
@@ -227,6 +319,14 @@ class MacModel {
   bool latched_down_ = false;
   std::uint64_t train_ns_ = 0;
   std::uint64_t ready_at_ = 0;
+  std::uint64_t now_ = 0;
+  std::uint64_t paused_until_ = 0;
+  std::uint32_t fec_corrected_ = 0;
+  std::uint32_t fec_uncorrected_ = 0;
+  std::uint32_t ccw_hi_ = 0;
+  std::uint32_t nccw_hi_ = 0;
+  std::array<std::uint32_t, 4> symbol_errors_{};
+  std::array<std::uint32_t, 4> symbol_hi_{};
   MacCounters counters_{};
 };
 

@@ -13,6 +13,7 @@
 #include "fbnic/mock/mac_model.hpp"
 #include "fbnic/mock/queue_engine.hpp"
 #include "fbnic/mock/rpc_model.hpp"
+#include "fbnic/mock/shared_port.hpp"
 #include "fbnic/mock/toeplitz.hpp"
 #include "fbnic/mock/wire.hpp"
 #include "fbnic/mock/intr_block.hpp"

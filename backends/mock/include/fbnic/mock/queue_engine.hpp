@@ -313,7 +313,7 @@ class QueueEngine {
     const std::uint64_t ring = base(regs::Twq0Bal::at(q));
     TxQ& t = tx_[q];
     const std::uint32_t tail = twq_tail(q);
-    while (t.head != tail) {
+    while (t.head != tail && !dev_.tx_paused()) {
       // One packet: META, then ALs up to LAST_AL, all before the tail.
       std::array<desc::Twd, 64> d{};
       std::uint32_t n = 0;

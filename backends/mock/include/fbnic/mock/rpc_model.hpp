@@ -119,11 +119,11 @@ class RpcModel {
     // Word 0 is the last 16 bits of the IPv6 address; IPv4 is ::a.b.c.d.
     std::array<std::uint8_t, 16> a{};
     if (fi.l3 == FrameInfo::L3::kIpv4) {
-      for (int i = 0; i < 4; ++i) a[12 + i] = addr[i];
+      for (std::size_t i = 0; i < 4; ++i) a[12 + i] = addr[i];
     } else {
       a = addr;
     }
-    for (int w = 0; w < 8; ++w) key[w] = static_cast<std::uint16_t>(a[14 - 2 * w] << 8 | a[15 - 2 * w]);
+    for (std::size_t w = 0; w < 8; ++w) key[w] = static_cast<std::uint16_t>(a[14 - 2 * w] << 8 | a[15 - 2 * w]);
     for (std::uint32_t e = 0; e < regs::kIpTcamEntries; ++e) {
       const auto w8 = regs_.get(Tcam::at(e, 8)).raw();
       if ((w8 & (1u << 31)) == 0) continue;
