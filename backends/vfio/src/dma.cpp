@@ -225,7 +225,7 @@ Status Platform::map_for_device(DmaMapping& m, std::size_t align) {
       }
       const std::uint64_t pfn = entry & ((std::uint64_t{1} << 55) - 1);
       if ((entry >> 63) == 0 || pfn == 0) {
-        return fail(Problem::kNoPermission, Error::kFailedPrecondition,
+        return fail(Problem::kNoPermission, Error::kPermissionDenied,
                     "/proc/self/pagemap shows no physical address for DMA memory",
                     "no-IOMMU mode must learn physical addresses, which needs root "
                     "(CAP_SYS_ADMIN)");

@@ -111,7 +111,7 @@ Status Platform::fail(Problem problem, Status status, const std::string& what, s
 Status Platform::fail_errno(const char* call, int err) {
   std::string what = std::string(call) + " failed: " + errno_text(err);
   if (err == EPERM || err == EACCES) {
-    return fail(Problem::kNoPermission, Error::kFailedPrecondition, what,
+    return fail(Problem::kNoPermission, Error::kPermissionDenied, what,
                 "the kernel refused the call to this process: run as root, or check that it "
                 "may use this device (/dev/vfio permissions, capabilities)");
   }
@@ -202,7 +202,7 @@ Status Platform::diagnose_device(std::string& driver, int& group, bool& noiommu_
     const auto fbnics = find_pci_devices(kFbnicPciId);
     fix += fbnics.empty() ? "this machine shows no fbnic (PCI 1d9b:0013) device at all"
                           : "fbnic devices here: " + join(fbnics);
-    return fail(Problem::kNoSuchDevice, Error::kInvalidArgument,
+    return fail(Problem::kNoSuchDevice, Error::kNotFound,
                 "no such PCI device (" + dev + " does not exist)", fix);
   }
   driver = pci_driver(address_);
@@ -270,7 +270,7 @@ Status Platform::explain_permission(const std::string& node, int err) {
           "and membership in group vfio. A non-root user also needs a locked-memory limit "
           "(ulimit -l, /etc/security/limits.conf) as large as the DMA memory it maps";
   }
-  return fail(Problem::kNoPermission, Error::kFailedPrecondition, what, fix);
+  return fail(Problem::kNoPermission, Error::kPermissionDenied, what, fix);
 }
 
 Status Platform::explain_not_viable() {
@@ -359,7 +359,7 @@ Status Platform::open_container(bool noiommu) {
   if (::ioctl(container_fd_, VFIO_SET_IOMMU, type) != 0) {
     const int err = errno;
     if (err == EPERM && noiommu) {
-      return fail(Problem::kNoPermission, Error::kFailedPrecondition,
+      return fail(Problem::kNoPermission, Error::kPermissionDenied,
                   "no-IOMMU mode refused (" + errno_text(err) + ")",
                   "no-IOMMU mode needs CAP_SYS_RAWIO: run as root");
     }

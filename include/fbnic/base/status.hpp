@@ -21,6 +21,8 @@ enum class Error : std::uint8_t {
   kFirmwareError,       // firmware answered with an error code
   kTooOld,              // firmware older than the minimum this library accepts
   kAborted,             // cancelled by teardown or by the peer
+  kNotFound,            // no such device (or entry)
+  kPermissionDenied,    // the system refuses access (device node, memory locking)
 };
 
 constexpr const char* error_name(Error e) {
@@ -39,6 +41,8 @@ constexpr const char* error_name(Error e) {
     case Error::kFirmwareError: return "firmware error";
     case Error::kTooOld: return "firmware too old";
     case Error::kAborted: return "aborted";
+    case Error::kNotFound: return "not found";
+    case Error::kPermissionDenied: return "permission denied";
   }
   return "unknown";
 }

@@ -150,7 +150,7 @@ void phase_errors() {
   {
     Platform p(quiet());
     expect_problem("absent device", p, p.open(kAbsent), Problem::kNoSuchDevice,
-                   Error::kInvalidArgument, {"no such PCI device", "lspci"});
+                   Error::kNotFound, {"no such PCI device", "lspci"});
   }
   {
     Platform p(quiet());
@@ -171,7 +171,7 @@ void phase_errors() {
       if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
       Platform p(ivshmem_options());
       expect_problem("no permission on /dev/vfio/N (as uid 65534)", p, p.open(kIvshmem),
-                     Problem::kNoPermission, Error::kFailedPrecondition,
+                     Problem::kNoPermission, Error::kPermissionDenied,
                      {"/dev/vfio/", "uid 65534", "udev", "chown"});
       std::fflush(stdout);
       ::_exit(failures == 0 ? 0 : 1);
@@ -436,7 +436,7 @@ void phase_noiommu_mode() {
     if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
     Platform p(edu_options());
     expect_problem("no-IOMMU group as uid 65534", p, p.open(kEdu), Problem::kNoPermission,
-                   Error::kFailedPrecondition, {"/dev/vfio/noiommu-", "CAP_SYS_RAWIO"});
+                   Error::kPermissionDenied, {"/dev/vfio/noiommu-", "CAP_SYS_RAWIO"});
     std::fflush(stdout);
     ::_exit(failures == 0 ? 0 : 1);
   }
