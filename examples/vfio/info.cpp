@@ -2,13 +2,16 @@
 //
 //   fbnic-info [--iommu auto|type1|iommufd|noiommu] [--verbose] [DDDD:BB:DD.F ...]
 //
-// Without an address it opens every 1d9b:0013 function in sysfs. Exit status: 0 when
-// every device opened, 1 otherwise (the error and its fix are printed), 2 on bad usage.
+// Without an address it opens every 1d9b:0013 function in sysfs, and for each prints the
+// VFIO facts, then what devlink info and ethtool -S would: firmware versions, BMC, serial
+// and permanent MAC, sensors, link and counters. Exit status: 0 when every device was
+// read, 1 otherwise (the error and its fix are printed), 2 on bad usage.
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "fbnic/fbnic.hpp"
 #include "fbnic/vfio/pci.hpp"
 #include "fbnic/vfio/platform.hpp"
 #include "tool.hpp"
@@ -58,16 +61,101 @@ void print_vfio_facts(Platform& p) {
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Device summary: firmware versions, MAC addresses, link state and counters (what
-// `devlink dev info` and `ethtool -S` show). These come from the core's device API
-// (dev/, fw/, mac/), which does not exist yet; it is wired here once it does.
-// ---------------------------------------------------------------------------------------
-void print_device_summary(Platform& p) {
-  (void)p;
-  std::printf(
-      "  device summary: not read (firmware versions, MACs, link and counters need the "
-      "core's device API, which this build does not have yet)\n");
+// The Device Serial Number, from the PCIe extended capability list (ID 3).
+fbnic::Result<std::uint64_t> read_dsn(Platform& p) {
+  std::uint32_t at = 0x100;
+  for (int guard = 0; guard < 64 && at >= 0x100 && at < 0x1000; ++guard) {
+    const auto hdr = p.config_read(at, 4);
+    if (!hdr.ok() || *hdr == 0 || *hdr == 0xFFFF'FFFFu) break;
+    if ((*hdr & 0xFFFF) == 0x0003) {
+      const auto lo = p.config_read(at + 4, 4);
+      const auto hi = p.config_read(at + 8, 4);
+      if (lo.ok() && hi.ok()) return (std::uint64_t{*hi} << 32) | *lo;
+    }
+    at = *hdr >> 20;
+  }
+  return fbnic::Error::kNotFound;
+}
+
+void print_version(const char* what, std::uint32_t v, const fbnic::fw::CommitString& commit) {
+  const fbnic::fw::Version ver{v};
+  std::printf("    %-20s %u.%u.%u-%u%s%s\n", what, ver.major(), ver.minor(), ver.patch(), ver.build(),
+              commit.empty() ? "" : "_", commit.c_str());
+}
+
+// What `devlink dev info` and `ethtool -S` would show: read through the core, from the
+// firmware (over the mailbox, without taking ownership) and from the MAC/PCS registers.
+int print_device_summary(Platform& p) {
+  fbnic::Io<Platform> io(p);
+  if (const auto dsn = read_dsn(p); dsn.ok()) {
+    const auto mac = fbnic::mac::mac_from_dsn(*dsn);
+    std::printf("  serial (DSN): %016llx", static_cast<unsigned long long>(*dsn));
+    if (mac.ok()) {
+      const auto& b = mac->bytes;
+      std::printf(", permanent MAC %02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+    }
+    std::printf("\n");
+  } else {
+    std::printf("  serial (DSN): none in configuration space\n");
+  }
+
+  fbnic::fw::Mailbox<Platform> mailbox(io);
+  fbnic::fw::Client<Platform> firmware(mailbox);
+  const auto deadline = fbnic::Deadline::after_us(p.now_ns(), 10'000'000);
+  if (const auto st = mailbox.open(deadline); !st.ok()) {
+    std::fprintf(stderr, "fbnic-info: the firmware mailbox did not answer (%s)\n", st.name());
+    return 1;
+  }
+  const auto caps = firmware.request_capabilities(deadline);
+  if (!caps.ok() && caps.status() != fbnic::Error::kTooOld) {
+    std::fprintf(stderr, "fbnic-info: no capabilities from the firmware (%s)\n", caps.status().name());
+    mailbox.close(deadline).ignore();
+    return 1;
+  }
+  const auto& c = firmware.capabilities();
+  std::printf("  firmware%s:\n", caps.ok() ? "" : " (older than this library supports)");
+  print_version("running", c.version, c.version_commit);
+  print_version("stored", c.stored_version, c.stored_commit);
+  print_version("boot1 (cmrt)", c.cmrt_version, c.cmrt_commit);
+  print_version("boot1 stored", c.stored_cmrt_version, c.stored_cmrt_commit);
+  print_version("option rom (uefi)", c.uefi_version, c.uefi_commit);
+  std::printf("    %-20s %u\n", "active slot", c.active_slot);
+  std::printf("  BMC: %s", c.bmc_present ? "present" : "absent");
+  for (const auto& m : c.bmc_macs.view()) {
+    std::printf(" %02x:%02x:%02x:%02x:%02x:%02x", m.bytes[0], m.bytes[1], m.bytes[2], m.bytes[3],
+                m.bytes[4], m.bytes[5]);
+  }
+  std::printf("\n");
+  if (caps.ok()) {
+    if (const auto s = firmware.read_sensors(deadline); s.ok()) {
+      std::printf("  sensors: %d.%03d C, %d mV\n", s->temperature_mc / 1000, s->temperature_mc % 1000,
+                  s->voltage_mv);
+    }
+  }
+  mailbox.close(deadline).ignore();
+
+  const auto mode = fbnic::mac::LinkConfig::from_firmware(c.link_speed, c.link_fec);
+  const char* fec = mode.fec == fbnic::fw::LinkFec::kNone ? "off" : (mode.fec == fbnic::fw::LinkFec::kRs ? "RS" : "BASE-R");
+  const auto signal = fbnic::mac::pcs_signal(io, mode);
+  std::printf("  link: %u Gb/s, FEC %s, PCS %s\n", mode.gbps(), fec,
+              signal.ok() ? (*signal ? "up" : "down") : signal.status().name());
+  if (const auto m = fbnic::mac::read_mac_stats(io); m.ok()) {
+    std::printf("  MAC: rx %llu frames %llu bytes (%llu FCS errors, %llu multicast, %llu broadcast, %llu pause)\n",
+                static_cast<unsigned long long>(m->rx_ok), static_cast<unsigned long long>(m->rx_bytes),
+                static_cast<unsigned long long>(m->rx_fcs_errors), static_cast<unsigned long long>(m->rx_multicast),
+                static_cast<unsigned long long>(m->rx_broadcast), static_cast<unsigned long long>(m->rx_pause));
+    std::printf("       tx %llu frames %llu bytes (%llu errors, %llu multicast, %llu broadcast, %llu pause)\n",
+                static_cast<unsigned long long>(m->tx_ok), static_cast<unsigned long long>(m->tx_bytes),
+                static_cast<unsigned long long>(m->tx_out_errors), static_cast<unsigned long long>(m->tx_multicast),
+                static_cast<unsigned long long>(m->tx_broadcast), static_cast<unsigned long long>(m->tx_pause));
+  }
+  fbnic::mac::FecStats fec_stats;
+  if (fbnic::mac::accumulate_fec_stats(io, fec_stats).ok()) {
+    std::printf("  FEC: %llu corrected, %llu uncorrectable codewords since the last read\n",
+                static_cast<unsigned long long>(fec_stats.corrected),
+                static_cast<unsigned long long>(fec_stats.uncorrectable));
+  }
+  return 0;
 }
 
 }  // namespace
@@ -122,7 +210,7 @@ int main(int argc, char** argv) {
       continue;
     }
     print_vfio_facts(platform);
-    if (is_fbnic) print_device_summary(platform);
+    if (is_fbnic) failures += print_device_summary(platform);
   }
   return failures == 0 ? 0 : 1;
 }

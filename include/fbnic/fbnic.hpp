@@ -19,6 +19,7 @@
 #include "fbnic/fw/messages.hpp"
 #include "fbnic/fw/version.hpp"
 #include "fbnic/hw/io.hpp"
+#include "fbnic/mac/address.hpp"
 #include "fbnic/mac/datapath.hpp"
 #include "fbnic/mac/link.hpp"
 #include "fbnic/mac/stats.hpp"

@@ -79,6 +79,33 @@ struct LinkCounters {
   std::uint64_t interrupts = 0;
 };
 
+// Whether the PCS reports the link up in mode cfg: latched lock bits are cleared first
+// (those whose condition holds read back as 1), then LINK and the lock bits of the FEC in
+// use must show every lane of the mode.
+template <Platform P>
+Result<bool> pcs_signal(Io<P>& io, const LinkConfig& cfg) {
+  using O0 = regs::SigPcsOut0;
+  using O1 = regs::SigPcsOut1;
+  FBNIC_TRY(io.write(O0{}.set(O0::kLink, 1).set_all(O0::kBlockLock).set_all(O0::kAmpsLock)));
+  FBNIC_TRY(io.write(O1{}.set_all(O1::kFcfecLock)));
+  FBNIC_TRY(io.flush());
+  FBNIC_TRY(io.write(regs::SigPcsIntrSts{}.set(regs::SigPcsIntrSts::kLinkUp, 1)
+                         .set(regs::SigPcsIntrSts::kLinkDown, 1)));
+  FBNIC_TRY_ASSIGN(const auto out0, io.template read<O0>());
+  if (out0.get(O0::kLink) == 0 || cfg.speed == LinkSpeed::kUnknown) return false;
+  std::uint32_t locked = 0;
+  switch (cfg.fec) {
+    case LinkFec::kNone: locked = out0.get(O0::kBlockLock); break;
+    case LinkFec::kBaseR: {
+      FBNIC_TRY_ASSIGN(const auto out1, io.template read<O1>());
+      locked = out1.get(O1::kFcfecLock);
+      break;
+    }
+    default: locked = out0.get(O0::kAmpsLock); break;
+  }
+  return locked == cfg.lane_mask();
+}
+
 template <Platform P>
 class Link {
  public:
@@ -179,29 +206,7 @@ class Link {
   }
 
  private:
-  // Latched lock bits are cleared first; those whose condition holds read back as 1.
-  Result<bool> read_signal() {
-    using O0 = regs::SigPcsOut0;
-    using O1 = regs::SigPcsOut1;
-    FBNIC_TRY(io_.write(O0{}.set(O0::kLink, 1).set_all(O0::kBlockLock).set_all(O0::kAmpsLock)));
-    FBNIC_TRY(io_.write(O1{}.set_all(O1::kFcfecLock)));
-    FBNIC_TRY(io_.flush());
-    FBNIC_TRY(io_.write(regs::SigPcsIntrSts{}.set(regs::SigPcsIntrSts::kLinkUp, 1)
-                            .set(regs::SigPcsIntrSts::kLinkDown, 1)));
-    FBNIC_TRY_ASSIGN(const auto out0, io_.template read<O0>());
-    if (out0.get(O0::kLink) == 0 || cfg_.speed == LinkSpeed::kUnknown) return false;
-    std::uint32_t locked = 0;
-    switch (cfg_.fec) {
-      case LinkFec::kNone: locked = out0.get(O0::kBlockLock); break;
-      case LinkFec::kBaseR: {
-        FBNIC_TRY_ASSIGN(const auto out1, io_.template read<O1>());
-        locked = out1.get(O1::kFcfecLock);
-        break;
-      }
-      default: locked = out0.get(O0::kAmpsLock); break;
-    }
-    return locked == cfg_.lane_mask();
-  }
+  Result<bool> read_signal() { return pcs_signal(io_, cfg_); }
 
   Status arm_interrupt() {
     using M = regs::SigPcsIntrMask;
