@@ -12,7 +12,7 @@ tests="clang lld libgtest-dev libgmock-dev libbenchmark-dev libfuzzer-14-dev lib
        clang-format clang-tidy"
 # Booting the UEFI app, the VFIO test VM and the User-Mode Linux emulator.
 vms="qemu-system-x86 ovmf mtools dosfstools busybox-static cpio kmod xz-utils bc flex bison
-     libelf-dev libssl-dev python3"
+     libelf-dev libssl-dev perl python3"
 
 $SUDO apt-get update
 if [ "${1:-all}" = build ]; then

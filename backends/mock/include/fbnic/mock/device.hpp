@@ -200,6 +200,19 @@ class Device {
   }
   void run() { advance(0); }
 
+  // When the model next has work of its own (firmware answer, link training, a timer); a
+  // host that drives the clock in real time sleeps until then.
+  [[nodiscard]] std::uint64_t next_event_ns() const {
+    std::uint64_t t = fw_.next_event_ns();
+    const std::uint64_t m = mac_.next_event_ns();
+    const std::uint64_t q = queues_.next_event_ns();
+    t = m < t ? m : t;
+    t = q < t ? q : t;
+    // A paused transmitter resumes on its own.
+    if (mac_.paused(now_ns_) && queues_.tx_backlog() && mac_.paused_until() < t) t = mac_.paused_until();
+    return t;
+  }
+
   // --- test controls and observation ---
   // Surprise removal: reads return all ones and writes vanish, as on a dead PCIe link.
   void set_removed(bool removed) { removed_ = removed; }
@@ -235,16 +248,6 @@ class Device {
     run_rx();
     flow_control();
     queues_.run_timers(now_ns_);
-  }
-  [[nodiscard]] std::uint64_t next_event_ns() const {
-    std::uint64_t t = fw_.next_event_ns();
-    const std::uint64_t m = mac_.next_event_ns();
-    const std::uint64_t q = queues_.next_event_ns();
-    t = m < t ? m : t;
-    t = q < t ? q : t;
-    // A paused transmitter resumes on its own.
-    if (mac_.paused(now_ns_) && queues_.tx_backlog() && mac_.paused_until() < t) t = mac_.paused_until();
-    return t;
   }
 
   // PAUSE generation: XOFF when the host FIFO fills past its pause threshold (and pause

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Applies the two arch/um changes the fbnic emulator needs to a Linux 6.12 source tree.
+#
+#   tools/uml/arch-um-edits.sh SRC_DIR
+#
+# Neither touches the fbnic driver. Each edit is anchored on one line of the tree and the
+# script refuses to run (exit 1) unless every anchor matches exactly once, so a different
+# kernel version fails loudly instead of being patched wrongly. Applying twice is refused
+# too (the anchors are gone after the first run).
+#
+# 1. Host XSAVE size (arch/x86/um/user-offsets.c).
+#    6.12 UML hard-codes the size of the host's extended FPU state that it saves and
+#    restores with PTRACE_GETREGSET/SETREGSET(NT_X86_XSTATE) at 2696 bytes. A host whose
+#    XSAVE area is larger (AMX: about 11 KiB, CPUID leaf 0xD) rejects that buffer with
+#    EFAULT and init dies with "ptrace set fp regs failed". The constant becomes
+#    FBNIC_UML_FP_SIZE (default 12288 bytes). The buffer sits in thread_info on the kernel
+#    stack, so kernel.config raises KERNEL_STACK_ORDER to 4 (64 KiB stacks).
+#
+# 2. Posted writes on a full command ring (arch/um/drivers/virt-pci.c).
+#    virt-pci queues every config/MMIO access on a 256-entry virtqueue. When the queue is
+#    full, virtqueue_add_sgs() returns -ENOSPC and 6.12 frees a posted write without
+#    sending it, so a burst of register writes can silently lose some. The edit routes
+#    that one call through a new helper that, on -ENOSPC, kicks the device, takes back
+#    the commands it has completed, waits 1 us and tries again, for at most
+#    virt_pci.max_delay_us microseconds (the bound the driver already uses for reads).
+set -euo pipefail
+
+src=${1:?usage: arch-um-edits.sh SRC_DIR}
+fp_size=${FBNIC_UML_FP_SIZE:-12288}
+
+offsets=$src/arch/x86/um/user-offsets.c
+virtpci=$src/arch/um/drivers/virt-pci.c
+
+count() { grep -cF -- "$1" "$2" || true; }
+need_once() {
+  local n
+  n=$(count "$1" "$2")
+  if [ "$n" != 1 ]; then
+    echo "arch-um-edits: expected one '$1' in $2, found $n" >&2
+    exit 1
+  fi
+}
+
+# --- 1: host FP size --------------------------------------------------------------------
+fp_anchor='DEFINE_LONGS(HOST_FP_SIZE, 2696);'
+need_once "$fp_anchor" "$offsets"
+sed -i "s/DEFINE_LONGS(HOST_FP_SIZE, 2696);/DEFINE_LONGS(HOST_FP_SIZE, $fp_size); \/* fbnic-emu: host XSAVE may be larger (AMX) *\//" \
+  "$offsets"
+need_once "DEFINE_LONGS(HOST_FP_SIZE, $fp_size);" "$offsets"
+
+# --- 2: virt-pci retries a full command ring ---------------------------------------------
+buf_anchor='static struct um_pci_message_buffer __percpu *um_pci_msg_bufs;'
+add_anchor='ret = virtqueue_add_sgs(dev->cmd_vq, sgs_list,'
+need_once "$buf_anchor" "$virtpci"
+need_once "$add_anchor" "$virtpci"
+
+helper=$(mktemp)
+trap 'rm -f "$helper"' EXIT
+cat >"$helper" <<'EOF'
+
+/*
+ * fbnic-emu: a full command ring must not cost a posted write. On -ENOSPC let the
+ * device drain the ring (kick), take back what it has completed, and try again,
+ * waiting at most max_delay_us in 1 us steps. The WAITING bit keeps the ring's
+ * interrupt callback from reaping at the same time, as in the read path below.
+ */
+static int um_pci_queue_cmd(struct um_pci_device *dev,
+			    struct scatterlist *sgs[],
+			    unsigned int out_sgs, unsigned int in_sgs,
+			    void *data, gfp_t gfp)
+{
+	bool was_waiting = test_and_set_bit(UM_PCI_STAT_WAITING, &dev->status);
+	unsigned int waited_us = 0;
+	int err;
+
+	for (;;) {
+		unsigned int len;
+		void *done;
+
+		err = virtqueue_add_sgs(dev->cmd_vq, sgs, out_sgs, in_sgs,
+					data, gfp);
+		if (err != -ENOSPC || waited_us >= um_pci_max_delay_us)
+			break;
+		virtqueue_kick(dev->cmd_vq);
+		while ((done = virtqueue_get_buf(dev->cmd_vq, &len)))
+			if (!HANDLE_IS_NO_FREE(done))
+				kfree(done);
+		udelay(1);
+		waited_us++;
+	}
+	if (!was_waiting)
+		clear_bit(UM_PCI_STAT_WAITING, &dev->status);
+	if (err == -ENOSPC)
+		pr_warn_ratelimited("virt-pci: command ring full for %u us\n",
+				    waited_us);
+	return err;
+}
+EOF
+
+# Insert the helper after the anchor line, and call it instead of virtqueue_add_sgs.
+HELPER="$helper" perl -0pi -e '
+  BEGIN { local $/; open my $h, "<", $ENV{HELPER} or die; $helper = <$h>; }
+  s/^(\Qstatic struct um_pci_message_buffer __percpu *um_pci_msg_bufs;\E\n)/$1$helper/m
+    or die "arch-um-edits: helper anchor\n";
+  s/\Qret = virtqueue_add_sgs(dev->cmd_vq, sgs_list,\E/ret = um_pci_queue_cmd(dev, sgs_list,/
+    or die "arch-um-edits: call anchor\n";
+' "$virtpci"
+need_once 'static int um_pci_queue_cmd(struct um_pci_device *dev,' "$virtpci"
+need_once 'ret = um_pci_queue_cmd(dev, sgs_list,' "$virtpci"
+echo "arch-um-edits: host FP size $fp_size bytes; virt-pci retries a full command ring"
