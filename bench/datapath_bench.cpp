@@ -48,8 +48,9 @@ struct BenchPlatform {
     ++reads;
     if (bar != Bar::kCsr) return 0;
     // Idle bitmaps read as idle; the master spare never reads all ones.
-    return off >= regs::QmTwqIdle::at(0).offset && off <= regs::QmPpqIdle::at(3).offset ? 0xFFFF'FFFFu
-                                                                                      : bar0[off / 4];
+    return off >= regs::QmTwqIdle::at(0).offset && off <= regs::QmPpqIdle::at(3).offset
+               ? 0xFFFF'FFFFu
+               : bar0[off / 4];
   }
   void write32(Bar bar, std::uint32_t off, std::uint32_t v) {
     ++writes;
@@ -69,7 +70,9 @@ struct BenchPlatform {
   void log(LogLevel, const char*) {}
 
   template <class R>
-  std::uint32_t reg(regs::RegAddr<R> a) const { return bar0[a.offset / 4]; }
+  std::uint32_t reg(regs::RegAddr<R> a) const {
+    return bar0[a.offset / 4];
+  }
   template <class Lo>
   std::uint64_t base(regs::RegAddr<Lo> lo) const {
     return (std::uint64_t{bar0[lo.offset / 4 + 1]} << 32) | bar0[lo.offset / 4];
@@ -106,8 +109,10 @@ struct StandInDevice {
   void complete_tx(std::uint32_t tcq_size) {
     auto* tcq = reinterpret_cast<std::uint64_t*>(p.base(regs::TcqBal::at(0)));
     const std::uint32_t head = p.reg(regs::Twq0Tail::at(0));
-    tcq[tcq_tail & (tcq_size - 1)] =
-        desc::Tcd{}.set(desc::Tcd::kHead0, head).set(desc::Tcd::kDone, (tcq_tail & tcq_size) == 0 ? 1 : 0).raw();
+    tcq[tcq_tail & (tcq_size - 1)] = desc::Tcd{}
+                                         .set(desc::Tcd::kHead0, head)
+                                         .set(desc::Tcd::kDone, (tcq_tail & tcq_size) == 0 ? 1 : 0)
+                                         .raw();
     ++tcq_tail;
   }
   // n frames into header buffers in ring order, 16 to a buffer, HDR_AL + META each.
@@ -119,8 +124,7 @@ struct StandInDevice {
       const bool fin = ++in_page == kFramesPerPage;
       using R = desc::Rcd;
       const std::uint64_t done = (rcq_tail & rcq_size) == 0 ? 1 : 0;
-      rcq[rcq_tail++ & (rcq_size - 1)] = R{}
-                                             .set(R::kType, R::kTypeHdrAl)
+      rcq[rcq_tail++ & (rcq_size - 1)] = R{}.set(R::kType, R::kTypeHdrAl)
                                              .set(R::kBuffId, bd.get(desc::Bd::kId))
                                              .set(R::kBuffLen, kFrame)
                                              .set(R::kBuffOff, 128 + 256 * (in_page - 1))
@@ -128,8 +132,11 @@ struct StandInDevice {
                                              .set(R::kDone, done)
                                              .raw();
       const std::uint64_t done2 = (rcq_tail & rcq_size) == 0 ? 1 : 0;
-      rcq[rcq_tail++ & (rcq_size - 1)] =
-          R{}.set(R::kType, R::kTypeMeta).set(R::kRssHash, i).set(R::kL4CsumOk, 1).set(R::kDone, done2).raw();
+      rcq[rcq_tail++ & (rcq_size - 1)] = R{}.set(R::kType, R::kTypeMeta)
+                                             .set(R::kRssHash, i)
+                                             .set(R::kL4CsumOk, 1)
+                                             .set(R::kDone, done2)
+                                             .raw();
       if (fin) {
         in_page = 0;
         ++hpq_head;
@@ -159,7 +166,8 @@ void report(benchmark::State& state, std::uint64_t cyc, std::uint64_t ns, std::u
   state.counters["ns_per_pkt"] = static_cast<double>(ns) / n;
   state.counters["mmio_reads_per_pkt"] = static_cast<double>(reads) / n;
   state.counters["mmio_writes_per_pkt"] = static_cast<double>(writes) / n;
-  if (doorbells_per_batch != 0) state.counters["doorbells_per_batch"] = static_cast<double>(doorbells_per_batch);
+  if (doorbells_per_batch != 0)
+    state.counters["doorbells_per_batch"] = static_cast<double>(doorbells_per_batch);
   state.SetItemsProcessed(static_cast<std::int64_t>(packets));
 }
 
@@ -187,7 +195,8 @@ void BM_Tx_Library(benchmark::State& state) {
     dev.complete_tx(Pol::kTcqRing);  // the device, untimed
     packets += batch;
   }
-  report(state, cyc, ns, packets, plat.reads, plat.writes, txq.counters().doorbells * batch / packets);
+  report(state, cyc, ns, packets, plat.reads, plat.writes,
+         txq.counters().doorbells * batch / (packets ? packets : 1));
 }
 
 template <std::uint32_t Ring>
@@ -245,13 +254,16 @@ void BM_Forward_Library(benchmark::State& state) {
       }
       // The packets' page references travel with the Tx buffers (the cookie) and are
       // dropped when the device has sent them.
-      txq.reclaim([&](std::uint64_t page) { rxq.release(RxFragment{nullptr, 0, static_cast<std::uint16_t>(page), 0}); });
+      txq.reclaim([&](std::uint64_t page) {
+        rxq.release(RxFragment{nullptr, 0, static_cast<std::uint16_t>(page), 0});
+      });
       if (txq.send(std::span(pkts.data(), n)).sent != n) state.SkipWithError("ring full");
     });
     dev.complete_tx(Pol::kTcqRing);  // the device, untimed
     packets += n;
   }
-  report(state, cyc, ns, packets, plat.reads, plat.writes, txq.counters().doorbells * batch / (packets ? packets : 1));
+  report(state, cyc, ns, packets, plat.reads, plat.writes,
+         txq.counters().doorbells * batch / (packets ? packets : 1));
 }
 
 // --- the hand-written baseline: the same descriptor traffic in plain code ---
@@ -273,8 +285,9 @@ struct PlainTx {
       cookie[tail & (Ring - 1)] = cookies[i];
       ndesc[tail & (Ring - 1)] = 2;
       last = tail;
-      twq[tail++ & (Ring - 1)] = 1ull << 43;                                                  // META: to the wire
-      twq[tail++ & (Ring - 1)] = b[i].dma | (3ull << 46) | (std::uint64_t{b[i].len} << 48);  // LAST_AL
+      twq[tail++ & (Ring - 1)] = 1ull << 43;  // META: to the wire
+      twq[tail++ & (Ring - 1)] =
+          b[i].dma | (3ull << 46) | (std::uint64_t{b[i].len} << 48);  // LAST_AL
     }
     twq[last & (Ring - 1)] |= 1ull << 37;  // completion request on the last packet
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -335,7 +348,7 @@ struct PlainRx {
         const std::uint32_t id = d & 0xFFFF;
         data = pages + std::size_t{id} * 4096 + ((d >> 32) & 0xFFF);
         len = (d >> 16) & 0x1FFF;
-        hpq_done += (d >> 60) & 1;  // PAGE_FIN: the device is done with that buffer
+        hpq_done += (d >> 60) & 1;        // PAGE_FIN: the device is done with that buffer
       } else if (((d >> 61) & 3) == 3) {  // META
         out[n++] = {data, len, static_cast<std::uint32_t>(d)};
       }
@@ -361,11 +374,17 @@ struct PlainRig {
     rcq = plat.dma_alloc(PlainRx<Ring>::kRcq * 8, 4096).value();
     hpq = plat.dma_alloc(PlainRx<Ring>::kHpq * 8, 4096).value();
     pages = plat.dma_alloc(std::size_t{PlainRx<Ring>::kHpq} * 4096, 4096).value();
-    auto reg = [&](auto addr) { return reinterpret_cast<volatile std::uint32_t*>(&plat.bar0[addr.offset / 4]); };
-    tx = {static_cast<std::uint64_t*>(twq.cpu), static_cast<std::uint64_t*>(tcq.cpu), reg(regs::Twq0Tail::at(0)),
-          reg(regs::TcqHead::at(0))};
-    rx = {static_cast<std::uint64_t*>(rcq.cpu), static_cast<std::uint64_t*>(hpq.cpu),
-          static_cast<std::uint8_t*>(pages.cpu), pages.device, reg(regs::RcqHead::at(0)), reg(regs::BdqHpqTail::at(0))};
+    auto reg = [&](auto addr) {
+      return reinterpret_cast<volatile std::uint32_t*>(&plat.bar0[addr.offset / 4]);
+    };
+    tx = {static_cast<std::uint64_t*>(twq.cpu), static_cast<std::uint64_t*>(tcq.cpu),
+          reg(regs::Twq0Tail::at(0)), reg(regs::TcqHead::at(0))};
+    rx = {static_cast<std::uint64_t*>(rcq.cpu),
+          static_cast<std::uint64_t*>(hpq.cpu),
+          static_cast<std::uint8_t*>(pages.cpu),
+          pages.device,
+          reg(regs::RcqHead::at(0)),
+          reg(regs::BdqHpqTail::at(0))};
     // Where the stand-in device finds the rings.
     auto set_base = [&](auto lo, std::uint64_t dma) {
       plat.bar0[lo.offset / 4] = static_cast<std::uint32_t>(dma);
@@ -429,7 +448,8 @@ void BM_Forward_Baseline(benchmark::State& state) {
     cyc += timed(state, ns, [&] {
       n = rig->rx.poll(in.data(), batch);
       for (std::uint32_t i = 0; i < n; ++i) {
-        bufs[i] = {rig->pages.device + static_cast<std::uint64_t>(in[i].data - rig->rx.pages), in[i].len};
+        bufs[i] = {rig->pages.device + static_cast<std::uint64_t>(in[i].data - rig->rx.pages),
+                   in[i].len};
         cookies[i] = i;
       }
       rig->tx.reclaim([](std::uint64_t c) { benchmark::DoNotOptimize(c); });
@@ -484,17 +504,31 @@ void BM_ModelMmio(benchmark::State& state) {
     packets += got;
   }
   state.counters["mmio_reads_per_pkt"] = static_cast<double>(reads) / static_cast<double>(packets);
-  state.counters["mmio_writes_per_pkt"] = static_cast<double>(writes) / static_cast<double>(packets);
-  state.counters["tx_doorbells_per_batch"] = static_cast<double>(driver_writes) / static_cast<double>(state.iterations());
+  state.counters["mmio_writes_per_pkt"] =
+      static_cast<double>(writes) / static_cast<double>(packets);
+  state.counters["tx_doorbells_per_batch"] =
+      static_cast<double>(driver_writes) / static_cast<double>(state.iterations());
   plat.dma_free(mem);
 }
 BENCHMARK(BM_ModelMmio)->Iterations(2000);
 
 // A 64-entry TWQ holds at most 31 two-descriptor packets: no batch of 64 there.
-#define FBNIC_RINGS(bm)                                                                    \
-  BENCHMARK_TEMPLATE(bm, 64)->ArgName("batch")->Arg(1)->Arg(8)->Arg(16)->UseManualTime();  \
-  BENCHMARK_TEMPLATE(bm, 256)->ArgName("batch")->Arg(1)->Arg(8)->Arg(32)->Arg(64)->UseManualTime(); \
-  BENCHMARK_TEMPLATE(bm, 1024)->ArgName("batch")->Arg(1)->Arg(8)->Arg(32)->Arg(64)->UseManualTime(); \
+#define FBNIC_RINGS(bm)                                                                   \
+  BENCHMARK_TEMPLATE(bm, 64)->ArgName("batch")->Arg(1)->Arg(8)->Arg(16)->UseManualTime(); \
+  BENCHMARK_TEMPLATE(bm, 256)                                                             \
+      ->ArgName("batch")                                                                  \
+      ->Arg(1)                                                                            \
+      ->Arg(8)                                                                            \
+      ->Arg(32)                                                                           \
+      ->Arg(64)                                                                           \
+      ->UseManualTime();                                                                  \
+  BENCHMARK_TEMPLATE(bm, 1024)                                                            \
+      ->ArgName("batch")                                                                  \
+      ->Arg(1)                                                                            \
+      ->Arg(8)                                                                            \
+      ->Arg(32)                                                                           \
+      ->Arg(64)                                                                           \
+      ->UseManualTime();                                                                  \
   BENCHMARK_TEMPLATE(bm, 4096)->ArgName("batch")->Arg(1)->Arg(8)->Arg(32)->Arg(64)->UseManualTime()
 
 FBNIC_RINGS(BM_Tx_Library);

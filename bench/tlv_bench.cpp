@@ -49,7 +49,7 @@ struct Baseline {
   void attr(std::uint16_t id, const void* v, std::size_t n) {
     const std::uint32_t hdr = id | static_cast<std::uint32_t>(4 + n) << 16;
     std::memcpy(p + len, &hdr, 4);
-    std::memcpy(p + len + 4, v, n);
+    if (n != 0) std::memcpy(p + len + 4, v, n);  // a flag has no value
     std::memset(p + len + 4 + n, 0, ((4 + n + 3) & ~std::size_t{3}) - 4 - n);
     len += (4 + n + 3) & ~std::size_t{3};
   }

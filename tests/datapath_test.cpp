@@ -15,9 +15,9 @@ using namespace fbnic::test;
 TEST(DataPath, FrameSizesFrom60ToJumboAndMultiDescriptorFrames) {
   Nic<> nic;
   nic.open_loopback();
-  const std::size_t sizes[] = {60, 61, 64, 65, 127, 128, 129, 255, 256, 511, 1024, 1500, 1514,
-                               1518, 1519, 1535, 1536, 1537, 2048, 3000, 4095, 4096, 4097, 6000,
-                               8192, 9000};
+  const std::size_t sizes[] = {60,   61,   64,   65,   127,  128,  129,  255,  256,
+                               511,  1024, 1500, 1514, 1518, 1519, 1535, 1536, 1537,
+                               2048, 3000, 4095, 4096, 4097, 6000, 8192, 9000};
   std::uint32_t seed = 0;
   for (std::uint32_t pieces : {1u, 2u, 3u, 7u}) {
     for (std::size_t size : sizes) {
@@ -75,7 +75,8 @@ TEST(DataPath, MillionPacketsWrapTheRingsAndEveryByteArrives) {
         ASSERT_EQ(batch[i].len, want.size());
         std::size_t at = 0;
         for (const RxFragment& f : batch[i].fragments()) {
-          ASSERT_TRUE(std::equal(f.data, f.data + f.len, want.begin() + static_cast<std::ptrdiff_t>(at)))
+          ASSERT_TRUE(
+              std::equal(f.data, f.data + f.len, want.begin() + static_cast<std::ptrdiff_t>(at)))
               << "packet " << received + got;
           at += f.len;
         }

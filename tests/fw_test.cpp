@@ -132,7 +132,8 @@ TEST_F(Fixture, FirmwareUpdateTransfersTheImageAndRefreshesVersions) {
   progress.on_progress = [](void* ctx, std::uint32_t done, std::uint32_t) {
     *static_cast<std::uint32_t*>(ctx) = done;
   };
-  const Status st = client.update_firmware(fw::FlashSection::kControlFw, image, in(10 * kSecond), progress);
+  const Status st =
+      client.update_firmware(fw::FlashSection::kControlFw, image, in(10 * kSecond), progress);
   ASSERT_TRUE(st.ok()) << st.name();
   EXPECT_EQ(last_done, 10'000u);
   std::uint64_t hash = 0xcbf29ce484222325ull;

@@ -69,7 +69,8 @@ TEST(Link, EveryModeAndFecPairComesUpAndCarriesTraffic) {
       {LinkSpeed::k50gR1, LinkFec::kRs, 50},    {LinkSpeed::k100gR2, LinkFec::kRs, 100},
   };
   for (const ModeCase& c : cases) {
-    SCOPED_TRACE(testing::Message() << "speed " << static_cast<int>(c.speed) << " fec " << static_cast<int>(c.fec));
+    SCOPED_TRACE(testing::Message()
+                 << "speed " << static_cast<int>(c.speed) << " fec " << static_cast<int>(c.fec));
     Pair<> p;
     p.set_mode(*p.a, c.speed, c.fec);
     p.set_mode(*p.b, c.speed, c.fec);
@@ -132,7 +133,9 @@ TEST(Link, FlapsArriveThroughTheLinkInterrupt) {
   Pair<> p;
   p.cable();
   std::vector<std::uint32_t> irqs;
-  p.a->model.set_irq_sink({[](void* ctx, std::uint32_t v) { static_cast<std::vector<std::uint32_t>*>(ctx)->push_back(v); },
+  p.a->model.set_irq_sink({[](void* ctx, std::uint32_t v) {
+                             static_cast<std::vector<std::uint32_t>*>(ctx)->push_back(v);
+                           },
                            &irqs});
   p.open();
   p.poll_links();
@@ -178,7 +181,8 @@ TEST(Link, MacAndPcsLoopbackNeedNoCable) {
   for (bool pcs : {false, true}) {
     Nic<> nic(24u << 20, 64);
     ASSERT_TRUE(nic.dev.open(nic.config()).ok());
-    ASSERT_TRUE((pcs ? nic.dev.link().set_pcs_loopback(true) : nic.dev.link().set_mac_loopback(true)).ok());
+    ASSERT_TRUE(
+        (pcs ? nic.dev.link().set_pcs_loopback(true) : nic.dev.link().set_mac_loopback(true)).ok());
     ASSERT_TRUE(nic.dev.wait_link_up(nic.in_us(1'000'000)).ok());
     const auto frame = make_raw(kStation, 300, 7);
     ASSERT_TRUE(nic.send(frame).ok());

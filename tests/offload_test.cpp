@@ -36,14 +36,16 @@ TEST(Offload, TxChecksumIsInsertedForTcpAndUdpOverIpv4AndIpv6) {
         }
       }
       for (std::size_t payload : {1u, 17u, 100u, 1400u, 8000u}) {
-        const auto sent = make_frame(f, payload, static_cast<std::uint32_t>(payload), {.leave_l4_csum = true});
+        const auto sent =
+            make_frame(f, payload, static_cast<std::uint32_t>(payload), {.leave_l4_csum = true});
         ASSERT_FALSE(checksums_ok(sent, f));
         ASSERT_TRUE(nic.send(sent, 2, csum_offload(f)).ok());
         nic.model.run();
         nic.reclaim();
         const auto got = nic.collect();
         ASSERT_EQ(got.size(), 1u);
-        EXPECT_TRUE(checksums_ok(got[0].bytes, f)) << "v6=" << v6 << " tcp=" << tcp << " payload=" << payload;
+        EXPECT_TRUE(checksums_ok(got[0].bytes, f))
+            << "v6=" << v6 << " tcp=" << tcp << " payload=" << payload;
         EXPECT_TRUE(got[0].meta.l4_csum_ok());
         EXPECT_EQ(got[0].meta.l3(), v6 ? 2 : 1);
         EXPECT_EQ(got[0].meta.l4(), tcp ? 1 : 2);
@@ -98,7 +100,7 @@ TEST(Offload, TsoCutsIntoMssSegmentsWithHeadersFixedUp) {
     FlowSpec f;
     f.tcp = true;
     f.ipv6 = v6;
-    f.tcp_flags = 0x19;  // FIN | PSH | ACK
+    f.tcp_flags = 0x19;    // FIN | PSH | ACK
     f.seq = 0xFFFF'F000u;  // and the sequence number wraps inside the burst
     constexpr std::size_t kPayload = 60'000;
     constexpr std::uint16_t kMss = 1448;
@@ -136,7 +138,8 @@ TEST(Offload, TsoCutsIntoMssSegmentsWithHeadersFixedUp) {
       }
       payload.insert(payload.end(), seg.begin() + static_cast<std::ptrdiff_t>(hdr), seg.end());
     }
-    EXPECT_TRUE(std::equal(payload.begin(), payload.end(), big.begin() + static_cast<std::ptrdiff_t>(hdr)));
+    EXPECT_TRUE(
+        std::equal(payload.begin(), payload.end(), big.begin() + static_cast<std::ptrdiff_t>(hdr)));
   }
   EXPECT_EQ(nic.model.faults().total(), 0u);
 }

@@ -43,10 +43,10 @@ std::vector<std::uint8_t> tuple(const std::uint8_t* src, const std::uint8_t* dst
   return v;
 }
 
-const std::array<std::uint8_t, 40> kMsKey{0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
-                                          0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
-                                          0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
-                                          0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+const std::array<std::uint8_t, 40> kMsKey{
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+    0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+    0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
 
 TEST(Toeplitz, ReferenceMatchesMicrosoftVerificationVectors) {
   struct V4 {
@@ -72,12 +72,23 @@ TEST(Toeplitz, ReferenceMatchesMicrosoftVerificationVectors) {
   };
   const V6 v6[] = {
       {{0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x1f, 0xff, 0, 0, 0, 0, 0, 0, 0, 0x07},
-       {0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 0x01}, 2794, 1766, 0x2cc18cd5,
+       {0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 0x01},
+       2794,
+       1766,
+       0x2cc18cd5,
        0x40207d3d},
       {{0x3f, 0xfe, 0x05, 0x01, 0x00, 0x08, 0, 0, 0x02, 0x60, 0x97, 0xff, 0xfe, 0x40, 0xef, 0xab},
-       {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}, 14230, 4739, 0x0f0c461c, 0xdde51bbf},
-      {{0x3f, 0xfe, 0x19, 0x00, 0x45, 0x45, 0x00, 0x03, 0x02, 0x00, 0xf8, 0xff, 0xfe, 0x21, 0x67, 0xcf},
-       {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x00, 0xf8, 0xff, 0xfe, 0x21, 0x67, 0xcf}, 44251, 38024, 0x4b61e985,
+       {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01},
+       14230,
+       4739,
+       0x0f0c461c,
+       0xdde51bbf},
+      {{0x3f, 0xfe, 0x19, 0x00, 0x45, 0x45, 0x00, 0x03, 0x02, 0x00, 0xf8, 0xff, 0xfe, 0x21, 0x67,
+        0xcf},
+       {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x00, 0xf8, 0xff, 0xfe, 0x21, 0x67, 0xcf},
+       44251,
+       38024,
+       0x4b61e985,
        0x02d1feef},
   };
   for (const V6& v : v6) {
@@ -175,13 +186,17 @@ TEST(Classifier, TooManyAddressesFallBackToPromiscuousAndAllMulticast) {
   Fed<> nic(station());
   std::vector<MacAddress> uc(8);
   std::vector<MacAddress> mc(30);
-  for (std::uint8_t i = 0; i < uc.size(); ++i) uc[i] = MacAddress{{0x02, 0, 0, 0, 1, i}};
-  for (std::uint8_t i = 0; i < mc.size(); ++i) mc[i] = MacAddress{{0x01, 0, 0x5e, 0, 1, i}};
+  for (std::size_t i = 0; i < uc.size(); ++i) {
+    uc[i] = MacAddress{{0x02, 0, 0, 0, 1, static_cast<std::uint8_t>(i)}};
+  }
+  for (std::size_t i = 0; i < mc.size(); ++i) {
+    mc[i] = MacAddress{{0x01, 0, 0x5e, 0, 1, static_cast<std::uint8_t>(i)}};
+  }
   rpc::RxMode mode = nic.dev.rx_mode();
   mode.unicast = uc;
   mode.multicast = mc;
   ASSERT_TRUE(nic.dev.set_rx_mode(mode).ok());
-  EXPECT_TRUE(nic.dev.classifier().mac_table().promiscuous);   // 6 unicast slots
+  EXPECT_TRUE(nic.dev.classifier().mac_table().promiscuous);    // 6 unicast slots
   EXPECT_TRUE(nic.dev.classifier().mac_table().all_multicast);  // 19 multicast slots
 }
 
@@ -204,7 +219,8 @@ TEST(Classifier, RssSpreadsFlowsExactlyAsTheReferenceSays) {
     f.dst_port = static_cast<std::uint16_t>(80 + i);
     const std::size_t alen = f.ipv6 ? 16 : 4;
     // Upstream's defaults: TCP hashes addresses and ports, UDP addresses only.
-    const std::uint32_t want = toeplitz_ref(key, tuple(f.src_ip, f.dst_ip, alen, f.src_port, f.dst_port, f.tcp));
+    const std::uint32_t want =
+        toeplitz_ref(key, tuple(f.src_ip, f.dst_ip, alen, f.src_port, f.dst_port, f.tcp));
     const std::uint32_t queue = (want & 0xFF) % 4;  // entry i of the table is queue i mod 4
     nic.inject(make_frame(f, 32, i));
     for (std::uint32_t q = 0; q < 4; ++q) {
@@ -257,7 +273,9 @@ TEST(Classifier, TheBmcKeepsItsAddressesAndSharesBroadcast) {
   nic.model.firmware().config().caps.bmc_present = true;
   (void)nic.model.firmware().config().caps.bmc_macs.push(bmc_mac);
   std::size_t to_bmc = 0;
-  nic.model.set_bmc({[](void* ctx, std::span<const std::uint8_t>) { ++*static_cast<std::size_t*>(ctx); }, &to_bmc});
+  nic.model.set_bmc(
+      {[](void* ctx, std::span<const std::uint8_t>) { ++*static_cast<std::size_t*>(ctx); },
+       &to_bmc});
   nic.open(station());
   ASSERT_TRUE(nic.dev.classifier().has_bmc());
   nic.inject(make_raw(bmc_mac, 100, 1));
@@ -286,12 +304,16 @@ TEST(MultiHost, OneSliceNeverReceivesAnothersUnicast) {
   const mock::LinkMode far_mode{static_cast<std::uint32_t>(fw::LinkSpeed::k50gR2),
                                 static_cast<std::uint32_t>(fw::LinkFec::kRs)};
   port.plug({{[](void* ctx, std::span<const std::uint8_t> f) {
-                static_cast<std::vector<std::vector<std::uint8_t>>*>(ctx)->emplace_back(f.begin(), f.end());
+                static_cast<std::vector<std::vector<std::uint8_t>>*>(ctx)->emplace_back(f.begin(),
+                                                                                        f.end());
               },
               &to_wire},
              &far_mode});
-  port.set_bmc({[](void* ctx, std::span<const std::uint8_t>) { ++*static_cast<std::size_t*>(ctx); }, &bmc_saw});
-  auto mac_of = [](std::size_t i) { return MacAddress{{0x02, 0x1d, 0x9b, 0, 0, static_cast<std::uint8_t>(0x10 + i)}}; };
+  port.set_bmc({[](void* ctx, std::span<const std::uint8_t>) { ++*static_cast<std::size_t*>(ctx); },
+                &bmc_saw});
+  auto mac_of = [](std::size_t i) {
+    return MacAddress{{0x02, 0x1d, 0x9b, 0, 0, static_cast<std::uint8_t>(0x10 + i)}};
+  };
   for (std::size_t i = 0; i < kSlices; ++i) {
     host[i] = std::make_unique<Nic<>>(24u << 20, 64);
     ASSERT_TRUE(port.attach(host[i]->model));
@@ -306,9 +328,11 @@ TEST(MultiHost, OneSliceNeverReceivesAnothersUnicast) {
   };
   // Unicast to each slice in turn: only that slice has it.
   for (std::size_t target = 0; target < kSlices; ++target) {
-    for (int n = 0; n < 5; ++n) deliver(make_raw(mac_of(target), 200, static_cast<std::uint32_t>(n)));
+    for (int n = 0; n < 5; ++n)
+      deliver(make_raw(mac_of(target), 200, static_cast<std::uint32_t>(n)));
     for (std::size_t i = 0; i < kSlices; ++i) {
-      EXPECT_EQ(host[i]->collect().size(), i == target ? 5u : 0u) << "slice " << i << ", frames for " << target;
+      EXPECT_EQ(host[i]->collect().size(), i == target ? 5u : 0u)
+          << "slice " << i << ", frames for " << target;
     }
   }
   // Broadcast reaches everyone; the BMC sees every frame on the port.

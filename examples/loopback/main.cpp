@@ -24,7 +24,8 @@ constexpr std::uint32_t kFrameBytes = 512;
 
 void print_version(const char* what, std::uint32_t v) {
   const fw::Version ver{v};
-  std::printf("  %-22s %02u.%02u.%02u-%03u\n", what, ver.major(), ver.minor(), ver.patch(), ver.build());
+  std::printf("  %-22s %02u.%02u.%02u-%03u\n", what, ver.major(), ver.minor(), ver.patch(),
+              ver.build());
 }
 
 // Frame i: to the station address, a local ethertype, then a pattern that depends on i.
@@ -40,7 +41,8 @@ void fill_frame(std::uint8_t* f, std::uint32_t i) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::uint32_t packets = argc > 1 ? static_cast<std::uint32_t>(std::strtoul(argv[1], nullptr, 10)) : 1000;
+  const std::uint32_t packets =
+      argc > 1 ? static_cast<std::uint32_t>(std::strtoul(argv[1], nullptr, 10)) : 1000;
   Model model;
   mock::HostRam ram(64u << 20);
   Plat platform(model, ram.span(), mock::StderrLog{LogLevel::kWarning});
@@ -55,8 +57,9 @@ int main(int argc, char** argv) {
   }
   const auto& caps = nic.firmware().capabilities();
   std::printf("fbnic loopback on the device model\n");
-  std::printf("bring-up: datapath registers, firmware handshake, %u Tx / %u Rx queue(s), classifier\n",
-              Nic::kTxQueues, Nic::kRxQueues);
+  std::printf(
+      "bring-up: datapath registers, firmware handshake, %u Tx / %u Rx queue(s), classifier\n",
+      Nic::kTxQueues, Nic::kRxQueues);
   print_version("firmware (running)", caps.version);
   print_version("firmware (stored)", caps.stored_version);
   print_version("boot (cmrt)", caps.cmrt_version);
@@ -124,14 +127,17 @@ int main(int argc, char** argv) {
 
   const auto& txc = nic.tx(0).counters();
   const auto& rxc = nic.rx(0).counters();
-  std::printf("looped %u packets of %u bytes: %u received, %u mismatched\n", packets, kFrameBytes, received,
-              mismatches);
+  std::printf("looped %u packets of %u bytes: %u received, %u mismatched\n", packets, kFrameBytes,
+              received, mismatches);
   std::printf("  tx queue 0: %llu packets, %llu bytes, %llu doorbells, %llu completions\n",
-              static_cast<unsigned long long>(txc.packets), static_cast<unsigned long long>(txc.bytes),
-              static_cast<unsigned long long>(txc.doorbells), static_cast<unsigned long long>(txc.completed));
-  std::printf("  rx queue 0: %llu packets, %llu bytes, %llu dropped, %llu doorbells\n",
-              static_cast<unsigned long long>(rxc.packets), static_cast<unsigned long long>(rxc.bytes),
-              static_cast<unsigned long long>(rxc.dropped), static_cast<unsigned long long>(rxc.doorbells));
+              static_cast<unsigned long long>(txc.packets),
+              static_cast<unsigned long long>(txc.bytes),
+              static_cast<unsigned long long>(txc.doorbells),
+              static_cast<unsigned long long>(txc.completed));
+  std::printf(
+      "  rx queue 0: %llu packets, %llu bytes, %llu dropped, %llu doorbells\n",
+      static_cast<unsigned long long>(rxc.packets), static_cast<unsigned long long>(rxc.bytes),
+      static_cast<unsigned long long>(rxc.dropped), static_cast<unsigned long long>(rxc.doorbells));
   std::printf("  MMIO during traffic: %llu reads, %llu writes\n",
               static_cast<unsigned long long>(model.access_log().reads()),
               static_cast<unsigned long long>(model.access_log().writes()));
@@ -141,8 +147,8 @@ int main(int argc, char** argv) {
   const Status closed = nic.close();
   std::printf("teardown: %s, ownership %s, DMA allocations left %zu\n", closed.name(),
               model.firmware().host_owns_nic() ? "held" : "released", platform.live_allocations());
-  const bool ok = closed.ok() && mismatches == 0 && received == packets && model.faults().total() == 0 &&
-                  platform.live_allocations() == 0;
+  const bool ok = closed.ok() && mismatches == 0 && received == packets &&
+                  model.faults().total() == 0 && platform.live_allocations() == 0;
   std::printf("%s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }

@@ -79,8 +79,8 @@ fbnic::Result<std::uint64_t> read_dsn(Platform& p) {
 
 void print_version(const char* what, std::uint32_t v, const fbnic::fw::CommitString& commit) {
   const fbnic::fw::Version ver{v};
-  std::printf("    %-20s %u.%u.%u-%u%s%s\n", what, ver.major(), ver.minor(), ver.patch(), ver.build(),
-              commit.empty() ? "" : "_", commit.c_str());
+  std::printf("    %-20s %u.%u.%u-%u%s%s\n", what, ver.major(), ver.minor(), ver.patch(),
+              ver.build(), commit.empty() ? "" : "_", commit.c_str());
 }
 
 // What `devlink dev info` and `ethtool -S` would show: read through the core, from the
@@ -92,7 +92,8 @@ int print_device_summary(Platform& p) {
     std::printf("  serial (DSN): %016llx", static_cast<unsigned long long>(*dsn));
     if (mac.ok()) {
       const auto& b = mac->bytes;
-      std::printf(", permanent MAC %02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+      std::printf(", permanent MAC %02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
+                  b[5]);
     }
     std::printf("\n");
   } else {
@@ -108,7 +109,8 @@ int print_device_summary(Platform& p) {
   }
   const auto caps = firmware.request_capabilities(deadline);
   if (!caps.ok() && caps.status() != fbnic::Error::kTooOld) {
-    std::fprintf(stderr, "fbnic-info: no capabilities from the firmware (%s)\n", caps.status().name());
+    std::fprintf(stderr, "fbnic-info: no capabilities from the firmware (%s)\n",
+                 caps.status().name());
     mailbox.close(deadline).ignore();
     return 1;
   }
@@ -128,26 +130,36 @@ int print_device_summary(Platform& p) {
   std::printf("\n");
   if (caps.ok()) {
     if (const auto s = firmware.read_sensors(deadline); s.ok()) {
-      std::printf("  sensors: %d.%03d C, %d mV\n", s->temperature_mc / 1000, s->temperature_mc % 1000,
-                  s->voltage_mv);
+      std::printf("  sensors: %d.%03d C, %d mV\n", s->temperature_mc / 1000,
+                  s->temperature_mc % 1000, s->voltage_mv);
     }
   }
   mailbox.close(deadline).ignore();
 
   const auto mode = fbnic::mac::LinkConfig::from_firmware(c.link_speed, c.link_fec);
-  const char* fec = mode.fec == fbnic::fw::LinkFec::kNone ? "off" : (mode.fec == fbnic::fw::LinkFec::kRs ? "RS" : "BASE-R");
+  const char* fec = mode.fec == fbnic::fw::LinkFec::kNone
+                        ? "off"
+                        : (mode.fec == fbnic::fw::LinkFec::kRs ? "RS" : "BASE-R");
   const auto signal = fbnic::mac::pcs_signal(io, mode);
   std::printf("  link: %u Gb/s, FEC %s, PCS %s\n", mode.gbps(), fec,
               signal.ok() ? (*signal ? "up" : "down") : signal.status().name());
   if (const auto m = fbnic::mac::read_mac_stats(io); m.ok()) {
-    std::printf("  MAC: rx %llu frames %llu bytes (%llu FCS errors, %llu multicast, %llu broadcast, %llu pause)\n",
-                static_cast<unsigned long long>(m->rx_ok), static_cast<unsigned long long>(m->rx_bytes),
-                static_cast<unsigned long long>(m->rx_fcs_errors), static_cast<unsigned long long>(m->rx_multicast),
-                static_cast<unsigned long long>(m->rx_broadcast), static_cast<unsigned long long>(m->rx_pause));
-    std::printf("       tx %llu frames %llu bytes (%llu errors, %llu multicast, %llu broadcast, %llu pause)\n",
-                static_cast<unsigned long long>(m->tx_ok), static_cast<unsigned long long>(m->tx_bytes),
-                static_cast<unsigned long long>(m->tx_out_errors), static_cast<unsigned long long>(m->tx_multicast),
-                static_cast<unsigned long long>(m->tx_broadcast), static_cast<unsigned long long>(m->tx_pause));
+    std::printf(
+        "  MAC: rx %llu frames %llu bytes (%llu FCS errors, %llu multicast, %llu broadcast, %llu "
+        "pause)\n",
+        static_cast<unsigned long long>(m->rx_ok), static_cast<unsigned long long>(m->rx_bytes),
+        static_cast<unsigned long long>(m->rx_fcs_errors),
+        static_cast<unsigned long long>(m->rx_multicast),
+        static_cast<unsigned long long>(m->rx_broadcast),
+        static_cast<unsigned long long>(m->rx_pause));
+    std::printf(
+        "       tx %llu frames %llu bytes (%llu errors, %llu multicast, %llu broadcast, %llu "
+        "pause)\n",
+        static_cast<unsigned long long>(m->tx_ok), static_cast<unsigned long long>(m->tx_bytes),
+        static_cast<unsigned long long>(m->tx_out_errors),
+        static_cast<unsigned long long>(m->tx_multicast),
+        static_cast<unsigned long long>(m->tx_broadcast),
+        static_cast<unsigned long long>(m->tx_pause));
   }
   fbnic::mac::FecStats fec_stats;
   if (fbnic::mac::accumulate_fec_stats(io, fec_stats).ok()) {

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -158,7 +159,9 @@ int run(fbnic::vfio::Platform& platform, const Config& c) {
   using Policy = PktgenPolicy<Queues>;
   using Nic = fbnic::Device<fbnic::vfio::Platform, Policy>;
   using Packet = typename Nic::Rx::Packet;
-  static Nic nic(platform);  // large (rings' bookkeeping): not on the stack
+  const auto owner =
+      std::make_unique<Nic>(platform);  // large (rings' bookkeeping): not on the stack
+  Nic& nic = *owner;
   fbnic::DeviceConfig cfg;
   std::memcpy(cfg.mac.bytes.data(), c.src_mac, 6);
   cfg.promiscuous = c.mode == Mode::kForward;  // a forwarder takes whatever arrives
@@ -167,7 +170,8 @@ int run(fbnic::vfio::Platform& platform, const Config& c) {
     return 1;
   }
   std::printf("bring-up done; waiting for the link\n");
-  if (const auto st = nic.wait_link_up(fbnic::Deadline::after_us(platform.now_ns(), 10'000'000)); !st.ok()) {
+  if (const auto st = nic.wait_link_up(fbnic::Deadline::after_us(platform.now_ns(), 10'000'000));
+      !st.ok()) {
     std::fprintf(stderr, "fbnic-pktgen: the link did not come up within 10 s (%s)\n", st.name());
     nic.close().ignore();
     return 1;
@@ -200,7 +204,8 @@ int run(fbnic::vfio::Platform& platform, const Config& c) {
       auto& rxq = nic.rx(q);
       auto& txq = nic.tx(q);
       txq.reclaim([&](std::uint64_t page) {
-        if (c.mode == Mode::kForward) rxq.release(fbnic::RxFragment{nullptr, 0, static_cast<std::uint16_t>(page), 0});
+        if (c.mode == Mode::kForward)
+          rxq.release(fbnic::RxFragment{nullptr, 0, static_cast<std::uint16_t>(page), 0});
       });
       if (c.mode == Mode::kGenerate) {
         std::uint32_t n = kBatch;
@@ -240,16 +245,19 @@ int run(fbnic::vfio::Platform& platform, const Config& c) {
     }
     if (now - last_report >= 1.0) {
       const double dt = now - last_report;
-      std::printf("%6.1f s  tx %10.0f pps  rx %10.0f pps  (%.2f Gb/s out)\n", now,
-                  static_cast<double>(sent - last_sent) / dt, static_cast<double>(received - last_received) / dt,
-                  static_cast<double>(sent - last_sent) * static_cast<double>(c.size + 24) * 8 / dt / 1e9);
+      std::printf(
+          "%6.1f s  tx %10.0f pps  rx %10.0f pps  (%.2f Gb/s out)\n", now,
+          static_cast<double>(sent - last_sent) / dt,
+          static_cast<double>(received - last_received) / dt,
+          static_cast<double>(sent - last_sent) * static_cast<double>(c.size + 24) * 8 / dt / 1e9);
       last_report = now;
       last_sent = sent;
       last_received = received;
       nic.service().ignore();  // heartbeat and link state
     }
   }
-  std::printf("done: %llu frames sent, %llu received in %.1f s\n", sent, received, seconds_since(t0));
+  std::printf("done: %llu frames sent, %llu received in %.1f s\n", sent, received,
+              seconds_since(t0));
   const auto st = nic.close();
   platform.dma_free(*frame);
   return st.ok() ? 0 : 1;

@@ -10,7 +10,9 @@
 
 namespace fbnic::test {
 
-inline std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
+inline std::uint16_t be16(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
+}
 inline std::uint32_t be32(const std::uint8_t* p) {
   return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
 }
@@ -40,7 +42,7 @@ struct FlowSpec {
   MacAddress dst{{0x02, 0, 0, 0, 0, 1}};
   MacAddress src{{0x02, 0, 0, 0, 0, 2}};
   bool ipv6 = false;
-  bool tcp = false;      // else UDP
+  bool tcp = false;  // else UDP
   std::uint8_t src_ip[16] = {10, 0, 0, 2};
   std::uint8_t dst_ip[16] = {10, 0, 0, 1};
   std::uint16_t src_port = 1000;
@@ -68,8 +70,8 @@ struct FrameOptions {
   bool tso_seed = false;
   bool bad_l4_csum = false;
 };
-inline std::vector<std::uint8_t> make_frame(const FlowSpec& f, std::size_t payload, std::uint32_t seed,
-                                            FrameOptions opt = {}) {
+inline std::vector<std::uint8_t> make_frame(const FlowSpec& f, std::size_t payload,
+                                            std::uint32_t seed, FrameOptions opt = {}) {
   const std::size_t l2 = 14;
   const std::size_t l3 = l3_header(f);
   const std::size_t l4 = l4_header(f);
@@ -123,7 +125,8 @@ inline std::vector<std::uint8_t> make_frame(const FlowSpec& f, std::size_t paylo
   } else if (opt.leave_l4_csum) {
     put16(v, field, fold(pseudo(f, l4_len)));
   } else {
-    std::uint16_t c = static_cast<std::uint16_t>(~fold(sum16({v.data() + at, l4_len}, pseudo(f, l4_len))));
+    std::uint16_t c =
+        static_cast<std::uint16_t>(~fold(sum16({v.data() + at, l4_len}, pseudo(f, l4_len))));
     if (!f.tcp && c == 0) c = 0xFFFF;
     if (opt.bad_l4_csum) c = static_cast<std::uint16_t>(c ^ 0x5555);
     put16(v, field, c);
@@ -146,9 +149,11 @@ inline bool checksums_ok(std::span<const std::uint8_t> v, const FlowSpec& f) {
 }
 
 // A plain (non-IP) frame of `len` bytes with a pattern.
-inline std::vector<std::uint8_t> make_raw(const MacAddress& dst, std::size_t len, std::uint32_t seed) {
+inline std::vector<std::uint8_t> make_raw(const MacAddress& dst, std::size_t len,
+                                          std::uint32_t seed) {
   std::vector<std::uint8_t> v(len < 14 ? 14 : len);
-  for (int i = 0; i < 6; ++i) v[static_cast<std::size_t>(i)] = dst.bytes[static_cast<std::size_t>(i)];
+  for (int i = 0; i < 6; ++i)
+    v[static_cast<std::size_t>(i)] = dst.bytes[static_cast<std::size_t>(i)];
   v[6] = 0x02;
   v[11] = 0x02;
   v[12] = 0x88;

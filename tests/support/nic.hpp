@@ -65,8 +65,12 @@ struct Nic {
   }
   void open_loopback() { open_loopback(config()); }
 
-  std::uint8_t* slot_cpu(std::uint32_t s) { return static_cast<std::uint8_t*>(tx_mem.cpu) + std::size_t{s} * kSlotBytes; }
-  std::uint64_t slot_dma(std::uint32_t s) const { return tx_mem.device + std::uint64_t{s} * kSlotBytes; }
+  std::uint8_t* slot_cpu(std::uint32_t s) {
+    return static_cast<std::uint8_t*>(tx_mem.cpu) + std::size_t{s} * kSlotBytes;
+  }
+  std::uint64_t slot_dma(std::uint32_t s) const {
+    return tx_mem.device + std::uint64_t{s} * kSlotBytes;
+  }
 
   // Sends one frame split into `pieces` buffers. Returns the send status.
   Status send(std::span<const std::uint8_t> frame, std::uint32_t pieces = 1, TxOffload off = {}) {
@@ -119,7 +123,8 @@ struct Nic {
       for (std::uint32_t i = 0; i < n; ++i) {
         Received r;
         r.meta = batch[i];
-        for (const RxFragment& f : batch[i].fragments()) r.bytes.insert(r.bytes.end(), f.data, f.data + f.len);
+        for (const RxFragment& f : batch[i].fragments())
+          r.bytes.insert(r.bytes.end(), f.data, f.data + f.len);
         got.push_back(std::move(r));
       }
       dev.rx(q).release(std::span<const Packet>(batch.data(), n));

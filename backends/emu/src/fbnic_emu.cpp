@@ -179,6 +179,7 @@ int run(const Options& o) {
 
   fbnic::emu::Wiring wiring;
   std::vector<Model*> models;
+  models.reserve(slots.size());
   for (Slot& s : slots) models.push_back(&s.nic->model());
   if (Status st = wiring.setup(models, o.cable, o.responder_ip); !st.ok()) {
     std::fprintf(stderr, "fbnic-emu: wire setup failed: %s\n", st.name());

@@ -1,8 +1,8 @@
 // Named bit fields of a packed word: the one mechanism behind register values (32 bits)
 // and descriptor layouts (64 bits).
 //
-//   struct Twd : Packed<Twd, std::uint64_t> { static constexpr BitField<std::uint64_t, 47, 46> kType{}; };
-//   auto d = Twd{}.set(Twd::kType, 3);
+//   struct Twd : Packed<Twd, std::uint64_t> { static constexpr BitField<std::uint64_t, 47, 46>
+//   kType{}; }; auto d = Twd{}.set(Twd::kType, 3);
 //
 // A field's range is checked where it is declared. A value too wide for its field is a
 // compile error during constant evaluation; at run time it is masked and the value

@@ -86,10 +86,13 @@ constexpr Status ok_status() { return Status(); }
 // `FBNIC_TRY_ASSIGN(auto x, call())` declares x from a Result or returns its error.
 #define FBNIC_TRY_ASSIGN(lhs, expr) \
   FBNIC_TRY_ASSIGN_IMPL(FBNIC_CONCAT(fbnic_result_, __LINE__), lhs, expr)
+// lhs is a declaration (`auto x`), which parentheses would break.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define FBNIC_TRY_ASSIGN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                          \
   if (!tmp.ok()) return tmp.status();         \
   lhs = static_cast<decltype(tmp)&&>(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace fbnic {
 constexpr Status detail_status_of(Status s) { return s; }

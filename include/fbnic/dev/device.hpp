@@ -33,15 +33,15 @@
 namespace fbnic {
 
 struct DeviceConfig {
-  MacAddress mac;                  // the station address (upstream derives it from the DSN)
-  bool use_firmware = true;        // talk to the management firmware over the mailbox
+  MacAddress mac;            // the station address (upstream derives it from the DSN)
+  bool use_firmware = true;  // talk to the management firmware over the mailbox
   mac::PcieParams pcie{};
-  rpc::RssConfig rss{};            // key, tables and fields; tables default to spreading
-  bool spread_rss = true;          // fill the tables over all Rx queues
+  rpc::RssConfig rss{};    // key, tables and fields; tables default to spreading
+  bool spread_rss = true;  // fill the tables over all Rx queues
   bool promiscuous = false;
   bool all_multicast = false;
   mac::LinkOptions link{};
-  mac::LinkConfig link_mode{};     // without firmware: the mode to run
+  mac::LinkConfig link_mode{};  // without firmware: the mode to run
   std::uint32_t firmware_timeout_ms = 10'000;
   std::uint32_t idle_timeout_ms = 500;
 };
@@ -74,7 +74,9 @@ class Device {
   [[nodiscard]] Tx& tx(std::uint32_t i) { return tx_[i]; }
   [[nodiscard]] Rx& rx(std::uint32_t i) { return rx_[i]; }
   [[nodiscard]] const DeviceConfig& config() const { return cfg_; }
-  static constexpr std::uint32_t queue_vector(std::uint32_t pair) { return regs::kFirstQueueVector + pair; }
+  static constexpr std::uint32_t queue_vector(std::uint32_t pair) {
+    return regs::kFirstQueueVector + pair;
+  }
 
   Status open(const DeviceConfig& cfg) {
     if (open_) return Error::kFailedPrecondition;
@@ -85,7 +87,8 @@ class Device {
 
     mac::LinkConfig mode = cfg.link_mode;
     if (cfg.use_firmware) {
-      FBNIC_TRY(fw_.start(Deadline::after_us(p.now_ns(), std::uint64_t{cfg.firmware_timeout_ms} * 1000)));
+      FBNIC_TRY(
+          fw_.start(Deadline::after_us(p.now_ns(), std::uint64_t{cfg.firmware_timeout_ms} * 1000)));
       const auto& caps = fw_.capabilities();
       rpc_.set_bmc(caps.bmc_present ? caps.bmc_macs.view() : std::span<const MacAddress>{},
                    caps.bmc_all_multi.value_or(0) != 0);
@@ -175,7 +178,8 @@ class Device {
     };
     keep(link_.stop());
     keep(rpc_.stop());
-    const Deadline idle = Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.idle_timeout_ms} * 1000);
+    const Deadline idle =
+        Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.idle_timeout_ms} * 1000);
     for (auto& q : tx_) keep(q.disable(idle, on_tx_done, on_tx_aborted));
     for (auto& q : rx_) keep(q.disable(idle, on_rx));
     const std::uint32_t vectors = kTxQueues > kRxQueues ? kTxQueues : kRxQueues;
@@ -183,7 +187,8 @@ class Device {
     for (auto& q : tx_) q.free();
     for (auto& q : rx_) q.free();
     if (cfg_.use_firmware) {
-      keep(fw_.stop(Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.firmware_timeout_ms} * 1000)));
+      keep(
+          fw_.stop(Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.firmware_timeout_ms} * 1000)));
     }
     return first;
   }

@@ -52,12 +52,12 @@ struct LogEntry {
 };
 
 struct ClientStats {
-  std::uint64_t unexpected = 0;   // a known message nobody was waiting for (late, flooded)
-  std::uint64_t unknown = 0;      // a message ID the library does not know
-  std::uint64_t malformed = 0;    // dropped because it did not parse
-  std::uint64_t logs_dropped = 0; // firmware log entries lost to a full log ring
-  std::uint64_t heartbeats = 0;   // heartbeat answers seen
-  std::uint64_t alarms = 0;       // sensor threshold events
+  std::uint64_t unexpected = 0;    // a known message nobody was waiting for (late, flooded)
+  std::uint64_t unknown = 0;       // a message ID the library does not know
+  std::uint64_t malformed = 0;     // dropped because it did not parse
+  std::uint64_t logs_dropped = 0;  // firmware log entries lost to a full log ring
+  std::uint64_t heartbeats = 0;    // heartbeat answers seen
+  std::uint64_t alarms = 0;        // sensor threshold events
 };
 
 // What update_firmware reports as it goes, and how a caller asks it to stop.
@@ -109,8 +109,9 @@ class Client {
 
   Result<Capabilities> request_capabilities(Deadline deadline) {
     Result<FwCapResp> caps = Error::kTimeout;
-    FBNIC_TRY(transact(HostCapReq{}, msg_id::kFwCapResp, deadline,
-                       [&](auto bytes) { return (caps = tlv::decode<FwCapResp>(bytes)).status(); }));
+    FBNIC_TRY(transact(HostCapReq{}, msg_id::kFwCapResp, deadline, [&](auto bytes) {
+      return (caps = tlv::decode<FwCapResp>(bytes)).status();
+    }));
     FBNIC_TRY(accept_capabilities(caps.value()));
     return caps_;
   }
@@ -230,8 +231,8 @@ class Client {
   Result<std::size_t> read_coredump(std::span<std::uint8_t> out, Deadline deadline) {
     std::size_t done = 0;
     while (done < out.size()) {
-      const std::size_t want = out.size() - done < tlv::kMaxDataBytes ? out.size() - done
-                                                                      : tlv::kMaxDataBytes;
+      const std::size_t want =
+          out.size() - done < tlv::kMaxDataBytes ? out.size() - done : tlv::kMaxDataBytes;
       CoredumpReadReq req;
       if (done != 0) req.offset = static_cast<std::uint32_t>(done);
       req.length = static_cast<std::uint32_t>(want);
@@ -295,7 +296,8 @@ class Client {
           }
           return true;
         }
-        if (id != msg_id::kUpgradeChunkReq || verdict != Error::kBusy || !refused.ok()) return false;
+        if (id != msg_id::kUpgradeChunkReq || verdict != Error::kBusy || !refused.ok())
+          return false;
         const auto r = tlv::decode<UpgradeChunkReq>(bytes);
         const std::uint32_t off = r.ok() ? r->offset.value_or(0) : 0;
         const std::uint32_t len = r.ok() ? r->length.value_or(0) : 0;
@@ -359,7 +361,7 @@ class Client {
     return transact(sent, msg_id::kTest, deadline, [&](auto bytes) -> Status {
       FBNIC_TRY_ASSIGN(const auto echo, tlv::decode<TestMsg>(bytes));
       return same(echo, sent) && same(echo.nested, sent.nested) ? ok_status()
-                                                                  : Status(Error::kBadMessage);
+                                                                : Status(Error::kBadMessage);
     });
   }
 
@@ -439,7 +441,8 @@ class Client {
         ++stats_.malformed;
         return;
       }
-      const auto id = static_cast<std::uint16_t>(tlv::Header::load(bytes.data()).get(tlv::Header::kType));
+      const auto id =
+          static_cast<std::uint16_t>(tlv::Header::load(bytes.data()).get(tlv::Header::kType));
       if (mine(id, bytes)) return;
       on_unsolicited(id, bytes);
     });
@@ -461,15 +464,9 @@ class Client {
         if (r.ok()) note_heartbeat(r->uptime_ms);
         return;
       }
-      case msg_id::kOwnershipResp:
-        ++stats_.unexpected;
-        return;
-      case msg_id::kLogMsgReq:
-        take_logs(bytes);
-        return;
-      case msg_id::kSensorAlarm:
-        ++stats_.alarms;
-        return;
+      case msg_id::kOwnershipResp: ++stats_.unexpected; return;
+      case msg_id::kLogMsgReq: take_logs(bytes); return;
+      case msg_id::kSensorAlarm: ++stats_.alarms; return;
       case msg_id::kTest:
       case msg_id::kCoredumpInfoResp:
       case msg_id::kCoredumpReadResp:
@@ -479,9 +476,7 @@ class Client {
       case msg_id::kEepromReadResp:
       case msg_id::kQsfpReadResp:
       case msg_id::kTseneReadResp:
-      case msg_id::kComphySetResp:
-        ++stats_.unexpected;
-        return;
+      case msg_id::kComphySetResp: ++stats_.unexpected; return;
       default:
         ++stats_.unknown;
         log(mbx_.platform(), LogLevel::kWarning, "fbnic: dropped firmware message with unknown id ",
@@ -553,9 +548,9 @@ class Client {
   }
 
   static bool same(const TestAttrs& a, const TestAttrs& b) {
-    return a.u64 == b.u64 && a.s64 == b.s64 && a.u32 == b.u32 && a.s32 == b.s32 &&
-           a.u16 == b.u16 && a.s16 == b.s16 && a.mac == b.mac && a.macs == b.macs &&
-           a.flag_true == b.flag_true && a.flag_false == b.flag_false && a.string == b.string;
+    return a.u64 == b.u64 && a.s64 == b.s64 && a.u32 == b.u32 && a.s32 == b.s32 && a.u16 == b.u16 &&
+           a.s16 == b.s16 && a.mac == b.mac && a.macs == b.macs && a.flag_true == b.flag_true &&
+           a.flag_false == b.flag_false && a.string == b.string;
   }
 
   Mailbox<P>& mbx_;

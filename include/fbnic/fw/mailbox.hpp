@@ -31,12 +31,12 @@
 namespace fbnic::fw {
 
 struct MailboxStats {
-  std::uint64_t sent = 0;          // messages handed to the firmware
-  std::uint64_t completed = 0;     // Tx descriptors the firmware gave back
-  std::uint64_t fw_errors = 0;     // ... of which marked FW_ERR
-  std::uint64_t received = 0;      // Rx messages delivered to the caller
-  std::uint64_t rx_bad_length = 0; // Rx descriptors with an impossible length
-  std::uint64_t rx_empty = 0;      // Rx descriptors completed with nothing in them
+  std::uint64_t sent = 0;           // messages handed to the firmware
+  std::uint64_t completed = 0;      // Tx descriptors the firmware gave back
+  std::uint64_t fw_errors = 0;      // ... of which marked FW_ERR
+  std::uint64_t received = 0;       // Rx messages delivered to the caller
+  std::uint64_t rx_bad_length = 0;  // Rx descriptors with an impossible length
+  std::uint64_t rx_empty = 0;       // Rx descriptors completed with nothing in them
 };
 
 template <Platform P>
@@ -95,8 +95,9 @@ class Mailbox {
     tx_tail_ = (tx_tail_ + 1) % kRing;
     // The next slot becomes the stop marker before this one becomes valid.
     FBNIC_TRY(io_.write(regs::MbxDescLo::at(tx_tail_, regs::kMailboxTx), regs::MbxDescLo{}));
-    FBNIC_TRY(post(regs::kMailboxTx, slot,
-                   desc::MbxDesc::post(buf.device, static_cast<std::uint32_t>(bytes.size()), true)));
+    FBNIC_TRY(
+        post(regs::kMailboxTx, slot,
+             desc::MbxDesc::post(buf.device, static_cast<std::uint32_t>(bytes.size()), true)));
     ++stats_.sent;
     return ok_status();
   }
@@ -176,8 +177,8 @@ class Mailbox {
       return raised ? ok_status() : Status(Error::kBusy);
     });
     if (!ready.ok()) {
-      log(io_.platform(), LogLevel::kError, "fbnic: firmware mailbox did not become ready: ",
-          ready.name());
+      log(io_.platform(), LogLevel::kError,
+          "fbnic: firmware mailbox did not become ready: ", ready.name());
       return ready;
     }
 
@@ -202,7 +203,8 @@ class Mailbox {
     }
     FBNIC_TRY(io_.flush());
     FBNIC_TRY(invalidate(mbx, 0, desc::MbxDesc{}));
-    for (std::uint32_t i = kRing - 1; i >= 1; --i) FBNIC_TRY(invalidate(mbx, i, desc::MbxDesc::skip()));
+    for (std::uint32_t i = kRing - 1; i >= 1; --i)
+      FBNIC_TRY(invalidate(mbx, i, desc::MbxDesc::skip()));
     return ok_status();
   }
 

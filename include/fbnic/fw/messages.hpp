@@ -43,7 +43,7 @@ inline constexpr std::uint16_t kComphySetReq = 0x3E;
 inline constexpr std::uint16_t kComphySetResp = 0x3F;
 inline constexpr std::uint16_t kSensorAlarm = 0x40;  // F->H, unsolicited
 inline constexpr std::uint16_t kLogSendReq = 0x43;
-inline constexpr std::uint16_t kLogMsgReq = 0x44;    // F->H, unsolicited
+inline constexpr std::uint16_t kLogMsgReq = 0x44;  // F->H, unsolicited
 inline constexpr std::uint16_t kRpcMacSyncReq = 0x46;
 }  // namespace msg_id
 
@@ -121,10 +121,10 @@ struct CoredumpReadResp {
 
 // --- firmware update ---
 enum class FlashSection : std::uint32_t {
-  kCmrt = 0,        // "boot1"
-  kControlFw = 1,   // "boot2"
+  kCmrt = 0,       // "boot1"
+  kControlFw = 1,  // "boot2"
   kUcode = 2,
-  kOptionRom = 3,   // "option-rom"
+  kOptionRom = 3,  // "option-rom"
   kUser = 4,
 };
 struct UpgradeStartReq {
@@ -295,8 +295,8 @@ struct Schema<fw::OwnershipResp> {
 template <>
 struct Schema<fw::HeartbeatResp> {
   static constexpr std::uint16_t kId = fw::msg_id::kHeartbeatResp;
-  static constexpr auto kAttrs = std::tuple{Attr<&fw::HeartbeatResp::uptime_ms>{0x0},
-                                            Attr<&fw::HeartbeatResp::messages>{0x1}};
+  static constexpr auto kAttrs =
+      std::tuple{Attr<&fw::HeartbeatResp::uptime_ms>{0x0}, Attr<&fw::HeartbeatResp::messages>{0x1}};
 };
 
 template <>
@@ -405,9 +405,9 @@ template <>
 struct Schema<fw::SensorAlarm> {
   using M = fw::SensorAlarm;
   static constexpr std::uint16_t kId = fw::msg_id::kSensorAlarm;
-  static constexpr auto kAttrs = std::tuple{Attr<&M::therm_exceeded>{0x0},
-                                            Attr<&M::volt_exceeded>{0x1},
-                                            Attr<&M::therm_mc>{0x2}, Attr<&M::volt_mv>{0x3}};
+  static constexpr auto kAttrs =
+      std::tuple{Attr<&M::therm_exceeded>{0x0}, Attr<&M::volt_exceeded>{0x1},
+                 Attr<&M::therm_mc>{0x2}, Attr<&M::volt_mv>{0x3}};
 };
 
 template <>
@@ -422,9 +422,12 @@ struct Schema<fw::LogMsgReq> {
   using M = fw::LogMsgReq;
   static constexpr std::uint16_t kId = fw::msg_id::kLogMsgReq;
   static constexpr auto kAttrs = std::tuple{
-      Attr<&M::msec>{0x0},       Attr<&M::index>{0x1},
-      Attr<&M::text>{0x2},       Attr<&M::extra>{0x3},
-      Attr<&M::msec_array>{0x4, 0x0}, Attr<&M::index_array>{0x5, 0x1},
+      Attr<&M::msec>{0x0},
+      Attr<&M::index>{0x1},
+      Attr<&M::text>{0x2},
+      Attr<&M::extra>{0x3},
+      Attr<&M::msec_array>{0x4, 0x0},
+      Attr<&M::index_array>{0x5, 0x1},
       Attr<&M::text_array>{0x6, 0x2},
   };
 };
@@ -433,8 +436,7 @@ struct Schema<fw::RpcMacSyncReq> {
   using M = fw::RpcMacSyncReq;
   static constexpr std::uint16_t kId = fw::msg_id::kRpcMacSyncReq;
   static constexpr auto kAttrs = std::tuple{Attr<&M::unicast>{0x1, 0x3},
-                                            Attr<&M::multicast>{0x2, 0x3},
-                                            Attr<&M::rx_flags>{0x0}};
+                                            Attr<&M::multicast>{0x2, 0x3}, Attr<&M::rx_flags>{0x0}};
 };
 
 // The self-test attribute order is the upstream driver's, so the bytes match its encoder.
@@ -443,17 +445,16 @@ struct Schema<fw::TestAttrs> {
   using M = fw::TestAttrs;
   static constexpr std::uint16_t kId = kNestedOnly;
   static constexpr auto kAttrs = std::tuple{
-      Attr<&M::u64>{0},       Attr<&M::s64>{1},        Attr<&M::u32>{2},
-      Attr<&M::s32>{3},       Attr<&M::u16>{4},        Attr<&M::s16>{5},
-      Attr<&M::mac>{6},       Attr<&M::macs>{11, 6},   Attr<&M::flag_true>{7},
-      Attr<&M::flag_false>{8}, Attr<&M::string>{9},
+      Attr<&M::u64>{0},       Attr<&M::s64>{1},        Attr<&M::u32>{2},    Attr<&M::s32>{3},
+      Attr<&M::u16>{4},       Attr<&M::s16>{5},        Attr<&M::mac>{6},    Attr<&M::macs>{11, 6},
+      Attr<&M::flag_true>{7}, Attr<&M::flag_false>{8}, Attr<&M::string>{9},
   };
 };
 template <>
 struct Schema<fw::TestMsg> {
   static constexpr std::uint16_t kId = fw::msg_id::kTest;
-  static constexpr auto kAttrs = std::tuple_cat(
-      Schema<fw::TestAttrs>::kAttrs, std::tuple{Attr<&fw::TestMsg::nested>{10}});
+  static constexpr auto kAttrs =
+      std::tuple_cat(Schema<fw::TestAttrs>::kAttrs, std::tuple{Attr<&fw::TestMsg::nested>{10}});
 };
 
 }  // namespace fbnic::tlv

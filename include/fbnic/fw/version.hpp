@@ -20,7 +20,8 @@ struct Version {
   [[nodiscard]] constexpr std::uint32_t patch() const { return (raw >> 8) & 0xFF; }
   [[nodiscard]] constexpr std::uint32_t build() const { return raw & 0xFF; }
 
-  friend constexpr auto operator<=>(Version, Version) = default;
+  // clang-tidy 14 reads the defaulted comparison's 0 as a null pointer.
+  friend constexpr auto operator<=>(Version, Version) = default;  // NOLINT(modernize-use-nullptr)
 };
 
 // The oldest management firmware the library drives (the upstream driver's gate).

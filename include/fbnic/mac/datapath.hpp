@@ -42,7 +42,14 @@ struct FifoLayout {
 };
 // 0: multicast to host and BMC; 3: network to BMC; 4: network to host; 6: BMC to host.
 inline constexpr std::array<FifoLayout, 8> kFifos{{
-    {0x1800, 0x20}, {0, 0}, {0, 0}, {0x1C00, 0x10}, {0x0000, 0xC0}, {0, 0}, {0x1E00, 0x10}, {0, 0},
+    {0x1800, 0x20},
+    {0, 0},
+    {0, 0},
+    {0x1C00, 0x10},
+    {0x0000, 0xC0},
+    {0, 0},
+    {0x1E00, 0x10},
+    {0, 0},
 }};
 inline constexpr std::uint32_t kDropFifos = 0x7D;
 inline constexpr std::uint32_t kPauseFifos = 0x14;
@@ -80,18 +87,22 @@ template <Platform P>
 Status init_queue_manager(Io<P>& io) {
   using namespace regs;
   constexpr std::uint32_t kTick = kCoreClockHz / 1'000'000;  // a 1 us tick
-  FBNIC_TRY(io.write(QmTqsCtl0{}.set(QmTqsCtl0::kLsoTsLast, 1)
+  FBNIC_TRY(io.write(QmTqsCtl0{}
+                         .set(QmTqsCtl0::kLsoTsLast, 1)
                          .set(QmTqsCtl0::kPrefetchThresh, QmTqsCtl0::kPrefetchThreshMin)));
   FBNIC_TRY(io.write(QmTqsEdtTsRange::from_raw(0x7FFF'FFFF)));
   // A hardware erratum: the MTU must not sit within 16 bytes of a 64-byte boundary,
   // hence the largest frame + 1.
   FBNIC_TRY(io.write(QmTqsMtuCtl0::from_raw(kMaxFrameBytes + 1)));
   FBNIC_TRY(io.write(QmTqsMtuCtl1{}.set(QmTqsMtuCtl1::kBulk, kMaxFrameBytes + 1)));
-  FBNIC_TRY(io.write(QmTcqCtl0{}.set(QmTcqCtl0::kTickCycles, kTick)
+  FBNIC_TRY(io.write(QmTcqCtl0{}
+                         .set(QmTcqCtl0::kTickCycles, kTick)
                          .set(QmTcqCtl0::kCoalWait, kCoreClockHz / 12'500)));  // 80 us
-  FBNIC_TRY(io.write(QmRcqCtl0{}.set(QmRcqCtl0::kTickCycles, kTick)
+  FBNIC_TRY(io.write(QmRcqCtl0{}
+                         .set(QmRcqCtl0::kTickCycles, kTick)
                          .set(QmRcqCtl0::kCoalWait, kCoreClockHz / 500'000)));  // 2 us
-  return io.write(FabAxi4ArSpacer2Cfg{}.set(FabAxi4ArSpacer2Cfg::kEnable, 1)
+  return io.write(FabAxi4ArSpacer2Cfg{}
+                      .set(FabAxi4ArSpacer2Cfg::kEnable, 1)
                       .set(FabAxi4ArSpacer2Cfg::kThreshold, 2));
 }
 
@@ -111,12 +122,13 @@ Status init_rx_buffer(Io<P>& io) {
         log(io.platform(), LogLevel::kWarning, "fbnic: Rx FIFO ", i, " is smaller than expected");
       }
     } else {
-      FBNIC_TRY(io.write(RxbCtSize::at(i), RxbCtSize{}.set(RxbCtSize::kHeader, 4).set(RxbCtSize::kPayload, 2)));
+      FBNIC_TRY(io.write(RxbCtSize::at(i),
+                         RxbCtSize{}.set(RxbCtSize::kHeader, 4).set(RxbCtSize::kPayload, 2)));
       FBNIC_TRY(io.write(RxbPbufCfg::at(i), RxbPbufCfg{}
                                                 .set(RxbPbufCfg::kBaseAddr, detail::kFifos[i].base)
                                                 .set(RxbPbufCfg::kSize, size)));
-      FBNIC_TRY(io.write(RxbPbufCredit::at(i),
-                         RxbPbufCredit{}.set(RxbPbufCredit::kCredits, size != 0 ? size * 32 + 4 : 0)));
+      FBNIC_TRY(io.write(RxbPbufCredit::at(i), RxbPbufCredit{}.set(RxbPbufCredit::kCredits,
+                                                                   size != 0 ? size * 32 + 4 : 0)));
     }
     if (size == 0) continue;
     const std::uint32_t units = size * 32;  // 64-byte units
@@ -124,14 +136,18 @@ Status init_rx_buffer(Io<P>& io) {
     const bool pause = (detail::kPauseFifos & bit) != 0;
     const bool drop = (detail::kDropFifos & bit) != 0;
     const bool ecn = (detail::kEcnFifos & bit) != 0;
-    FBNIC_TRY(io.write(RxbPauseThld::at(i), RxbPauseThld{}
-                                                .set(RxbPauseThld::kOn, pause ? units - 0x380 : 0x1FFF)
-                                                .set(RxbPauseThld::kOff, pause ? 0x380 : 0x1FFF)));
+    FBNIC_TRY(
+        io.write(RxbPauseThld::at(i), RxbPauseThld{}
+                                          .set(RxbPauseThld::kOn, pause ? units - 0x380 : 0x1FFF)
+                                          .set(RxbPauseThld::kOff, pause ? 0x380 : 0x1FFF)));
     const std::uint32_t drop_at = drop ? units - detail::kMaxFrameUnits : 0x1FFF;
-    FBNIC_TRY(io.write(RxbDropThld::at(i), RxbDropThld{}.set(RxbDropThld::kOn, drop_at).set(RxbDropThld::kOff, drop_at)));
-    const std::uint32_t ecn_at = ecn ? (units / 4 > detail::kMaxFrameUnits ? units / 4 : detail::kMaxFrameUnits)
-                                     : 0x1FFF;
-    FBNIC_TRY(io.write(RxbEcnThld::at(i), RxbEcnThld{}.set(RxbEcnThld::kOn, ecn_at).set(RxbEcnThld::kOff, ecn_at)));
+    FBNIC_TRY(
+        io.write(RxbDropThld::at(i),
+                 RxbDropThld{}.set(RxbDropThld::kOn, drop_at).set(RxbDropThld::kOff, drop_at)));
+    const std::uint32_t ecn_at =
+        ecn ? (units / 4 > detail::kMaxFrameUnits ? units / 4 : detail::kMaxFrameUnits) : 0x1FFF;
+    FBNIC_TRY(io.write(RxbEcnThld::at(i),
+                       RxbEcnThld{}.set(RxbEcnThld::kOn, ecn_at).set(RxbEcnThld::kOff, ecn_at)));
   }
   // Pause generation is switched on at link up, when the pause settings are known.
   FBNIC_TRY(io.write(RxbPauseDropCtrl{}
@@ -143,9 +159,12 @@ Status init_rx_buffer(Io<P>& io) {
                          .set_all(RxbIntfCredit::kCredit2)
                          .set(RxbIntfCredit::kCredit3, 8)));
   for (std::uint32_t i = 0; i < 16; ++i) {
-    FBNIC_TRY(io.write(RxbCldrPrioCfg::at(i), RxbCldrPrioCfg::from_raw(i == 15 ? 0x1E1B1B1B : 0x1B1B1B1B)));
+    FBNIC_TRY(io.write(RxbCldrPrioCfg::at(i),
+                       RxbCldrPrioCfg::from_raw(i == 15 ? 0x1E1B1B1B : 0x1B1B1B1B)));
   }
-  FBNIC_TRY(io.write(RxbDwrrRdeWeight0{}.set(RxbDwrrRdeWeight0::kQuantum0, 0x40).set(RxbDwrrRdeWeight0::kQuantum2, 0x50)));
+  FBNIC_TRY(io.write(RxbDwrrRdeWeight0{}
+                         .set(RxbDwrrRdeWeight0::kQuantum0, 0x40)
+                         .set(RxbDwrrRdeWeight0::kQuantum2, 0x50)));
   FBNIC_TRY(io.write(RxbDwrrRdeWeight0Ext{}.set(RxbDwrrRdeWeight0Ext::kQuantum0, 0x1F)));
   FBNIC_TRY(io.write(RxbDwrrRdeWeight1{}.set(RxbDwrrRdeWeight1::kQuantum4, 0x40)));
   FBNIC_TRY(io.write(RxbDwrrRdeWeight1Ext{}.set(RxbDwrrRdeWeight1Ext::kQuantum4, 0x1F)));
@@ -156,13 +175,17 @@ template <Platform P>
 Status init_tx_buffer(Io<P>& io) {
   using namespace regs;
   FBNIC_TRY(io.write(TceTxbCtrl{}));
-  FBNIC_TRY(io.write(QmTqsCtl1{}.set(QmTqsCtl1::kMcMaxCredits, 0x40).set(QmTqsCtl1::kBulkMaxCredits, 0x20)));
+  FBNIC_TRY(io.write(
+      QmTqsCtl1{}.set(QmTqsCtl1::kMcMaxCredits, 0x40).set(QmTqsCtl1::kBulkMaxCredits, 0x20)));
   FBNIC_TRY(io.write(TceTxbTeiQ0Ctrl{}));
   FBNIC_TRY(io.write(TceTxbTeiQ1Ctrl{}));
-  FBNIC_TRY(io.write(TceTxbMcQCtrl{}.set(TceTxbMcQCtrl::kSize, 0x400).set(TceTxbMcQCtrl::kStart, 0)));
+  FBNIC_TRY(
+      io.write(TceTxbMcQCtrl{}.set(TceTxbMcQCtrl::kSize, 0x400).set(TceTxbMcQCtrl::kStart, 0)));
   FBNIC_TRY(io.write(TceTxbRxTeiQCtrl{}));
-  FBNIC_TRY(io.write(TceTxbTxBmcQCtrl{}.set(TceTxbTxBmcQCtrl::kSize, 0x200).set(TceTxbTxBmcQCtrl::kStart, 0x400)));
-  FBNIC_TRY(io.write(TceTxbRxBmcQCtrl{}.set(TceTxbRxBmcQCtrl::kSize, 0x200).set(TceTxbRxBmcQCtrl::kStart, 0x600)));
+  FBNIC_TRY(io.write(
+      TceTxbTxBmcQCtrl{}.set(TceTxbTxBmcQCtrl::kSize, 0x200).set(TceTxbTxBmcQCtrl::kStart, 0x400)));
+  FBNIC_TRY(io.write(
+      TceTxbRxBmcQCtrl{}.set(TceTxbRxBmcQCtrl::kSize, 0x200).set(TceTxbRxBmcQCtrl::kStart, 0x600)));
   // Segmentation: increment IPv4 IDs; clear FIN and PSH in the first segment, FIN, PSH
   // and CWR in middle ones, CWR in the last.
   constexpr std::uint32_t kFin = 0x01;
@@ -174,19 +197,30 @@ Status init_tx_buffer(Io<P>& io) {
                          .set(TceLsoCtrl::kTcpfClrMid, kFin | kPsh | kCwr)
                          .set(TceLsoCtrl::kTcpfClrEnd, kCwr)));
   FBNIC_TRY(io.write(TceCsoCtrl{}));
-  FBNIC_TRY(io.write(TceBmcMaxPktsz{}.set(TceBmcMaxPktsz::kTx, kMaxFrameBytes).set(TceBmcMaxPktsz::kRx, kMaxFrameBytes)));
+  FBNIC_TRY(io.write(TceBmcMaxPktsz{}
+                         .set(TceBmcMaxPktsz::kTx, kMaxFrameBytes)
+                         .set(TceBmcMaxPktsz::kRx, kMaxFrameBytes)));
   FBNIC_TRY(io.write(TceMcMaxPktsz{}.set(TceMcMaxPktsz::kTmi, kMaxFrameBytes)));
   for (std::uint32_t i = 0; i < 16; ++i) {
-    FBNIC_TRY(io.write(TceTxbCldrSlotCfg::at(i), TceTxbCldrSlotCfg::from_raw(i == 15 ? 0x1E1B1B1B : 0x1B1B1B1B)));
+    FBNIC_TRY(io.write(TceTxbCldrSlotCfg::at(i),
+                       TceTxbCldrSlotCfg::from_raw(i == 15 ? 0x1E1B1B1B : 0x1B1B1B1B)));
   }
-  FBNIC_TRY(io.write(TceTxbEnqWrrCtrl{}.set(TceTxbEnqWrrCtrl::kWeight0, 0x64).set(TceTxbEnqWrrCtrl::kWeight2, 0x04)));
+  FBNIC_TRY(io.write(TceTxbEnqWrrCtrl{}
+                         .set(TceTxbEnqWrrCtrl::kWeight0, 0x64)
+                         .set(TceTxbEnqWrrCtrl::kWeight2, 0x04)));
   FBNIC_TRY(io.write(TceTxbTeiDwrrCtrl{}));
   FBNIC_TRY(io.write(TceTxbTeiDwrrCtrlExt{}));
-  FBNIC_TRY(io.write(TceTxbBmcDwrrCtrl{}.set(TceTxbBmcDwrrCtrl::kQuantum0, 0x50).set(TceTxbBmcDwrrCtrl::kQuantum1, 0x82)));
+  FBNIC_TRY(io.write(TceTxbBmcDwrrCtrl{}
+                         .set(TceTxbBmcDwrrCtrl::kQuantum0, 0x50)
+                         .set(TceTxbBmcDwrrCtrl::kQuantum1, 0x82)));
   FBNIC_TRY(io.write(TceTxbBmcDwrrCtrlExt{}));
-  FBNIC_TRY(io.write(TceTxbNtwrkDwrrCtrl{}.set(TceTxbNtwrkDwrrCtrl::kQuantum1, 0x50).set(TceTxbNtwrkDwrrCtrl::kQuantum2, 0x20)));
+  FBNIC_TRY(io.write(TceTxbNtwrkDwrrCtrl{}
+                         .set(TceTxbNtwrkDwrrCtrl::kQuantum1, 0x50)
+                         .set(TceTxbNtwrkDwrrCtrl::kQuantum2, 0x20)));
   FBNIC_TRY(io.write(TceTxbNtwrkDwrrCtrlExt{}.set(TceTxbNtwrkDwrrCtrlExt::kQuantum2, 0x03)));
-  FBNIC_TRY(io.write(TceSopProtCtrl{}.set(TceSopProtCtrl::kTbi, 0x78).set(TceSopProtCtrl::kTtiFrm, 0x40)
+  FBNIC_TRY(io.write(TceSopProtCtrl{}
+                         .set(TceSopProtCtrl::kTbi, 0x78)
+                         .set(TceSopProtCtrl::kTtiFrm, 0x40)
                          .set(TceSopProtCtrl::kTtiCm, 0x0C)));
   FBNIC_TRY(io.write(TmiSopProtCtrl::from_raw(8)));
   FBNIC_TRY(io.flush());

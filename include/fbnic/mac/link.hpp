@@ -34,11 +34,8 @@ struct LinkConfig {
 
   static constexpr LinkConfig from_firmware(std::uint32_t speed, std::uint32_t fec) {
     LinkConfig c{static_cast<LinkSpeed>(speed), static_cast<LinkFec>(fec)};
-    if (c.speed == LinkSpeed::k50gR1 || c.speed == LinkSpeed::k100gR2) {
-      c.fec = LinkFec::kRs;
-    } else if (c.fec != LinkFec::kNone && c.fec != LinkFec::kBaseR) {
-      c.fec = LinkFec::kRs;
-    }
+    const bool pam4 = c.speed == LinkSpeed::k50gR1 || c.speed == LinkSpeed::k100gR2;
+    if (pam4 || (c.fec != LinkFec::kNone && c.fec != LinkFec::kBaseR)) c.fec = LinkFec::kRs;
     if (c.speed < LinkSpeed::k25gR1 || c.speed > LinkSpeed::k100gR2) c.speed = LinkSpeed::kUnknown;
     return c;
   }
@@ -56,7 +53,8 @@ struct LinkConfig {
     switch (speed) {
       case LinkSpeed::k100gR2: return 0xF;
       case LinkSpeed::k50gR1: return 0x3;
-      case LinkSpeed::k50gR2: return fec == LinkFec::kNone ? 0x63 : (fec == LinkFec::kRs ? 0x5 : 0xF);
+      case LinkSpeed::k50gR2:
+        return fec == LinkFec::kNone ? 0x63 : (fec == LinkFec::kRs ? 0x5 : 0xF);
       case LinkSpeed::k25gR1: return 0x1;
       default: return 0;
     }
@@ -67,7 +65,7 @@ struct LinkOptions {
   std::uint32_t training_ms = 4000;  // how long the signal must hold before "up"
   bool tx_pause = false;
   bool rx_pause = false;
-  bool keep_up_on_stop = false;      // a BMC shares the port: leave the MAC running
+  bool keep_up_on_stop = false;  // a BMC shares the port: leave the MAC running
 };
 
 enum class LinkState : std::uint8_t { kDown, kTraining, kUp };
@@ -75,7 +73,7 @@ enum class LinkEvent : std::uint8_t { kNone, kUp, kDown };
 
 struct LinkCounters {
   std::uint64_t ups = 0;
-  std::uint64_t downs = 0;       // includes flaps
+  std::uint64_t downs = 0;  // includes flaps
   std::uint64_t interrupts = 0;
 };
 
@@ -89,7 +87,8 @@ Result<bool> pcs_signal(Io<P>& io, const LinkConfig& cfg) {
   FBNIC_TRY(io.write(O0{}.set(O0::kLink, 1).set_all(O0::kBlockLock).set_all(O0::kAmpsLock)));
   FBNIC_TRY(io.write(O1{}.set_all(O1::kFcfecLock)));
   FBNIC_TRY(io.flush());
-  FBNIC_TRY(io.write(regs::SigPcsIntrSts{}.set(regs::SigPcsIntrSts::kLinkUp, 1)
+  FBNIC_TRY(io.write(regs::SigPcsIntrSts{}
+                         .set(regs::SigPcsIntrSts::kLinkUp, 1)
                          .set(regs::SigPcsIntrSts::kLinkDown, 1)));
   FBNIC_TRY_ASSIGN(const auto out0, io.template read<O0>());
   if (out0.get(O0::kLink) == 0 || cfg.speed == LinkSpeed::kUnknown) return false;
@@ -125,7 +124,8 @@ class Link {
     FBNIC_TRY(io_.write(regs::SigPcsIntrMask::from_raw(~0u)));
     FBNIC_TRY(io_.write(regs::SigPcsIntrSts::from_raw(~0u)));
     FBNIC_TRY(io_.write(regs::IntrMsixCtrl::at(regs::kCausePcs),
-                        regs::IntrMsixCtrl{}.set(regs::IntrMsixCtrl::kVector, regs::kLinkVector)
+                        regs::IntrMsixCtrl{}
+                            .set(regs::IntrMsixCtrl::kVector, regs::kLinkVector)
                             .set(regs::IntrMsixCtrl::kEnable, 1)));
     FBNIC_TRY(mac_down());
     return poll();
@@ -185,7 +185,8 @@ class Link {
     FBNIC_TRY(io_.write(regs::IntrMsixCtrl::at(regs::kCausePcs),
                         regs::IntrMsixCtrl{}.set(regs::IntrMsixCtrl::kVector, regs::kLinkVector)));
     FBNIC_TRY(io_.flush());
-    FBNIC_TRY(io_.write(regs::IntrMaskSet::at(0), regs::IntrMaskSet::from_raw(regs::vector_bit(regs::kLinkVector))));
+    FBNIC_TRY(io_.write(regs::IntrMaskSet::at(0),
+                        regs::IntrMaskSet::from_raw(regs::vector_bit(regs::kLinkVector))));
     FBNIC_TRY(io_.write(regs::SigPcsIntrMask::from_raw(~0u)));
     FBNIC_TRY(io_.write(regs::SigPcsIntrSts::from_raw(~0u)));
     if (!opts_.keep_up_on_stop && state_ == LinkState::kUp) FBNIC_TRY(mac_down());
@@ -195,8 +196,9 @@ class Link {
 
   // PCS loopback: frames turn around below the MAC, at the PCS (control-1 bit 14).
   Status set_pcs_loopback(bool on) {
-    return io_.modify(regs::PcsControl1::at(0),
-                      [&](regs::PcsControl1& r) { r.set(regs::PcsControl1::kLoopback, on ? 1 : 0); });
+    return io_.modify(regs::PcsControl1::at(0), [&](regs::PcsControl1& r) {
+      r.set(regs::PcsControl1::kLoopback, on ? 1 : 0);
+    });
   }
 
   // MAC loopback: transmitted frames come back to this port's receive path.
@@ -211,7 +213,8 @@ class Link {
   Status arm_interrupt() {
     using M = regs::SigPcsIntrMask;
     FBNIC_TRY(io_.write(M::from_raw(~(M{}.set(M::kLinkUp, 1).set(M::kLinkDown, 1).raw()))));
-    return io_.write(regs::IntrMaskClear::at(0), regs::IntrMaskClear::from_raw(regs::vector_bit(regs::kLinkVector)));
+    return io_.write(regs::IntrMaskClear::at(0),
+                     regs::IntrMaskClear::from_raw(regs::vector_bit(regs::kLinkVector)));
   }
 
   Status mac_up() {
@@ -221,22 +224,32 @@ class Link {
       r.set(regs::RxbPauseDropCtrl::kPauseEnable, opts_.tx_pause ? 0x14 : 0);
     }));
     FBNIC_TRY(io_.template modify<S>([](S& r) {
-      r.set(S::kResetFfTxClk, 0).set(S::kResetTxClk, 0).set(S::kResetFfRxClk, 0).set(S::kResetRxClk, 0);
+      r.set(S::kResetFfTxClk, 0)
+          .set(S::kResetTxClk, 0)
+          .set(S::kResetFfRxClk, 0)
+          .set(S::kResetRxClk, 0);
     }));
-    return io_.template modify<C>([&](C& r) { set_command(r, opts_.tx_pause, opts_.rx_pause).set(C::kRxEna, 1).set(C::kTxEna, 1); });
+    return io_.template modify<C>([&](C& r) {
+      set_command(r, opts_.tx_pause, opts_.rx_pause).set(C::kRxEna, 1).set(C::kTxEna, 1);
+    });
   }
 
   Status mac_down() {
     using C = regs::MacCommandConfig;
     using S = regs::SigMacIn0;
     FBNIC_TRY(io_.template modify<S>([](S& r) {
-      r.set(S::kResetFfTxClk, 1).set(S::kResetTxClk, 1).set(S::kResetFfRxClk, 1).set(S::kResetRxClk, 1);
+      r.set(S::kResetFfTxClk, 1)
+          .set(S::kResetTxClk, 1)
+          .set(S::kResetFfRxClk, 1)
+          .set(S::kResetRxClk, 1);
     }));
-    return io_.template modify<C>([&](C& r) { set_command(r, false, false).set(C::kRxEna, 0).set(C::kTxEna, 0); });
+    return io_.template modify<C>(
+        [&](C& r) { set_command(r, false, false).set(C::kRxEna, 0).set(C::kTxEna, 0); });
   }
 
   // The MAC is always promiscuous and pads short frames: filtering happens in the RPC.
-  regs::MacCommandConfig& set_command(regs::MacCommandConfig& r, bool tx_pause, bool rx_pause) const {
+  regs::MacCommandConfig& set_command(regs::MacCommandConfig& r, bool tx_pause,
+                                      bool rx_pause) const {
     using C = regs::MacCommandConfig;
     return r.set(C::kTxPadEn, 1)
         .set(C::kPromiscEn, 1)

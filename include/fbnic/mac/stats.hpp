@@ -36,8 +36,8 @@ struct MacStats {
 };
 
 struct FecStats {
-  std::uint64_t corrected = 0;      // RS-FEC codewords corrected
-  std::uint64_t uncorrectable = 0;  // RS-FEC codewords beyond repair
+  std::uint64_t corrected = 0;                   // RS-FEC codewords corrected
+  std::uint64_t uncorrectable = 0;               // RS-FEC codewords beyond repair
   std::array<std::uint64_t, 4> symbol_errors{};  // PCS, per lane
 };
 

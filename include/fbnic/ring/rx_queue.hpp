@@ -40,9 +40,9 @@ struct RxFragment {
 
 template <std::uint32_t MaxFrags>
 struct RxPacketT {
-  std::uint32_t len = 0;     // bytes over all fragments
+  std::uint32_t len = 0;  // bytes over all fragments
   std::uint32_t frags = 0;
-  desc::Rcd meta{};          // the packet's META completion, decoded on demand below
+  desc::Rcd meta{};  // the packet's META completion, decoded on demand below
   std::array<RxFragment, MaxFrags> frag{};
 
   [[nodiscard]] std::span<const RxFragment> fragments() const { return {frag.data(), frags}; }
@@ -55,9 +55,13 @@ struct RxPacketT {
     return static_cast<std::uint16_t>(meta.get(desc::Rcd::kL2Csum));
   }
   // 0 other, 1 IPv4, 2 IPv6, 3 IPv6-in-IPv6
-  [[nodiscard]] std::uint32_t l3() const { return static_cast<std::uint32_t>(meta.get(desc::Rcd::kL3Type)); }
+  [[nodiscard]] std::uint32_t l3() const {
+    return static_cast<std::uint32_t>(meta.get(desc::Rcd::kL3Type));
+  }
   // 0 other, 1 TCP, 2 UDP
-  [[nodiscard]] std::uint32_t l4() const { return static_cast<std::uint32_t>(meta.get(desc::Rcd::kL4Type)); }
+  [[nodiscard]] std::uint32_t l4() const {
+    return static_cast<std::uint32_t>(meta.get(desc::Rcd::kL4Type));
+  }
   // The device verified the TCP or UDP checksum.
   [[nodiscard]] bool l4_csum_ok() const { return meta.get(desc::Rcd::kL4CsumOk) != 0; }
   [[nodiscard]] bool parser_error() const { return meta.get(desc::Rcd::kErrParser) != 0; }
@@ -120,13 +124,18 @@ class RxQueue {
     const std::uint32_t q = queue_;
     using regs::BdqCtl;
     FBNIC_TRY(io_.write(BdqCtl::at(q), BdqCtl{}.set(BdqCtl::kReset, 1)));
-    FBNIC_TRY(write_base(regs::BdqHpqBal::at(q), regs::BdqHpqBah::at(q), hpq_.ring.memory().device));
-    FBNIC_TRY(io_.write(regs::BdqHpqSize::at(q),
-                        regs::BdqHpqSize{}.set(regs::BdqHpqSize::kLog2, regs::ring_size_code(kHpq))));
-    FBNIC_TRY(write_base(regs::BdqPpqBal::at(q), regs::BdqPpqBah::at(q), ppq_.ring.memory().device));
-    FBNIC_TRY(io_.write(regs::BdqPpqSize::at(q),
-                        regs::BdqPpqSize{}.set(regs::BdqPpqSize::kLog2, regs::ring_size_code(kPpq))));
-    FBNIC_TRY(io_.write(BdqCtl::at(q), BdqCtl{}.set(BdqCtl::kEnable, 1).set(BdqCtl::kPpqEnable, 1)));
+    FBNIC_TRY(
+        write_base(regs::BdqHpqBal::at(q), regs::BdqHpqBah::at(q), hpq_.ring.memory().device));
+    FBNIC_TRY(
+        io_.write(regs::BdqHpqSize::at(q),
+                  regs::BdqHpqSize{}.set(regs::BdqHpqSize::kLog2, regs::ring_size_code(kHpq))));
+    FBNIC_TRY(
+        write_base(regs::BdqPpqBal::at(q), regs::BdqPpqBah::at(q), ppq_.ring.memory().device));
+    FBNIC_TRY(
+        io_.write(regs::BdqPpqSize::at(q),
+                  regs::BdqPpqSize{}.set(regs::BdqPpqSize::kLog2, regs::ring_size_code(kPpq))));
+    FBNIC_TRY(
+        io_.write(BdqCtl::at(q), BdqCtl{}.set(BdqCtl::kEnable, 1).set(BdqCtl::kPpqEnable, 1)));
 
     using regs::RdeCtl0;
     using regs::RdeCtl1;
@@ -160,7 +169,8 @@ class RxQueue {
   Status disable(Deadline deadline, OnPacket&& on_packet) {
     if (!enabled_) return ok_status();
     const std::uint32_t q = queue_;
-    FBNIC_TRY(io_.modify(regs::BdqCtl::at(q), [](regs::BdqCtl& r) { r.set(regs::BdqCtl::kEnable, 0); }));
+    FBNIC_TRY(
+        io_.modify(regs::BdqCtl::at(q), [](regs::BdqCtl& r) { r.set(regs::BdqCtl::kEnable, 0); }));
     FBNIC_TRY(io_.write(regs::RcqCtl::at(q), regs::RcqCtl{}));
     FBNIC_TRY(io_.write(regs::RimMask::at(q), regs::RimMask{}.set(regs::RimMask::kMasked, 1)));
     FBNIC_TRY(io_.flush());
@@ -272,8 +282,7 @@ class RxQueue {
             bad = !add_fragment(ppq_, rcd, cur);
           }
           break;
-        case desc::Rcd::kTypeOptMeta:
-          break;
+        case desc::Rcd::kTypeOptMeta: break;
         default:  // META: the packet is complete
           if (!in_packet) {
             ++counters_.bad_completions;
@@ -376,7 +385,8 @@ class RxQueue {
   }
   template <std::uint32_t N>
   Status alloc_ring(DescRing<N>& ring) {
-    FBNIC_TRY_ASSIGN(const DmaBuffer mem, io_.platform().dma_alloc(align_up(DescRing<N>::kBytes, 4096), 4096));
+    FBNIC_TRY_ASSIGN(const DmaBuffer mem,
+                     io_.platform().dma_alloc(align_up(DescRing<N>::kBytes, 4096), 4096));
     ring.attach(mem);
     return ok_status();
   }

@@ -42,9 +42,9 @@ struct TxBuffer {
 struct TxOffload {
   enum class L3 : std::uint8_t { kNone, kIpv4, kIpv6 };
   enum class L4 : std::uint8_t { kNone, kTcp, kUdp };
-  std::uint16_t l2_len = 0;         // Ethernet (+VLAN) header bytes
-  std::uint16_t l3_len = 0;         // IP header bytes
-  std::uint16_t csum_field = 0;     // checksum offset inside the L4 header (16 TCP, 6 UDP)
+  std::uint16_t l2_len = 0;      // Ethernet (+VLAN) header bytes
+  std::uint16_t l3_len = 0;      // IP header bytes
+  std::uint16_t csum_field = 0;  // checksum offset inside the L4 header (16 TCP, 6 UDP)
   bool checksum = false;
   std::uint16_t mss = 0;            // TSO segment payload; 0 = no TSO
   std::uint16_t l4_header_len = 0;  // TCP header bytes (TSO)
@@ -67,8 +67,8 @@ struct TxCounters {
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
   std::uint64_t completed = 0;
-  std::uint64_t rejected = 0;     // packets refused by send (malformed)
-  std::uint64_t full = 0;         // batches cut short by a full ring
+  std::uint64_t rejected = 0;  // packets refused by send (malformed)
+  std::uint64_t full = 0;      // batches cut short by a full ring
   std::uint64_t bad_completions = 0;
   std::uint64_t doorbells = 0;
 };
@@ -120,11 +120,13 @@ class TxQueue {
 
     FBNIC_TRY(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}.set(regs::TcqCtl::kReset, 1)));
     FBNIC_TRY(write_base(regs::TcqBal::at(q), regs::TcqBah::at(q), tcq_.memory().device));
-    FBNIC_TRY(io_.write(regs::TcqSize::at(q), regs::TcqSize{}.set(regs::TcqSize::kLog2,
-                                                                  regs::ring_size_code(kCompletions))));
+    FBNIC_TRY(
+        io_.write(regs::TcqSize::at(q),
+                  regs::TcqSize{}.set(regs::TcqSize::kLog2, regs::ring_size_code(kCompletions))));
     FBNIC_TRY(io_.write(regs::TimCtl::at(q), regs::TimCtl{}.set(regs::TimCtl::kVector, vector_)));
-    FBNIC_TRY(io_.write(regs::TimThreshold::at(q),
-                        regs::TimThreshold{}.set(regs::TimThreshold::kCount, (kCompletions - 1) / 2)));
+    FBNIC_TRY(
+        io_.write(regs::TimThreshold::at(q),
+                  regs::TimThreshold{}.set(regs::TimThreshold::kCount, (kCompletions - 1) / 2)));
     FBNIC_TRY(io_.write(regs::TimMask::at(q), regs::TimMask{}));
     FBNIC_TRY(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}.set(regs::TcqCtl::kEnable, 1)));
     enabled_ = true;
@@ -139,7 +141,8 @@ class TxQueue {
     if (!enabled_) return ok_status();
     enabled_ = false;
     const std::uint32_t q = queue_;
-    FBNIC_TRY(io_.modify(regs::Twq0Ctl::at(q), [](regs::Twq0Ctl& r) { r.set(regs::Twq0Ctl::kEnable, 0); }));
+    FBNIC_TRY(io_.modify(regs::Twq0Ctl::at(q),
+                         [](regs::Twq0Ctl& r) { r.set(regs::Twq0Ctl::kEnable, 0); }));
     FBNIC_TRY(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}));
     FBNIC_TRY(io_.write(regs::TimMask::at(q), regs::TimMask{}.set(regs::TimMask::kMasked, 1)));
     FBNIC_TRY(io_.flush());
@@ -212,7 +215,8 @@ class TxQueue {
     if (result.sent == 0) return result;
     counters_.bytes += bytes;
     // One completion per batch: the head it reports covers every packet before it.
-    twq_.write(last_meta, desc::Twd::from_raw(last_meta_value).set(desc::Twd::kReqCompletion, 1).raw());
+    twq_.write(last_meta,
+               desc::Twd::from_raw(last_meta_value).set(desc::Twd::kReqCompletion, 1).raw());
     tail_ = tail;
     counters_.packets += result.sent;
     ring_doorbell();
@@ -236,7 +240,8 @@ class TxQueue {
     }
     if (head != tcq_head_) {
       tcq_head_ = head;
-      io_.write(regs::TcqHead::at(queue_), regs::TcqHead::from_raw(head & (kCompletions - 1))).ignore();
+      io_.write(regs::TcqHead::at(queue_), regs::TcqHead::from_raw(head & (kCompletions - 1)))
+          .ignore();
     }
     counters_.completed += done;
     return done;
@@ -257,9 +262,12 @@ class TxQueue {
     // Lengths travel in 2-byte units (L4 header in 4-byte units): odd or oversized
     // values cannot be described, and are refused rather than silently truncated.
     if ((o.l2_len | o.l3_len | o.csum_field) & 1u) return Error::kInvalidArgument;
-    meta.set(T::kL2Hlen, o.l2_len / 2u).set(T::kL3Ihlen, o.l3_len / 2u).set(T::kCsumOffset, o.csum_field / 2u);
+    meta.set(T::kL2Hlen, o.l2_len / 2u)
+        .set(T::kL3Ihlen, o.l3_len / 2u)
+        .set(T::kCsumOffset, o.csum_field / 2u);
     if (o.mss != 0) {
-      if ((o.l4_header_len & 3u) != 0 || o.l3 == TxOffload::L3::kNone || o.l4 == TxOffload::L4::kNone) {
+      if ((o.l4_header_len & 3u) != 0 || o.l3 == TxOffload::L3::kNone ||
+          o.l4 == TxOffload::L4::kNone) {
         return Error::kInvalidArgument;
       }
       meta.set(T::kReqLso, 1)

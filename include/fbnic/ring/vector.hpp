@@ -13,8 +13,7 @@ namespace fbnic {
 template <Platform P>
 Status arm_vector(Io<P>& io, std::uint32_t vector, std::uint32_t rx_us, std::uint32_t tx_us) {
   using R = regs::IntrCqRearm;
-  return io.write(R::at(vector), R{}
-                                     .set(R::kRcqTimeout, rx_us)
+  return io.write(R::at(vector), R{}.set(R::kRcqTimeout, rx_us)
                                      .set(R::kRcqTimeoutUpdate, 1)
                                      .set(R::kTcqTimeout, tx_us)
                                      .set(R::kTcqTimeoutUpdate, 1)

@@ -48,7 +48,8 @@ class Classifier {
     FBNIC_TRY(io_.flush());
     FBNIC_TRY(io_.write(regs::RpcActTbl1Default{}));
     using R = regs::RpcRmiConfig;
-    FBNIC_TRY(io_.write(R{}.set(R::kMtu, kMaxFrameBytes).set(R::kOhBytes, kRmiOverheadBytes).set(R::kEnable, 1)));
+    FBNIC_TRY(io_.write(
+        R{}.set(R::kMtu, kMaxFrameBytes).set(R::kOhBytes, kRmiOverheadBytes).set(R::kEnable, 1)));
     started_ = true;
     return ok_status();
   }
@@ -77,12 +78,13 @@ class Classifier {
     table_ = MacTable::build(mode, std::span<const MacAddress>(bmc_.data(), bmc_count_));
     // A BMC that wants all multicast gets it through the spare slot below the unicast
     // range and action entry 1, unless the host takes all multicast anyway.
-    const bool bmc_multi = has_bmc() && bmc_all_multi_ && !table_.all_multicast && !table_.promiscuous &&
-                           !table_.slot[kUnicastBoundary - 1].valid;
+    const bool bmc_multi = has_bmc() && bmc_all_multi_ && !table_.all_multicast &&
+                           !table_.promiscuous && !table_.slot[kUnicastBoundary - 1].valid;
     if (bmc_multi) table_.slot[kUnicastBoundary - 1] = MacEntry::any_multicast();
     FBNIC_TRY(write_action(kActBmcAllMulti, bmc_multi ? bmc_all_multi_rule() : ActionRule{}));
     FBNIC_TRY(write_rss_rules());
-    for (std::uint32_t i = 0; i < regs::kMacdaEntries; ++i) FBNIC_TRY(write_macda(i, table_.slot[i]));
+    for (std::uint32_t i = 0; i < regs::kMacdaEntries; ++i)
+      FBNIC_TRY(write_macda(i, table_.slot[i]));
     return ok_status();
   }
   [[nodiscard]] const MacTable& mac_table() const { return table_; }
@@ -142,11 +144,13 @@ class Classifier {
       const std::uint32_t fields = fields_[ft];
       if (has_bmc()) {
         FBNIC_TRY(write_action(kActRssUnicast + t, rss_rule(ft, true, regs::kActDestHost, fields)));
-        FBNIC_TRY(write_action(kActRssMulticast + t,
-                               rss_rule(ft, false, regs::kActDestHost | regs::kActDestBmc, fields)));
+        FBNIC_TRY(
+            write_action(kActRssMulticast + t,
+                         rss_rule(ft, false, regs::kActDestHost | regs::kActDestBmc, fields)));
       } else {
         FBNIC_TRY(write_action(kActRssUnicast + t, ActionRule{}));
-        FBNIC_TRY(write_action(kActRssMulticast + t, rss_rule(ft, false, regs::kActDestHost, fields)));
+        FBNIC_TRY(
+            write_action(kActRssMulticast + t, rss_rule(ft, false, regs::kActDestHost, fields)));
       }
     }
     if (has_bmc()) {
@@ -156,7 +160,8 @@ class Classifier {
       bmc.tbl0 = regs::RpcActTbl0{}.set(regs::RpcActTbl0::kDest, regs::kActDestBmc).raw();
       const auto value = T{}.set(T::kMacdaValid, 1);
       bmc.value[1] = static_cast<std::uint16_t>(value.raw());
-      bmc.mask[1] = static_cast<std::uint16_t>(~(value.raw() | T{}.set(T::kMacdaIndex, 0x1C).raw()));
+      bmc.mask[1] =
+          static_cast<std::uint16_t>(~(value.raw() | T{}.set(T::kMacdaIndex, 0x1C).raw()));
       FBNIC_TRY(write_action(kActBmcUnicast, bmc));
     }
     return ok_status();
@@ -168,7 +173,8 @@ class Classifier {
     r.tbl0 = regs::RpcActTbl0{}.set(regs::RpcActTbl0::kDest, regs::kActDestBmc).raw();
     const auto value = T{}.set(T::kMacdaValid, 1).set(T::kMacdaIndex, kUnicastBoundary - 1);
     r.value[1] = static_cast<std::uint16_t>(value.raw());
-    r.mask[1] = static_cast<std::uint16_t>(~T{}.set(T::kMacdaValid, 1).set_all(T::kMacdaIndex).raw());
+    r.mask[1] =
+        static_cast<std::uint16_t>(~T{}.set(T::kMacdaValid, 1).set_all(T::kMacdaIndex).raw());
     return r;
   }
 
@@ -177,7 +183,8 @@ class Classifier {
     FBNIC_TRY(io_.write(regs::RpcActTbl0::at(e), regs::RpcActTbl0::from_raw(r.tbl0)));
     FBNIC_TRY(io_.write(regs::RpcActTbl1::at(e), regs::RpcActTbl1::from_raw(r.tbl1)));
     if (!r.valid) {
-      for (std::uint32_t w = 0; w <= regs::kActWordValidate; ++w) FBNIC_TRY(io_.write(T::at(e, w), T{}));
+      for (std::uint32_t w = 0; w <= regs::kActWordValidate; ++w)
+        FBNIC_TRY(io_.write(T::at(e, w), T{}));
       return ok_status();
     }
     for (std::uint32_t w = 0; w < regs::kActWordValidate; ++w) {
@@ -191,7 +198,8 @@ class Classifier {
   Status write_macda(std::uint32_t slot, const MacEntry& m) {
     using T = regs::RpcTcamMacda;
     if (!m.valid) {
-      for (std::uint32_t w = 0; w <= regs::kMacdaWordValidate; ++w) FBNIC_TRY(io_.write(T::at(slot, w), T{}));
+      for (std::uint32_t w = 0; w <= regs::kMacdaWordValidate; ++w)
+        FBNIC_TRY(io_.write(T::at(slot, w), T{}));
       return ok_status();
     }
     for (std::uint32_t w = 0; w < 3; ++w) {

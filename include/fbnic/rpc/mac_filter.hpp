@@ -38,15 +38,16 @@ struct MacEntry {
     return {true, MacAddress{}, MacAddress{{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}}};
   }
   static constexpr MacEntry any_multicast() {
-    return {true, MacAddress{{0x01, 0, 0, 0, 0, 0}}, MacAddress{{0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}}};
+    return {true, MacAddress{{0x01, 0, 0, 0, 0, 0}},
+            MacAddress{{0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}}};
   }
   friend constexpr bool operator==(const MacEntry&, const MacEntry&) = default;
 };
 
 // What the host wants to receive.
 struct RxMode {
-  MacAddress station;                      // the interface's own address
-  std::span<const MacAddress> unicast{};   // extra unicast addresses
+  MacAddress station;                     // the interface's own address
+  std::span<const MacAddress> unicast{};  // extra unicast addresses
   std::span<const MacAddress> multicast{};
   bool broadcast = true;
   bool promiscuous = false;
@@ -57,7 +58,7 @@ struct RxMode {
 // addresses turn on promiscuous or all-multicast, as the upstream driver does.
 struct MacTable {
   std::array<MacEntry, regs::kMacdaEntries> slot{};
-  bool promiscuous = false;     // as applied, after overflow
+  bool promiscuous = false;  // as applied, after overflow
   bool all_multicast = false;
 
   static MacTable build(const RxMode& mode, std::span<const MacAddress> bmc = {}) {

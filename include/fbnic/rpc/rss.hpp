@@ -20,7 +20,8 @@ struct RssConfig {
   static constexpr RssConfig spread(std::uint32_t queues) {
     RssConfig c;
     for (auto& t : c.table) {
-      for (std::uint32_t i = 0; i < t.size(); ++i) t[i] = static_cast<std::uint8_t>(i % (queues == 0 ? 1 : queues));
+      for (std::uint32_t i = 0; i < t.size(); ++i)
+        t[i] = static_cast<std::uint8_t>(i % (queues == 0 ? 1 : queues));
     }
     return c;
   }

@@ -28,15 +28,17 @@ inline constexpr std::uint32_t kActRssMulticast = 57;  // + flow type
 // for UDP and plain IP, the destination MAC for other Ethernet frames.
 struct RssFields {
   std::array<std::uint32_t, kFlowTypes> fields{
-      regs::kRssIpSrc | regs::kRssIpDst,                                          // UDP6
-      regs::kRssIpSrc | regs::kRssIpDst,                                          // UDP4
-      regs::kRssIpSrc | regs::kRssIpDst | regs::kRssL4Src | regs::kRssL4Dst,      // TCP6
-      regs::kRssIpSrc | regs::kRssIpDst | regs::kRssL4Src | regs::kRssL4Dst,      // TCP4
-      regs::kRssIpSrc | regs::kRssIpDst,                                          // IP6
-      regs::kRssIpSrc | regs::kRssIpDst,                                          // IP4
-      regs::kRssL2Da,                                                             // Ether
+      regs::kRssIpSrc | regs::kRssIpDst,                                      // UDP6
+      regs::kRssIpSrc | regs::kRssIpDst,                                      // UDP4
+      regs::kRssIpSrc | regs::kRssIpDst | regs::kRssL4Src | regs::kRssL4Dst,  // TCP6
+      regs::kRssIpSrc | regs::kRssIpDst | regs::kRssL4Src | regs::kRssL4Dst,  // TCP4
+      regs::kRssIpSrc | regs::kRssIpDst,                                      // IP6
+      regs::kRssIpSrc | regs::kRssIpDst,                                      // IP4
+      regs::kRssL2Da,                                                         // Ether
   };
-  [[nodiscard]] constexpr std::uint32_t& operator[](FlowType t) { return fields[static_cast<std::uint32_t>(t)]; }
+  [[nodiscard]] constexpr std::uint32_t& operator[](FlowType t) {
+    return fields[static_cast<std::uint32_t>(t)];
+  }
   [[nodiscard]] constexpr std::uint32_t operator[](FlowType t) const {
     return fields[static_cast<std::uint32_t>(t)];
   }
@@ -98,11 +100,11 @@ constexpr ActionRule rss_rule(FlowType t, bool unicast, std::uint32_t dest, std:
 // A user rule's match: any field left out matches everything.
 struct FlowMatch {
   enum class L4 : std::uint8_t { kAny, kTcp, kUdp };
-  bool ipv6 = false;            // with an L4 or port match: which IP version
+  bool ipv6 = false;  // with an L4 or port match: which IP version
   L4 l4 = L4::kAny;
-  std::uint16_t src_port = 0;   // 0 = any
+  std::uint16_t src_port = 0;  // 0 = any
   std::uint16_t dst_port = 0;
-  std::int32_t macda_slot = -1; // a MAC DA TCAM slot the frame must hit, or -1
+  std::int32_t macda_slot = -1;  // a MAC DA TCAM slot the frame must hit, or -1
 };
 
 // What a user rule does.
@@ -110,7 +112,7 @@ struct FlowAction {
   enum class Kind : std::uint8_t { kDrop, kQueue, kRss };
   Kind kind = Kind::kQueue;
   std::uint32_t queue = 0;
-  bool rss_context1 = false;    // use indirection table 1
+  bool rss_context1 = false;  // use indirection table 1
 };
 
 constexpr ActionRule user_rule(const FlowMatch& m, const FlowAction& a) {
@@ -120,11 +122,14 @@ constexpr ActionRule user_rule(const FlowMatch& m, const FlowAction& a) {
   auto tbl0 = A{}.set(A::kDmaHint, regs::kDmaHintL4);
   switch (a.kind) {
     case FlowAction::Kind::kDrop: tbl0.set(A::kDrop, 1); break;
-    case FlowAction::Kind::kQueue: tbl0.set(A::kDest, regs::kActDestHost).set(A::kQSel, 1).set(A::kQId, a.queue); break;
+    case FlowAction::Kind::kQueue:
+      tbl0.set(A::kDest, regs::kActDestHost).set(A::kQSel, 1).set(A::kQId, a.queue);
+      break;
     case FlowAction::Kind::kRss:
       tbl0.set(A::kDest, regs::kActDestHost).set(A::kRssCtxtId, a.rss_context1 ? 1 : 0);
-      r.tbl1 = regs::RpcActTbl1{}.set(regs::RpcActTbl1::kRssEnable, regs::kRssIpSrc | regs::kRssIpDst |
-                                                                        regs::kRssL4Src | regs::kRssL4Dst)
+      r.tbl1 = regs::RpcActTbl1{}
+                   .set(regs::RpcActTbl1::kRssEnable,
+                        regs::kRssIpSrc | regs::kRssIpDst | regs::kRssL4Src | regs::kRssL4Dst)
                    .raw();
       break;
   }
@@ -132,8 +137,10 @@ constexpr ActionRule user_rule(const FlowMatch& m, const FlowAction& a) {
   auto value = T{};
   auto care = T{};
   if (m.l4 != FlowMatch::L4::kAny) {
-    value.set(T::kL4Valid, 1).set(T::kIpValid, 1).set(T::kIpIsV6, m.ipv6 ? 1 : 0)
-         .set(T::kL4IsUdp, m.l4 == FlowMatch::L4::kUdp ? 1 : 0);
+    value.set(T::kL4Valid, 1)
+        .set(T::kIpValid, 1)
+        .set(T::kIpIsV6, m.ipv6 ? 1 : 0)
+        .set(T::kL4IsUdp, m.l4 == FlowMatch::L4::kUdp ? 1 : 0);
     care.set(T::kL4Valid, 1).set(T::kIpValid, 1).set(T::kIpIsV6, 1).set(T::kL4IsUdp, 1);
   }
   if (m.macda_slot >= 0) {

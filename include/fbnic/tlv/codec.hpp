@@ -38,11 +38,7 @@ void put_member(Writer& w, const Attr<Member>& attr, const T& msg) {
 template <class T>
 void put_attrs(Writer& w, const T& msg) {
   static_assert(schema_is_valid<T>(), "attribute IDs must be below 32 and unique");
-  std::apply(
-      [&](const auto&... attr) {
-        (put_member(w, attr, msg), ...);
-      },
-      Schema<T>::kAttrs);
+  std::apply([&](const auto&... attr) { (put_member(w, attr, msg), ...); }, Schema<T>::kAttrs);
 }
 
 template <class M>

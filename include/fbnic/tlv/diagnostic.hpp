@@ -7,20 +7,20 @@ namespace fbnic::tlv {
 
 enum class Problem : std::uint8_t {
   kNone,
-  kTruncated,         // shorter than its headers say
-  kNotAMessage,       // the first header lacks is_msg
-  kWrongMessage,      // a different message ID than the one being decoded
-  kTooLong,           // message longer than a page, or than the buffer it came in
-  kAttrIsMessage,     // an attribute header with is_msg set
-  kAttrIdTooLarge,    // attribute ID 32 or above
-  kDuplicate,         // a known attribute twice at one level
-  kUnknownRequired,   // an unknown attribute marked cannot_ignore
-  kBadLength,         // a payload length the attribute's kind does not allow
-  kBadString,         // a string without its terminating NUL
-  kBadArrayElement,   // an array element with the wrong ID
-  kTooManyElements,   // more array elements than the receiver has room for
-  kValueTooLarge,     // an integer wider than the field that receives it
-  kNoRoom,            // (encoding) the output buffer is too small
+  kTruncated,        // shorter than its headers say
+  kNotAMessage,      // the first header lacks is_msg
+  kWrongMessage,     // a different message ID than the one being decoded
+  kTooLong,          // message longer than a page, or than the buffer it came in
+  kAttrIsMessage,    // an attribute header with is_msg set
+  kAttrIdTooLarge,   // attribute ID 32 or above
+  kDuplicate,        // a known attribute twice at one level
+  kUnknownRequired,  // an unknown attribute marked cannot_ignore
+  kBadLength,        // a payload length the attribute's kind does not allow
+  kBadString,        // a string without its terminating NUL
+  kBadArrayElement,  // an array element with the wrong ID
+  kTooManyElements,  // more array elements than the receiver has room for
+  kValueTooLarge,    // an integer wider than the field that receives it
+  kNoRoom,           // (encoding) the output buffer is too small
 };
 
 constexpr const char* problem_name(Problem p) {

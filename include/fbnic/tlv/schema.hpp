@@ -37,7 +37,9 @@ template <class T>
 struct Schema;
 
 template <class T>
-concept HasSchema = requires { Schema<T>::kAttrs; };
+concept HasSchema = requires {
+  Schema<T>::kAttrs;
+};
 
 // Message IDs are 12 bits; a nested attribute set has none.
 inline constexpr std::uint16_t kNestedOnly = 0xFFFF;

@@ -149,8 +149,8 @@ void phase_errors() {
   }
   {
     Platform p(quiet());
-    expect_problem("absent device", p, p.open(kAbsent), Problem::kNoSuchDevice,
-                   Error::kNotFound, {"no such PCI device", "lspci"});
+    expect_problem("absent device", p, p.open(kAbsent), Problem::kNoSuchDevice, Error::kNotFound,
+                   {"no such PCI device", "lspci"});
   }
   {
     Platform p(quiet());

@@ -8,11 +8,11 @@
 namespace fbnic::mock {
 
 struct DefaultConfig {
-  static constexpr std::uint32_t kQueues = 8;        // queue register blocks modelled
-  static constexpr std::size_t kDmaMappings = 1024;  // live DMA mappings
-  static constexpr std::size_t kFaultLog = 64;       // most recent faults kept
-  static constexpr std::size_t kAccessLog = 256;     // most recent MMIO accesses kept
-  static constexpr std::size_t kFwOutbox = 48;       // firmware answers waiting for a buffer
+  static constexpr std::uint32_t kQueues = 8;           // queue register blocks modelled
+  static constexpr std::size_t kDmaMappings = 1024;     // live DMA mappings
+  static constexpr std::size_t kFaultLog = 64;          // most recent faults kept
+  static constexpr std::size_t kAccessLog = 256;        // most recent MMIO accesses kept
+  static constexpr std::size_t kFwOutbox = 48;          // firmware answers waiting for a buffer
   static constexpr std::size_t kRxbBytes = 384 * 1024;  // the network-to-host Rx FIFO
   static constexpr std::size_t kRxbFrames = 4096;
 };

@@ -38,11 +38,11 @@
 namespace fbnic::mock {
 
 struct DeviceCounters {
-  std::uint64_t rx_fifo_drops = 0;      // no room in the Rx FIFO
-  std::uint64_t rx_classified_drop = 0; // the classifier's verdict (including "no match")
-  std::uint64_t rx_rpc_disabled = 0;    // arrived while RPC_RMI_CONFIG.ENABLE was off
-  std::uint64_t rx_to_bmc = 0;          // for the BMC
-  std::uint64_t rx_queue_drops = 0;     // the queue was off or out of buffers
+  std::uint64_t rx_fifo_drops = 0;       // no room in the Rx FIFO
+  std::uint64_t rx_classified_drop = 0;  // the classifier's verdict (including "no match")
+  std::uint64_t rx_rpc_disabled = 0;     // arrived while RPC_RMI_CONFIG.ENABLE was off
+  std::uint64_t rx_to_bmc = 0;           // for the BMC
+  std::uint64_t rx_queue_drops = 0;      // the queue was off or out of buffers
 };
 
 template <class Config = DefaultConfig>
@@ -130,8 +130,9 @@ class Device {
   }
   // Frames arriving from the wire enter here.
   [[nodiscard]] FrameSink wire_sink() {
-    return {[](void* ctx, std::span<const std::uint8_t> f) { static_cast<Device*>(ctx)->receive(f); },
-            this};
+    return {
+        [](void* ctx, std::span<const std::uint8_t> f) { static_cast<Device*>(ctx)->receive(f); },
+        this};
   }
   // Sees every frame this port puts on the wire (or loops back).
   void set_tap(FrameSink tap) { tap_ = tap; }
@@ -209,7 +210,8 @@ class Device {
     t = m < t ? m : t;
     t = q < t ? q : t;
     // A paused transmitter resumes on its own.
-    if (mac_.paused(now_ns_) && queues_.tx_backlog() && mac_.paused_until() < t) t = mac_.paused_until();
+    if (mac_.paused(now_ns_) && queues_.tx_backlog() && mac_.paused_until() < t)
+      t = mac_.paused_until();
     return t;
   }
 
@@ -289,7 +291,9 @@ class Device {
         if (static_cast<F>(m.fec) == F::kRs) in0.set(regs::SigPcsIn0::kF91OneLane, 1);
         break;
       case S::k50gR1: in0.set(regs::SigPcsIn0::kSd8x, 1); break;
-      case S::k100gR2: in0.set(regs::SigPcsIn0::kSd8x, 1).set(regs::SigPcsIn0::kPcs100Ena, 1); break;
+      case S::k100gR2:
+        in0.set(regs::SigPcsIn0::kSd8x, 1).set(regs::SigPcsIn0::kPcs100Ena, 1);
+        break;
       default: break;
     }
     auto in1 = regs::SigPcsIn1{};

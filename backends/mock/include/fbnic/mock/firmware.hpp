@@ -69,12 +69,12 @@ struct Misbehaviour {
 };
 
 struct FirmwareStats {
-  std::uint64_t requests = 0;      // Tx messages taken
-  std::uint64_t answers = 0;       // Rx messages delivered
-  std::uint64_t unknown = 0;       // requests with an ID the firmware does not know
-  std::uint64_t malformed = 0;     // requests that did not parse
-  std::uint64_t dropped = 0;       // answers lost to a full outbox or a ring reset
-  std::uint64_t ready_irqs = 0;    // vector-0 interrupts raised
+  std::uint64_t requests = 0;    // Tx messages taken
+  std::uint64_t answers = 0;     // Rx messages delivered
+  std::uint64_t unknown = 0;     // requests with an ID the firmware does not know
+  std::uint64_t malformed = 0;   // requests that did not parse
+  std::uint64_t dropped = 0;     // answers lost to a full outbox or a ring reset
+  std::uint64_t ready_irqs = 0;  // vector-0 interrupts raised
 };
 
 template <class DeviceT, std::size_t Outbox>
@@ -202,12 +202,8 @@ class Firmware {
     dev_.regs().put(regs::MbxDescHi::at(slot, mbx), regs::MbxDescHi::from_raw(d.hi()));
     dev_.regs().put(regs::MbxDescLo::at(slot, mbx), regs::MbxDescLo::from_raw(d.lo()));
   }
-  static bool is_skip(Desc d) {
-    return d.get(Desc::kHostCmpl) != 0 && d.get(Desc::kFwCmpl) != 0;
-  }
-  static bool is_posted(Desc d) {
-    return d.get(Desc::kHostCmpl) != 0 && d.get(Desc::kFwCmpl) == 0;
-  }
+  static bool is_skip(Desc d) { return d.get(Desc::kHostCmpl) != 0 && d.get(Desc::kFwCmpl) != 0; }
+  static bool is_posted(Desc d) { return d.get(Desc::kHostCmpl) != 0 && d.get(Desc::kFwCmpl) == 0; }
 
   void raise_ready() {
     if (bad_.not_ready) return;
@@ -275,9 +271,7 @@ class Firmware {
         if (auto r = tlv::decode<fw::RpcMacSyncReq>(msg); r.ok()) mac_sync_ = *r;
         return;
       }
-      default:
-        ++stats_.unknown;
-        return;
+      default: ++stats_.unknown; return;
     }
   }
 
@@ -320,12 +314,15 @@ class Firmware {
       r.error = -22;
       return answer(r);
     }
-    for (std::uint32_t i = 0; i < req.length; ++i) scratch_[i] = qsfp_byte(req.page, req.offset + i);
+    for (std::uint32_t i = 0; i < req.length; ++i)
+      scratch_[i] = qsfp_byte(req.page, req.offset + i);
     r.data.data = std::span<const std::uint8_t>(scratch_.data(), req.length);
     answer(r);
   }
 
-  static std::uint8_t eeprom_byte(std::uint32_t at) { return static_cast<std::uint8_t>(at ^ (at >> 8) ^ 0xA5); }
+  static std::uint8_t eeprom_byte(std::uint32_t at) {
+    return static_cast<std::uint8_t>(at ^ (at >> 8) ^ 0xA5);
+  }
   void on_eeprom(std::span<const std::uint8_t> msg) {
     fw::EepromReadReq req;
     if (!parse(msg, req)) return;
@@ -351,8 +348,9 @@ class Firmware {
       r.error = -1;  // EPERM: only the host that owns the NIC may retrain it
     } else {
       const bool two_lanes = req.lane_mask == 3;
-      const auto speed = req.pam4 != 0 ? (two_lanes ? fw::LinkSpeed::k100gR2 : fw::LinkSpeed::k50gR1)
-                                       : (two_lanes ? fw::LinkSpeed::k50gR2 : fw::LinkSpeed::k25gR1);
+      const auto speed = req.pam4 != 0
+                             ? (two_lanes ? fw::LinkSpeed::k100gR2 : fw::LinkSpeed::k50gR1)
+                             : (two_lanes ? fw::LinkSpeed::k50gR2 : fw::LinkSpeed::k25gR1);
       config_.caps.link_speed = static_cast<std::uint32_t>(speed);
       if (req.pam4 != 0) config_.caps.link_fec = static_cast<std::uint32_t>(fw::LinkFec::kRs);
     }
@@ -360,7 +358,8 @@ class Firmware {
   }
 
   static std::uint8_t coredump_byte(std::uint32_t at, std::uint32_t size) {
-    if (at < 4 || at + 4 >= size) return (0xEFBEADDEu >> (8 * (at % 4))) & 0xFF;  // DE AD BE EF tags
+    if (at < 4 || at + 4 >= size)
+      return (0xEFBEADDEu >> (8 * (at % 4))) & 0xFF;  // DE AD BE EF tags
     return static_cast<std::uint8_t>(at * 13 + 0x5A);
   }
   void on_coredump_info(std::span<const std::uint8_t> msg) {
@@ -394,7 +393,8 @@ class Firmware {
     fw::UpgradeStartReq req;
     if (!parse(msg, req)) return;
     fw::UpgradeStartResp r;
-    if (req.image_length == 0 || req.section > static_cast<std::uint32_t>(fw::FlashSection::kUser)) {
+    if (req.image_length == 0 ||
+        req.section > static_cast<std::uint32_t>(fw::FlashSection::kUser)) {
       r.error = -22;
     } else if (upgrade_.active) {
       r.error = -16;  // EBUSY
@@ -506,9 +506,7 @@ class Firmware {
     }
     return &outbox_[out_count_++];
   }
-  std::uint64_t due() const {
-    return dev_.now_ns() + bad_.late_us * 1000;
-  }
+  std::uint64_t due() const { return dev_.now_ns() + bad_.late_us * 1000; }
 
   void finish_answer(OutMsg& m, std::uint32_t len) {
     m.len = m.desc_len = len;

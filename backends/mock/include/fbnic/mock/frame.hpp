@@ -23,7 +23,7 @@ struct FrameInfo {
   L3 l3 = L3::kNone;
   std::uint32_t l3_len = 0;  // IP header, with IPv6 extension headers
   std::uint8_t ip_proto = 0;
-  bool fragment = false;     // an IP fragment: no L4 parsing
+  bool fragment = false;                  // an IP fragment: no L4 parsing
   std::array<std::uint8_t, 16> ip_src{};  // IPv4 in the first 4 bytes
   std::array<std::uint8_t, 16> ip_dst{};
   L4 l4 = L4::kNone;
@@ -64,7 +64,8 @@ inline FrameInfo parse_frame(std::span<const std::uint8_t> f) {
   const std::uint8_t* p = f.data() + fi.l2_len;
   const std::size_t left = f.size() - fi.l2_len;
   if (fi.ethertype == kEtherIpv4) {
-    if (left < 20 || (p[0] >> 4) != 4 || (p[0] & 0xF) < 5 || static_cast<std::size_t>(p[0] & 0xFu) * 4 > left) {
+    if (left < 20 || (p[0] >> 4) != 4 || (p[0] & 0xF) < 5 ||
+        static_cast<std::size_t>(p[0] & 0xFu) * 4 > left) {
       fi.parse_error = true;
       return fi;
     }
@@ -148,7 +149,7 @@ inline std::uint32_t pseudo_header_sum(const FrameInfo& fi, std::uint32_t l4_byt
 inline bool l4_checksum_ok(std::span<const std::uint8_t> f, const FrameInfo& fi) {
   if (fi.l4 != FrameInfo::L4::kTcp && fi.l4 != FrameInfo::L4::kUdp) return false;
   const std::uint32_t off = fi.l4_offset();
-  std::uint32_t l4_bytes = static_cast<std::uint32_t>(f.size()) - off;
+  std::uint32_t l4_bytes = 0;
   if (fi.l3 == FrameInfo::L3::kIpv4) {
     // Trust the IP total length over the frame length (the frame may carry padding).
     const std::uint32_t total = load_be16(&f[fi.l2_len + 2]);
@@ -159,7 +160,8 @@ inline bool l4_checksum_ok(std::span<const std::uint8_t> f, const FrameInfo& fi)
     if (40 + payload < fi.l3_len || fi.l2_len + 40 + payload > f.size()) return false;
     l4_bytes = 40 + payload - fi.l3_len;
   }
-  if (fi.l4 == FrameInfo::L4::kUdp && fi.l3 == FrameInfo::L3::kIpv4 && load_be16(&f[off + 6]) == 0) {
+  if (fi.l4 == FrameInfo::L4::kUdp && fi.l3 == FrameInfo::L3::kIpv4 &&
+      load_be16(&f[off + 6]) == 0) {
     return true;
   }
   const std::uint32_t sum = csum_add(f.subspan(off, l4_bytes), pseudo_header_sum(fi, l4_bytes));

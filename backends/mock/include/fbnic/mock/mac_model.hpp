@@ -115,8 +115,8 @@ class MacModel {
   // link interrupt cause.
   void update(std::uint64_t now) {
     now_ = now;
-    const bool possible = loopback() || (plugged() && far_.mode != nullptr &&
-                                         *far_.mode == mode_ && valid_mode(mode_));
+    const bool possible = loopback() || (plugged() && far_.mode != nullptr && *far_.mode == mode_ &&
+                                         valid_mode(mode_));
     if (!possible) {
       ready_at_ = 0;
       set_link(false);
@@ -144,8 +144,10 @@ class MacModel {
     count<regs::MacStatTxTransmittedOk>(1);
     count<regs::MacStatTxByteCount>(frame.size());
     if (frame.size() >= 6 && (frame[0] & 1u) != 0) {
-      if (is_broadcast(frame)) count<regs::MacStatTxBroadcast>(1);
-      else count<regs::MacStatTxMulticast>(1);
+      if (is_broadcast(frame))
+        count<regs::MacStatTxBroadcast>(1);
+      else
+        count<regs::MacStatTxMulticast>(1);
     }
     if (loopback()) return TxResult::kLoopback;
     far_.sink(frame);
@@ -176,8 +178,10 @@ class MacModel {
     count<regs::MacStatRxReceivedOk>(1);
     count<regs::MacStatRxByteCount>(frame.size());
     if (frame.size() >= 6 && (frame[0] & 1u) != 0) {
-      if (is_broadcast(frame)) count<regs::MacStatRxBroadcast>(1);
-      else count<regs::MacStatRxMulticast>(1);
+      if (is_broadcast(frame))
+        count<regs::MacStatRxBroadcast>(1);
+      else
+        count<regs::MacStatRxMulticast>(1);
     }
     return true;
   }
@@ -213,7 +217,8 @@ class MacModel {
     if (offset == regs::RsfecNccwLo::at(0).offset) return take_lo(fec_uncorrected_, nccw_hi_);
     if (offset == regs::RsfecNccwHi::at(0).offset) return nccw_hi_;
     for (std::uint32_t l = 0; l < symbol_errors_.size(); ++l) {
-      if (offset == regs::PcsSymblErrLo::at(l).offset) return take_lo(symbol_errors_[l], symbol_hi_[l]);
+      if (offset == regs::PcsSymblErrLo::at(l).offset)
+        return take_lo(symbol_errors_[l], symbol_hi_[l]);
       if (offset == regs::PcsSymblErrHi::at(l).offset) return symbol_hi_[l];
     }
     return std::nullopt;
@@ -244,7 +249,8 @@ class MacModel {
  private:
   // MAC loopback, or PCS loopback (control register 1 of PCS instance 0).
   [[nodiscard]] bool loopback() const {
-    return regs_.template get<regs::MacCommandConfig>().get(regs::MacCommandConfig::kLoopbackEn) != 0 ||
+    return regs_.template get<regs::MacCommandConfig>().get(regs::MacCommandConfig::kLoopbackEn) !=
+               0 ||
            regs_.get(regs::PcsControl1::at(0)).get(regs::PcsControl1::kLoopback) != 0;
   }
   [[nodiscard]] std::uint64_t line_gbps() const {

@@ -39,12 +39,12 @@
 
 namespace fbnic::mock {
 
-inline constexpr std::uint32_t kMaxFrameBytes = 9742;   // the largest frame on the wire
+inline constexpr std::uint32_t kMaxFrameBytes = 9742;       // the largest frame on the wire
 inline constexpr std::uint32_t kMaxTxPacket = 65535 + 256;  // a TSO packet with headers
 
 struct QueueCounters {
-  std::uint64_t tx_frames = 0;      // frames handed to the MAC (after segmentation)
-  std::uint64_t tx_packets = 0;     // packets fetched from TWQs
+  std::uint64_t tx_frames = 0;   // frames handed to the MAC (after segmentation)
+  std::uint64_t tx_packets = 0;  // packets fetched from TWQs
   std::uint64_t tx_completions = 0;
   std::uint64_t rx_frames = 0;
   std::uint64_t rx_no_buffer = 0;
@@ -154,8 +154,9 @@ class QueueEngine {
           offset == regs::QmTdeIdle::at(n).offset) {
         return tx_idle_bits(n);
       }
-      if (n < 4 && (offset == regs::QmTcqIdle::at(n).offset || offset == regs::QmRcqIdle::at(n).offset ||
-                    offset == regs::QmHpqIdle::at(n).offset || offset == regs::QmPpqIdle::at(n).offset)) {
+      if (n < 4 &&
+          (offset == regs::QmTcqIdle::at(n).offset || offset == regs::QmRcqIdle::at(n).offset ||
+           offset == regs::QmHpqIdle::at(n).offset || offset == regs::QmPpqIdle::at(n).offset)) {
         return offset == regs::QmTcqIdle::at(n).offset ? tx_idle_bits(n) : 0xFFFF'FFFFu;
       }
     }
@@ -167,7 +168,9 @@ class QueueEngine {
       return regs::Twq0Ptrs{}.set(regs::Twq0Ptrs::kHead, tx_[q].head).raw();
     }
     if (offset == regs::TcqPtrs::at(q).offset) {
-      return regs::TcqPtrs{}.set(regs::TcqPtrs::kTail, tx_[q].tcq_tail & (tcq_entries(q) - 1)).raw();
+      return regs::TcqPtrs{}
+          .set(regs::TcqPtrs::kTail, tx_[q].tcq_tail & (tcq_entries(q) - 1))
+          .raw();
     }
     if (offset == regs::RcqPtrs::at(q).offset) {
       return regs::RcqPtrs{}
@@ -194,8 +197,10 @@ class QueueEngine {
   // Interrupts whose coalescing time has come.
   void run_timers(std::uint64_t now) {
     for (std::uint32_t q = 0; q < Queues; ++q) {
-      fire_if_due(q, tx_[q].pending, tx_[q].fire_at, now, regs::TimMask::at(q).offset, tim_vector(q));
-      fire_if_due(q, rx_[q].pending, rx_[q].fire_at, now, regs::RimMask::at(q).offset, rim_vector(q));
+      fire_if_due(q, tx_[q].pending, tx_[q].fire_at, now, regs::TimMask::at(q).offset,
+                  tim_vector(q));
+      fire_if_due(q, rx_[q].pending, rx_[q].fire_at, now, regs::RimMask::at(q).offset,
+                  rim_vector(q));
     }
   }
   [[nodiscard]] std::uint64_t next_event_ns() const {
@@ -222,12 +227,12 @@ class QueueEngine {
     std::uint64_t fire_at = 0;
   };
   struct BufQ {
-    std::uint32_t head = 0;       // BDs taken (free-running)
-    bool open = false;            // a buffer partly filled
+    std::uint32_t head = 0;  // BDs taken (free-running)
+    bool open = false;       // a buffer partly filled
     std::uint64_t addr = 0;
     std::uint16_t id = 0;
     std::uint32_t next_off = 0;
-    AddrSet<1024> owned;          // buffers posted and not yet finished
+    AddrSet<1024> owned;  // buffers posted and not yet finished
     void reset() {
       head = 0;
       open = false;
@@ -254,13 +259,16 @@ class QueueEngine {
     return ring_entries(dev_.regs().get(regs::RcqSize::at(q)).get(regs::RcqSize::kLog2));
   }
   std::uint32_t bdq_entries(std::uint32_t q, bool hpq) const {
-    return ring_entries(hpq ? dev_.regs().get(regs::BdqHpqSize::at(q)).get(regs::BdqHpqSize::kLog2)
-                            : dev_.regs().get(regs::BdqPpqSize::at(q)).get(regs::BdqPpqSize::kLog2));
+    return ring_entries(
+        hpq ? dev_.regs().get(regs::BdqHpqSize::at(q)).get(regs::BdqHpqSize::kLog2)
+            : dev_.regs().get(regs::BdqPpqSize::at(q)).get(regs::BdqPpqSize::kLog2));
   }
   bool twq_enabled(std::uint32_t q) const {
     return dev_.regs().get(regs::Twq0Ctl::at(q)).get(regs::Twq0Ctl::kEnable) != 0;
   }
-  std::uint32_t twq_tail(std::uint32_t q) const { return dev_.regs().get(regs::Twq0Tail::at(q)).raw(); }
+  std::uint32_t twq_tail(std::uint32_t q) const {
+    return dev_.regs().get(regs::Twq0Tail::at(q)).raw();
+  }
   bool tcq_enabled(std::uint32_t q) const {
     return dev_.regs().get(regs::TcqCtl::at(q)).get(regs::TcqCtl::kEnable) != 0;
   }
@@ -360,12 +368,14 @@ class QueueEngine {
                          .set(desc::Tcd::kType, desc::Tcd::kTypeHead)
                          .set(desc::Tcd::kDone, (t.tcq_tail & entries) == 0 ? 1 : 0);
     const std::uint64_t le = to_le(tcd.raw());
-    if (!dev_.dma_write(base(regs::TcqBal::at(q)) + std::uint64_t{t.tcq_tail & (entries - 1)} * 8, &le, 8)) {
+    if (!dev_.dma_write(base(regs::TcqBal::at(q)) + std::uint64_t{t.tcq_tail & (entries - 1)} * 8,
+                        &le, 8)) {
       return;
     }
     ++t.tcq_tail;
     ++counters_.tx_completions;
-    moderate(t.pending, t.fire_at, 1, dev_.regs().get(regs::TimThreshold::at(q)).get(regs::TimThreshold::kCount),
+    moderate(t.pending, t.fire_at, 1,
+             dev_.regs().get(regs::TimThreshold::at(q)).get(regs::TimThreshold::kCount),
              dev_.intr().tcq_timeout_us(tim_vector(q)), regs::TimMask::at(q).offset, tim_vector(q));
   }
 
@@ -393,7 +403,8 @@ class QueueEngine {
   // "Sum from the L4 start to the end, store the complement at the given offset."
   static bool checksum_in_place(std::uint8_t* f, std::uint32_t len, desc::Twd meta) {
     using T = desc::Twd;
-    const std::uint32_t start = 2 * static_cast<std::uint32_t>(meta.get(T::kL2Hlen) + meta.get(T::kL3Ihlen));
+    const std::uint32_t start =
+        2 * static_cast<std::uint32_t>(meta.get(T::kL2Hlen) + meta.get(T::kL3Ihlen));
     const std::uint32_t field = start + 2 * static_cast<std::uint32_t>(meta.get(T::kCsumOffset));
     if (field + 2 > len) return false;
     std::uint16_t c = csum_finish(csum_add(std::span<const std::uint8_t>(f + start, len - start)));
@@ -425,7 +436,8 @@ class QueueEngine {
     const std::uint16_t ip_id = v4 ? load_be16(&pkt_[l2 + 4]) : 0;
     const std::uint32_t seq = tcp ? load_be32(&pkt_[l2 + l3 + 4]) : 0;
     const std::uint8_t flags = tcp ? pkt_[l2 + l3 + 13] : 0;
-    const std::uint16_t seed = load_be16(&pkt_[l2 + l3 + (tcp ? 16 : 6)]);  // pseudo header, no length
+    const std::uint16_t seed =
+        load_be16(&pkt_[l2 + l3 + (tcp ? 16 : 6)]);  // pseudo header, no length
     for (std::uint32_t s = 0; s < segments; ++s) {
       const std::uint32_t chunk = s + 1 < segments ? mss : payload - s * mss;
       std::uint8_t* f = seg_.data();
@@ -434,7 +446,8 @@ class QueueEngine {
       const std::uint32_t l4_bytes = l4 + chunk;
       if (v4) {
         store_be16(f + l2 + 2, static_cast<std::uint16_t>(l3 + l4_bytes));
-        if (lso.get(regs::TceLsoCtrl::kIpidModeInc) != 0) store_be16(f + l2 + 4, static_cast<std::uint16_t>(ip_id + s));
+        if (lso.get(regs::TceLsoCtrl::kIpidModeInc) != 0)
+          store_be16(f + l2 + 4, static_cast<std::uint16_t>(ip_id + s));
         store_be16(f + l2 + 10, 0);
         store_be16(f + l2 + 10, csum_finish(csum_add(std::span<const std::uint8_t>(f + l2, l3))));
       } else {
@@ -524,9 +537,11 @@ class QueueEngine {
     std::uint32_t hint = 0;
     if (len > max_hdr || ctl0.get(regs::RdeCtl0::kEnHdrSplit) != 0) {
       hint = cls.dma_hint;
-      if ((hint & regs::kDmaHintL4) != 0 && (fi.l4 == FrameInfo::L4::kTcp || fi.l4 == FrameInfo::L4::kUdp)) {
+      if ((hint & regs::kDmaHintL4) != 0 &&
+          (fi.l4 == FrameInfo::L4::kTcp || fi.l4 == FrameInfo::L4::kUdp)) {
         hdr = fi.headers_len();
-      } else if ((hint & (regs::kDmaHintL3 | regs::kDmaHintL4)) != 0 && fi.l3 != FrameInfo::L3::kNone) {
+      } else if ((hint & (regs::kDmaHintL3 | regs::kDmaHintL4)) != 0 &&
+                 fi.l3 != FrameInfo::L3::kNone) {
         hdr = fi.l2_len + fi.l3_len;
       } else if (hint != 0) {
         hdr = fi.l2_len;
@@ -594,7 +609,8 @@ class QueueEngine {
     write_rcd(q, meta_rcd(frame, fi, cls));
     ++counters_.rx_frames;
     bump(regs::RdePktCnt::at(q));
-    moderate(x.pending, x.fire_at, 2 + count, r.get(regs::RimThreshold::at(q)).get(regs::RimThreshold::kCount),
+    moderate(x.pending, x.fire_at, 2 + count,
+             r.get(regs::RimThreshold::at(q)).get(regs::RimThreshold::kCount),
              dev_.intr().rcq_timeout_us(rim_vector(q)), regs::RimMask::at(q).offset, rim_vector(q));
     return RxOutcome::kDelivered;
   }
@@ -642,8 +658,7 @@ class QueueEngine {
     // word order a host checksum routine produces (what the upstream driver expects).
     const std::uint16_t sum = frame.size() > 14 ? csum_fold(csum_add(frame.subspan(14))) : 0;
     const auto l2_csum = static_cast<std::uint16_t>((sum >> 8) | (sum << 8));
-    auto m = R{}
-                 .set(R::kType, R::kTypeMeta)
+    auto m = R{}.set(R::kType, R::kTypeMeta)
                  .set(R::kRssHash, cls.rss_hash)
                  .set(R::kL2Csum, l2_csum)
                  .set(R::kL3Type, static_cast<std::uint32_t>(fi.l3))
@@ -660,7 +675,8 @@ class QueueEngine {
     const std::uint32_t entries = rcq_entries(q);
     rcd.set(desc::Rcd::kDone, (x.rcq_tail & entries) == 0 ? 1 : 0);
     const std::uint64_t le = to_le(rcd.raw());
-    (void)dev_.dma_write(base(regs::RcqBal::at(q)) + std::uint64_t{x.rcq_tail & (entries - 1)} * 8, &le, 8);
+    (void)dev_.dma_write(base(regs::RcqBal::at(q)) + std::uint64_t{x.rcq_tail & (entries - 1)} * 8,
+                         &le, 8);
     ++x.rcq_tail;
   }
 
@@ -680,7 +696,9 @@ class QueueEngine {
     if (pending != 0 && now >= fire_at) fire(pending, mask_offset, vector);
   }
   void fire(std::uint32_t& pending, std::uint32_t mask_offset, std::uint32_t vector) {
-    const auto masked = dev_.regs().get(regs::RegAddr<regs::TimMask>{mask_offset, true}).get(regs::TimMask::kMasked);
+    const auto masked = dev_.regs()
+                            .get(regs::RegAddr<regs::TimMask>{mask_offset, true})
+                            .get(regs::TimMask::kMasked);
     if (masked != 0) return;  // held until the queue's mask is cleared
     pending = 0;
     dev_.intr().raise(vector);

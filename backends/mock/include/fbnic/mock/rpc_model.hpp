@@ -123,7 +123,8 @@ class RpcModel {
     } else {
       a = addr;
     }
-    for (std::size_t w = 0; w < 8; ++w) key[w] = static_cast<std::uint16_t>(a[14 - 2 * w] << 8 | a[15 - 2 * w]);
+    for (std::size_t w = 0; w < 8; ++w)
+      key[w] = static_cast<std::uint16_t>(a[14 - 2 * w] << 8 | a[15 - 2 * w]);
     for (std::uint32_t e = 0; e < regs::kIpTcamEntries; ++e) {
       const auto w8 = regs_.get(Tcam::at(e, 8)).raw();
       if ((w8 & (1u << 31)) == 0) continue;
@@ -149,7 +150,8 @@ class RpcModel {
       if (dst >= 0) k[0] = static_cast<std::uint16_t>(k[0] | (dst & 7) << 4 | 0x80);
     }
     auto w1 = T{};
-    if (macda >= 0) w1.set(T::kMacdaIndex, static_cast<std::uint32_t>(macda)).set(T::kMacdaValid, 1);
+    if (macda >= 0)
+      w1.set(T::kMacdaIndex, static_cast<std::uint32_t>(macda)).set(T::kMacdaValid, 1);
     if (ip) w1.set(T::kIpValid, 1).set(T::kIpIsV6, fi.l3 == FrameInfo::L3::kIpv6 ? 1 : 0);
     const bool l4 = fi.l4 == FrameInfo::L4::kTcp || fi.l4 == FrameInfo::L4::kUdp;
     if (l4) w1.set(T::kL4Valid, 1).set(T::kL4IsUdp, fi.l4 == FrameInfo::L4::kUdp ? 1 : 0);

@@ -37,14 +37,20 @@ class SharedPort {
 
   // Where the far end delivers frames: all slices and the BMC.
   [[nodiscard]] FrameSink wire_sink() {
-    return {[](void* ctx, std::span<const std::uint8_t> f) { static_cast<SharedPort*>(ctx)->from_wire(f); }, this};
+    return {[](void* ctx, std::span<const std::uint8_t> f) {
+              static_cast<SharedPort*>(ctx)->from_wire(f);
+            },
+            this};
   }
   // The port's own mode for a far end to compare with: the first slice's.
   [[nodiscard]] const LinkMode* mode() const { return count_ == 0 ? nullptr : &slices_[0]->mode(); }
 
  private:
   FrameSink slice_sink() {
-    return {[](void* ctx, std::span<const std::uint8_t> f) { static_cast<SharedPort*>(ctx)->far_.sink(f); }, this};
+    return {[](void* ctx, std::span<const std::uint8_t> f) {
+              static_cast<SharedPort*>(ctx)->far_.sink(f);
+            },
+            this};
   }
   void from_wire(std::span<const std::uint8_t> f) {
     for (std::size_t i = 0; i < count_; ++i) slices_[i]->receive(f);

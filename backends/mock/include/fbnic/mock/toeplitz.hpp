@@ -8,7 +8,8 @@
 namespace fbnic::mock {
 
 // For each input bit that is set, XOR in the 32 key bits starting at that bit position.
-inline std::uint32_t toeplitz(std::span<const std::uint8_t> key, std::span<const std::uint8_t> input) {
+inline std::uint32_t toeplitz(std::span<const std::uint8_t> key,
+                              std::span<const std::uint8_t> input) {
   std::uint32_t hash = 0;
   // window: the 32 key bits starting at the current input bit, plus 8 look-ahead bits.
   std::uint64_t window = 0;
