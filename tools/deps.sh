@@ -11,7 +11,7 @@ build="cmake ninja-build g++ make pkg-config"
 tests="clang lld libgtest-dev libgmock-dev libbenchmark-dev libfuzzer-14-dev libclang-rt-14-dev
        clang-format clang-tidy"
 # Booting the UEFI app, the VFIO test VM and the User-Mode Linux emulator.
-vms="qemu-system-x86 ovmf mtools dosfstools busybox-static cpio kmod xz-utils bc flex bison
+vms="qemu-system-x86 ovmf qemu-system-arm qemu-efi-aarch64 llvm mtools dosfstools busybox-static cpio kmod xz-utils bc flex bison
      libelf-dev libssl-dev perl python3"
 
 $SUDO apt-get update

@@ -4,7 +4,8 @@
 #   1. g++, warnings as errors: unit, model, freestanding, package and doc tests
 #   2. clang++, warnings as errors, ASan + UBSan: the same tests, and the TLV fuzzer
 #   3. the VFIO backend against real vfio-pci, IOMMU DMA and MSI-X in a QEMU VM
-#   4. the unmodified upstream Linux driver (User-Mode Linux) on the device model, through
+#   4. the library in a UEFI application booted in QEMU with OVMF (x86_64) and AAVMF (aarch64)
+#   5. the unmodified upstream Linux driver (User-Mode Linux) on the device model, through
 #      fbnic-emu built with ASan and UBSan (the first run builds the UML kernel, ~4 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,9 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 stage "VFIO backend against real vfio-pci in a VM (QEMU TCG, intel-iommu)"
 tests/vm/vfio/run.sh
+
+stage "UEFI: the library inside OVMF and AAVMF firmware (QEMU TCG, x86_64 and aarch64)"
+tests/uefi/run.sh
 
 stage "upstream Linux fbnic driver (User-Mode Linux 6.12) on the device model"
 tests/uml/run.sh --emu build/clang-san/backends/emu/fbnic-emu

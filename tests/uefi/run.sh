@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The library inside real UEFI firmware: builds examples/uefi into a freestanding .efi with
+# Debian's clang++ and lld-link, boots it headless in QEMU (TCG, never KVM) with OVMF, and
+# checks the one result line the application prints on the serial console. The same for
+# aarch64 (AAVMF) when qemu-system-aarch64 and its firmware are installed. Also links
+# core_only.efi (the library and the bare platform, no device model) and reports sizes.
+#
+#   tests/uefi/run.sh [all|x86_64|aarch64]     (default all)
+#
+# Exits 0 only if every architecture that ran printed `FBNIC-UEFI: PASS` (QEMU's own exit
+# status says nothing: an ACPI power-off is 0 whatever the application decided).
+# Environment: FBNIC_UEFI_BUILD (default build/uefi), FBNIC_UEFI_TIMEOUT (seconds per boot,
+# default 300), FBNIC_UEFI_SIZES=1 to list the 25 largest functions of each image,
+# FBNIC_UEFI_CXXFLAGS for extra compiler flags (e.g. -DFBNIC_UEFI_PACKETS=100, or
+# -DFBNIC_UEFI_INJECT_MISMATCH, which must make the run fail).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${FBNIC_UEFI_BUILD:-$root/build/uefi}
+boot_timeout=${FBNIC_UEFI_TIMEOUT:-300}
+which_arch=${1:-all}
+
+cxx=${CXX_UEFI:-clang++}
+objdump=$($cxx -print-prog-name=llvm-objdump)
+readobj=$($cxx -print-prog-name=llvm-readobj)
+cxxfilt=$($cxx -print-prog-name=llvm-cxxfilt)
+resource_dir=$($cxx -print-resource-dir)
+# libstdc++'s headers (only the freestanding-safe ones are used; see CONTRIBUTING.md). Its
+# x86_64-linux-gnu configuration header serves both targets.
+gcc_ver=$(find /usr/include/c++ -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1)
+
+# The -gnu (MinGW) triple, not the MSVC one: clang 14's Microsoft mangler gives every
+# `template <auto Member>` instantiation over a pointer to data member the same name
+# (see docs/uefi.md), and the core's TLV schemas are made of those. The object format, the
+# calling convention and the linker (lld-link) are the same. It also defines __STRICT_ANSI__
+# for -std=c++20, which libstdc++ needs. -nostdinc keeps /usr/include (glibc) out.
+common=(-std=c++20 -ffreestanding -fno-exceptions -fno-rtti -fshort-wchar -mno-stack-arg-probe
+        -Os -ffunction-sections -fdata-sections
+        -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror
+        -nostdinc -isystem "$resource_dir/include" -isystem "/usr/include/c++/$gcc_ver"
+        -isystem "/usr/include/x86_64-linux-gnu/c++/$gcc_ver" -isystem "$root/tests/uefi/shim"
+        -I"$root/include" -I"$root/backends/mock/include" -I"$root/backends/bare/include")
+# shellcheck disable=SC2206
+extra=(${FBNIC_UEFI_CXXFLAGS:-})
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# section NAME FILE: bytes in the file (raw) and in memory (virtual)
+section() {
+  local raw virt
+  read -r raw virt <<<"$("$readobj" --sections "$2" | awk -v want="$1" '
+    /Name: /         { name = $2 }
+    /VirtualSize: /  { if (name == want) virt = $2 }
+    /RawDataSize: /  { if (name == want) raw = $2 }
+    END              { print raw + 0, (virt == "" ? "0x0" : virt) }')"
+  echo "$raw $((virt))"
+}
+kib() { awk -v n="$1" 'BEGIN { printf "%.1f", n / 1024 }'; }
+
+largest() {  # the 25 largest functions of an object built with -ffunction-sections
+  "$objdump" -h "$1" | awk '$2 ~ /^\.text\$/ { print $3, substr($2, 7) }' |
+    while read -r hex name; do echo "$((16#$hex)) $name"; done | sort -rn | sed -n 1,25p |
+    while read -r size name; do
+      printf '    %6d  %s\n' "$size" "$(echo "$name" | "$cxxfilt" | cut -c1-150)"
+    done
+}
+
+build() {  # build ARCH: BOOT*.EFI and core_only.efi under $out/ARCH
+  local arch=$1 dir=$out/$1 target machine boot
+  case $arch in
+    x86_64) target=(-target x86_64-unknown-windows-gnu -mno-red-zone); machine=x64; boot=BOOTX64.EFI ;;
+    aarch64) target=(-target aarch64-unknown-windows-gnu); machine=arm64; boot=BOOTAA64.EFI ;;
+  esac
+  mkdir -p "$dir"
+  local t0; t0=$(now)
+  for src in main runtime core_only; do
+    "$cxx" "${target[@]}" "${common[@]}" "${extra[@]}" -c "$root/examples/uefi/$src.cpp" -o "$dir/$src.obj"
+  done
+  local link=(lld-link /subsystem:efi_application /entry:efi_main /nodefaultlib
+              "/machine:$machine" /opt:ref)
+  "${link[@]}" "/out:$dir/$boot" "$dir/main.obj" "$dir/runtime.obj"
+  "${link[@]}" "/out:$dir/core_only.efi" "$dir/core_only.obj" "$dir/runtime.obj"
+  echo "[$arch] built in $(since "$t0") s ($cxx $($cxx -dumpversion), lld-link, -Os)"
+
+  local size text rdata data core_text core_size
+  size=$(stat -c %s "$dir/$boot")
+  # Code and constants as linked (virtual sizes; the file pads each to 512 bytes).
+  read -r _ text <<<"$(section .text "$dir/$boot")"
+  read -r _ rdata <<<"$(section .rdata "$dir/$boot")"
+  read -r _ data <<<"$(section .data "$dir/$boot")"
+  core_size=$(stat -c %s "$dir/core_only.efi")
+  read -r _ core_text <<<"$(section .text "$dir/core_only.efi")"
+  printf '[%s] %s: %d bytes (%s KiB): .text %d, .rdata %d; zeroed statics %d (not in the file)\n' \
+    "$arch" "$boot" "$size" "$(kib "$size")" "$text" "$rdata" "$data"
+  printf '[%s] core_only.efi (core + bare platform, no model): %d bytes, .text %d (%s KiB)\n' \
+    "$arch" "$core_size" "$core_text" "$(kib "$core_text")"
+  if [ "${FBNIC_UEFI_SIZES:-0}" = 1 ]; then
+    echo "[$arch] largest functions of $boot:"; largest "$dir/main.obj"
+    echo "[$arch] largest functions of core_only.efi:"; largest "$dir/core_only.obj"
+  fi
+}
+
+boot() {  # boot ARCH: 0 on PASS
+  local arch=$1 dir=$out/$1 esp qemu t0 rc=0
+  esp=$dir/esp
+  rm -rf "$esp" && mkdir -p "$esp/EFI/BOOT"
+  case $arch in
+    x86_64)
+      cp "$dir/BOOTX64.EFI" "$esp/EFI/BOOT/"
+      qemu=(qemu-system-x86_64 -machine pc -accel tcg -m 256 -bios /usr/share/ovmf/OVMF.fd
+            -drive "format=raw,file=fat:rw:$esp") ;;
+    aarch64)
+      cp "$dir/BOOTAA64.EFI" "$esp/EFI/BOOT/"
+      # shellcheck disable=SC2054 # the commas are QEMU's option syntax
+      qemu=(qemu-system-aarch64 -machine virt -cpu cortex-a57 -accel tcg -m 256
+            -bios /usr/share/qemu-efi-aarch64/QEMU_EFI.fd
+            -drive "if=none,id=esp,format=raw,file=fat:rw:$esp" -device virtio-blk-device,drive=esp) ;;
+  esac
+  t0=$(now)
+  timeout "$boot_timeout" "${qemu[@]}" -net none -no-reboot -nographic \
+    </dev/null >"$dir/serial.log" 2>"$dir/qemu.log" || rc=$?
+  local took; took=$(since "$t0")
+  # OVMF writes ANSI escapes and CRLF; the application's lines start with FBNIC-UEFI.
+  sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$dir/serial.log" | tr -d '\r' | grep -a '^FBNIC-UEFI' \
+    >"$dir/result.log" || true
+  sed "s/^/[$arch]   /" "$dir/result.log"
+  local results; results=$(grep -c -E '^FBNIC-UEFI: (PASS|FAIL)' "$dir/result.log" || true)
+  if [ "$rc" = 124 ]; then
+    echo "[$arch] FAIL: QEMU did not power off within ${boot_timeout} s (serial log: $dir/serial.log)"
+    return 1
+  fi
+  if [ "$results" != 1 ] || ! grep -q '^FBNIC-UEFI: PASS' "$dir/result.log"; then
+    echo "[$arch] FAIL after $took s (serial log: $dir/serial.log, QEMU: $dir/qemu.log)"
+    return 1
+  fi
+  echo "[$arch] PASS: boot to power-off in $took s (QEMU TCG)"
+}
+
+status=0
+ran=0
+for arch in x86_64 aarch64; do
+  [ "$which_arch" = all ] || [ "$which_arch" = "$arch" ] || continue
+  if [ "$arch" = aarch64 ] && { ! command -v qemu-system-aarch64 >/dev/null ||
+       [ ! -f /usr/share/qemu-efi-aarch64/QEMU_EFI.fd ]; }; then
+    if [ "$which_arch" = aarch64 ]; then
+      echo "[aarch64] FAIL: needs qemu-system-arm and qemu-efi-aarch64"; status=1
+    else
+      echo "[aarch64] skipped: qemu-system-arm and qemu-efi-aarch64 are not installed"
+    fi
+    continue
+  fi
+  build "$arch"
+  boot "$arch" || status=1
+  ran=$((ran + 1))
+done
+[ "$ran" -gt 0 ] || status=1
+exit "$status"
