@@ -193,6 +193,30 @@ TEST(Link, MacAndPcsLoopbackNeedNoCable) {
   }
 }
 
+// A loopback is a diagnostic of one session: after close and open the port is on the wire.
+TEST(Link, LoopbacksEndWithTheSession) {
+  for (bool pcs : {false, true}) {
+    Pair<> p;
+    p.cable();
+    p.open();
+    auto& link = p.a->dev.link();
+    ASSERT_TRUE((pcs ? link.set_pcs_loopback(true) : link.set_mac_loopback(true)).ok());
+    ASSERT_TRUE(p.a->dev.close().ok());
+    DeviceConfig again = p.a->config();
+    again.mac = kMacA;
+    again.link = {.training_ms = 0};
+    ASSERT_TRUE(p.a->dev.open(again).ok());
+    p.poll_links();
+    ASSERT_TRUE(p.a->dev.wait_link_up(p.a->in_us(1'000'000)).ok());
+    const auto frame = make_raw(kMacB, 200, 3);
+    ASSERT_TRUE(p.a->send(frame).ok());
+    p.run();
+    const auto got = p.b->collect();
+    ASSERT_EQ(got.size(), 1u) << (pcs ? "PCS" : "MAC") << " loopback outlived close";
+    EXPECT_EQ(got[0].bytes, frame);
+  }
+}
+
 struct BackPressure : DefaultPolicy {
   static constexpr bool kRxBackPressure = true;
   static constexpr std::uint32_t kHpqRing = 64;

@@ -190,6 +190,9 @@ class Link {
     FBNIC_TRY(io_.write(regs::SigPcsIntrMask::from_raw(~0u)));
     FBNIC_TRY(io_.write(regs::SigPcsIntrSts::from_raw(~0u)));
     if (!opts_.keep_up_on_stop && state_ == LinkState::kUp) FBNIC_TRY(mac_down());
+    // Loopbacks are one session's diagnostics: the next start is on the wire.
+    FBNIC_TRY(set_mac_loopback(false));
+    FBNIC_TRY(set_pcs_loopback(false));
     state_ = LinkState::kDown;
     return ok_status();
   }
