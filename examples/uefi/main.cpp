@@ -40,9 +40,9 @@ using Snp = uefi::SnpAdapter<Plat>;
 #define FBNIC_UEFI_PACKETS 1000
 #endif
 constexpr std::uint32_t kPackets = FBNIC_UEFI_PACKETS;
-// The model's Rx FIFO holds 32 KiB and it sends a whole batch before receiving any of it:
-// 16 frames of at most 1514 bytes fit.
-constexpr std::uint32_t kBatch = 16;
+// As many frames as the SNP adapter has Tx slots: 32 frames of up to 1514 bytes (48 KiB)
+// pass through the model's 32 KiB Rx FIFO because its Rx engine drains while they arrive.
+constexpr std::uint32_t kBatch = 32;
 constexpr std::uint32_t kMaxFrame = Snp::kMediaHeader + Snp::kMaxPacket;
 constexpr std::uint64_t kIova = 0x0000'2000'0000'0000ull;  // where the model sees the pool
 constexpr std::uintptr_t kPoolPages = 512;                 // 2 MiB

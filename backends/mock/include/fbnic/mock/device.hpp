@@ -146,6 +146,10 @@ class Device {
       ++counters_.rx_fifo_drops;
       bump(regs::RxbDropFrmsSts::at(regs::kRxbFifoNetToHost));
     }
+    // The Rx DMA engine drains the FIFO while frames arrive, so it fills only when the
+    // host has no buffers or a never-drop queue holds it, not because a burst came in
+    // between two of the model's steps.
+    run_rx();
     // The PAUSE decision follows each arriving frame, so a sender hears it before its
     // next frame (the model's wire has no propagation delay).
     flow_control();
