@@ -14,6 +14,7 @@
 #include "fbnic/desc/tcd.hpp"
 #include "fbnic/desc/twd.hpp"
 #include "fbnic/dev/device.hpp"
+#include "fbnic/dev/stop_dma.hpp"
 #include "fbnic/fw/client.hpp"
 #include "fbnic/fw/mailbox.hpp"
 #include "fbnic/fw/messages.hpp"

@@ -8,7 +8,6 @@
 #include "fbnic/bare/log_sink.hpp"
 #include "fbnic/bare/mmio.hpp"
 #include "fbnic/bare/platform.hpp"
-#include "fbnic/bare/stop_dma.hpp"
 
 namespace fbnic::bare {
 static_assert(fbnic::Platform<Platform<MmioRegisters, DmaPool<>>>);

@@ -19,15 +19,14 @@
 // clock, runs Device::service() (the firmware heartbeat).
 //
 // attach() creates the WaitForPacket event and an ExitBootServices event that stops all DMA
-// with register writes (stop_dma.hpp) and then, through the caller's hook, bus mastering at
-// the PCI level (PciDevice::disable_bus_master). Nothing is freed then: it is not allowed.
+// with register writes (fbnic/dev/stop_dma.hpp) and then, through the caller's hook, bus mastering
+// at the PCI level (PciDevice::disable_bus_master). Nothing is freed then: it is not allowed.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <span>
 
-#include "fbnic/bare/stop_dma.hpp"
 #include "fbnic/bare/uefi/efi.hpp"
 #include "fbnic/bare/uefi/exit_boot_services.hpp"
 #include "fbnic/bare/uefi/simple_network.hpp"
@@ -35,6 +34,7 @@
 #include "fbnic/base/bytes.hpp"
 #include "fbnic/base/mac_address.hpp"
 #include "fbnic/dev/device.hpp"
+#include "fbnic/dev/stop_dma.hpp"
 #include "fbnic/ring/policy.hpp"
 
 namespace fbnic::bare::uefi {
@@ -491,7 +491,7 @@ class SnpAdapter {
   static void on_exit_boot_services(void* ctx) {
     auto* a = static_cast<SnpAdapter*>(ctx);
     a->exited_ = true;
-    if (a->nic_.is_open()) stop_dma(a->nic_);
+    if (a->nic_.is_open()) fbnic::stop_dma(a->nic_);
     if (a->config_.stop_bus_master != nullptr)
       a->config_.stop_bus_master(a->config_.stop_bus_master_ctx);
     a->mode_.state = SnpState::kStopped;

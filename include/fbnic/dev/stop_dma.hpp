@@ -17,9 +17,9 @@
 #include "fbnic/regs/pul.hpp"
 #include "fbnic/regs/queue.hpp"
 
-namespace fbnic::bare {
+namespace fbnic {
 
-template <fbnic::Platform P, class Policy>
+template <Platform P, class Policy>
 void stop_dma(Device<P, Policy>& nic) {
   using Nic = Device<P, Policy>;
   Io<P>& io = nic.io();
@@ -39,4 +39,4 @@ void stop_dma(Device<P, Policy>& nic) {
   io.flush().ignore();  // the writes are posted: make them land before returning
 }
 
-}  // namespace fbnic::bare
+}  // namespace fbnic
