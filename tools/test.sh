@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs every test of fbnic. Needs what tools/deps.sh installs.
 #
+#   0. clang-format over the tree
 #   1. g++, warnings as errors: unit, model, freestanding, package and doc tests
 #   2. clang++, warnings as errors, ASan + UBSan: the same tests, and the TLV fuzzer
 #   3. the VFIO backend against real vfio-pci, IOMMU DMA and MSI-X in a QEMU VM
@@ -12,6 +13,9 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 started=$(date +%s)
 stage() { printf '\n=== [%ss] %s\n' "$(($(date +%s) - started))" "$*"; }
+
+stage "format: the tree matches .clang-format (clang-tidy: tools/lint.sh, about 7 minutes)"
+tools/lint.sh format
 
 stage "g++: build (-Werror) and test"
 cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++ \
