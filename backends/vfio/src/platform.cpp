@@ -572,8 +572,9 @@ Status Platform::map_regions() {
         static_cast<std::size_t>(index) >= regions_.size() ||
         regions_[static_cast<std::size_t>(index)].info.size == 0) {
       return fail(Problem::kNotSupported, Error::kNotSupported,
-                  "BAR" + std::to_string(index) + " (for Bar::" +
-                      (bar == Bar::kCsr ? "kCsr" : "kIpc") + ") is not implemented by the device",
+                  "BAR" + std::to_string(index) +
+                      " (for Bar::" + (bar == Bar::kCsr ? "kCsr" : "kIpc") +
+                      ") is absent: the device reports it with size 0",
                   "is this the right device? If that BAR is not needed, set Options::bars." +
                       std::string(bar == Bar::kCsr ? "csr" : "ipc") + " = vfio::kNoRegion");
     }
