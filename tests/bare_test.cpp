@@ -96,6 +96,26 @@ TEST(DmaPool, WrongFreesAreRefusedAndCounted) {
   EXPECT_EQ(pool.bad_frees(), 2u);
   EXPECT_EQ(pool.live_blocks(), 0u);
   EXPECT_EQ(pool.bytes_free(), ram.span().size());
+
+  // Part of a live block, or the block with the wrong size: refused, the block stays live
+  // and nothing of it is handed out again.
+  auto b = pool.dma_alloc(1024, 64);
+  ASSERT_TRUE(b.ok());
+  auto* cpu = static_cast<std::byte*>(b->cpu);
+  pool.dma_free(DmaBuffer{cpu + 64, b->device + 64, 64, 0});
+  pool.dma_free(DmaBuffer{cpu + 192, b->device + 192, 64, 0});
+  pool.dma_free(DmaBuffer{cpu, b->device, 512, 0});
+  EXPECT_EQ(pool.bad_frees(), 5u);
+  EXPECT_EQ(pool.live_blocks(), 1u);
+  EXPECT_EQ(pool.bytes_free(), ram.span().size() - 1024);
+  auto c = pool.dma_alloc(4096, 64);
+  ASSERT_TRUE(c.ok());
+  const auto* c_cpu = static_cast<std::byte*>(c->cpu);
+  EXPECT_TRUE(c_cpu >= cpu + 1024 || c_cpu + 4096 <= cpu) << "a live block was handed out again";
+  pool.dma_free(*b);
+  pool.dma_free(*c);
+  EXPECT_EQ(pool.bad_frees(), 5u);
+  EXPECT_EQ(pool.bytes_free(), ram.span().size());
 }
 
 TEST(DmaPool, BlockLimitAndBadArguments) {
@@ -112,6 +132,9 @@ TEST(DmaPool, BlockLimitAndBadArguments) {
   EXPECT_TRUE(pool.dma_alloc(64, 64).ok());
   EXPECT_EQ(pool.dma_alloc(0, 64).status(), Error::kInvalidArgument);
   EXPECT_EQ(pool.dma_alloc(64, 48).status(), Error::kInvalidArgument);
+  // Sizes whose rounding would wrap around.
+  EXPECT_EQ(pool.dma_alloc(SIZE_MAX - 10, 64).status(), Error::kInvalidArgument);
+  EXPECT_EQ(pool.dma_alloc(64, std::size_t{1} << 63).status(), Error::kInvalidArgument);
 }
 
 TEST(DmaPool, TranslatedDeviceAddresses) {
@@ -330,6 +353,8 @@ uefi::Status FBNIC_EFIAPI fake_exit_boot_services(uefi::Handle, std::uintptr_t) 
     if (e->type == uefi::kEvtSignalExitBootServices && !e->closed) run_notify(*e);
   }
   g_fw->exited = true;
+  // As EDK2 does: whoever calls a boot service from now on calls address 0.
+  g_fw->bs = {};
   return uefi::kSuccess;
 }
 uefi::Status FBNIC_EFIAPI fake_locate_handle_buffer(uefi::LocateSearchType, const uefi::Guid*,
@@ -838,7 +863,11 @@ TEST_F(Uefi, ExitBootServicesStopsAllDma) {
   EXPECT_EQ(aw.get(regs::PulObTlpHdrAwCfg::kBme), 0u);
   EXPECT_EQ(nic_pci.attributes & uefi::kPciIoAttributeBusMaster, 0u);
   EXPECT_EQ(net->mode->state, uefi::SnpState::kStopped);
+  // Boot services are gone (the fake zeroed them): calls fail on state without them.
   EXPECT_EQ(net->start(net), uefi::kDeviceError);
+  EXPECT_EQ(net->shutdown(net), uefi::kNotStarted);
+  std::uint32_t status = 0;
+  EXPECT_EQ(net->get_status(net, &status, nullptr), uefi::kNotStarted);
   EXPECT_FALSE(nic_pci.buffers.empty());  // nothing may be freed at ExitBootServices
 }
 

@@ -4,7 +4,9 @@
 // The free list is a table of free extents, sorted by offset and merged with their
 // neighbours on free. Free extents are separated by live blocks, so there are never more
 // than live blocks + 1 of them: refusing the (MaxBlocks + 1)-th live block is what bounds
-// the table, and a free never finds it full.
+// the table, and a free never finds it full. Live blocks are kept in a table too, so that
+// only a buffer exactly as dma_alloc returned it can be freed: a part of a block, a wrong
+// size or a second free is refused and counted, never merged into the free list.
 //
 // Device addresses are the CPU addresses (identity: firmware with paging off or identity
 // mapped, no IOMMU), or what the caller's translate callback says (an IOMMU mapping, a
@@ -50,7 +52,9 @@ class DmaPool {
   // Zeroed memory of at least size bytes at a device address aligned to align (a power
   // of two): first fit, lowest address.
   Result<DmaBuffer> dma_alloc(std::size_t size, std::size_t align) {
-    if (size == 0 || !is_pow2(align)) return Error::kInvalidArgument;
+    if (size == 0 || size > kMaxSize || !is_pow2(align) || align > kMaxSize) {
+      return Error::kInvalidArgument;
+    }
     if (live_ == MaxBlocks) return Error::kNoMemory;
     size = align_up(size, kGranule);
     if (align < kGranule) align = kGranule;
@@ -73,13 +77,16 @@ class DmaPool {
   void dma_free(const DmaBuffer& buffer) {
     const auto cpu = reinterpret_cast<std::uintptr_t>(buffer.cpu);
     const auto base = reinterpret_cast<std::uintptr_t>(memory_.data());
-    const std::size_t size = align_up(buffer.size, kGranule);
-    if (!buffer.valid() || cpu < base || cpu - base > memory_.size() ||
-        memory_.size() - (cpu - base) < size || !give(cpu - base, size)) {
+    std::size_t i = 0;
+    while (i < live_ &&
+           !(base + live_blocks_[i].offset == cpu && live_blocks_[i].size == buffer.size)) {
+      ++i;
+    }
+    if (!buffer.valid() || i == live_ || !give(live_blocks_[i].offset, live_blocks_[i].size)) {
       ++bad_frees_;
       return;
     }
-    --live_;
+    live_blocks_[i] = live_blocks_[--live_];
   }
 
   [[nodiscard]] std::size_t live_blocks() const { return live_; }
@@ -97,6 +104,9 @@ class DmaPool {
     std::size_t size = 0;
   };
 
+  // Larger sizes or alignments would wrap in the rounding below.
+  static constexpr std::size_t kMaxSize = std::size_t{1} << (sizeof(std::size_t) * 8 - 2);
+
   // Cuts [at, at + size) out of free extent i: what is left before and after stays free.
   void take(std::size_t i, std::size_t at, std::size_t size) {
     const Extent e = free_[i];
@@ -113,7 +123,7 @@ class DmaPool {
       for (std::size_t j = i; j + 1 < free_count_; ++j) free_[j] = free_[j + 1];
       --free_count_;
     }
-    ++live_;
+    live_blocks_[live_++] = {at, size};
   }
 
   // Returns [offset, offset + size) to the free list, merged with its neighbours. False if
@@ -144,6 +154,7 @@ class DmaPool {
   std::span<std::byte> memory_{};
   Translate translate_{};
   std::array<Extent, MaxBlocks + 1> free_{};
+  std::array<Extent, MaxBlocks> live_blocks_{};
   std::size_t free_count_ = 0;
   std::size_t live_ = 0;
   std::size_t bad_frees_ = 0;

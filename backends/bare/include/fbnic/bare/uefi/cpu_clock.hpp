@@ -41,8 +41,9 @@ class CpuClock {
     // Split so that nothing overflows and no 128-bit division (a runtime call) is needed.
     return t / hz_ * 1'000'000'000u + t % hz_ * 1'000'000'000u / hz_;
   }
+  // Before calibrate() there are no boot services to stall with: the delay is only counted.
   void delay_us(std::uint32_t us) {
-    bs_->stall(us);
+    if (bs_ != nullptr) bs_->stall(us);
     stalled_ns_ += std::uint64_t{us} * 1000u;
   }
   [[nodiscard]] std::uint64_t hz() const { return hz_; }

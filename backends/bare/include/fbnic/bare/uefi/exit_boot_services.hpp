@@ -26,8 +26,9 @@ class ExitBootServicesEvent {
     ctx_ = ctx;
     return bs->create_event(kEvtSignalExitBootServices, kTplCallback, &notify, this, &event_);
   }
+  // Once the event has fired the boot services are gone, and the event with them.
   void close() {
-    if (event_ != nullptr) bs_->close_event(event_);
+    if (event_ != nullptr && !fired_) bs_->close_event(event_);
     event_ = nullptr;
   }
   [[nodiscard]] bool armed() const { return event_ != nullptr; }

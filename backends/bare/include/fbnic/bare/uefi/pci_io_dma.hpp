@@ -22,7 +22,10 @@ class PciIoDma {
 
   // Page-aligned; larger alignments are refused rather than wasted.
   Result<DmaBuffer> dma_alloc(std::size_t size, std::size_t align) {
-    if (size == 0 || !is_pow2(align) || align > kPageBytes) return Error::kInvalidArgument;
+    // (A size within a page of the top would wrap to 0 pages below.)
+    if (size == 0 || size > SIZE_MAX - kPageBytes || !is_pow2(align) || align > kPageBytes) {
+      return Error::kInvalidArgument;
+    }
     const std::uintptr_t pages = (size + kPageBytes - 1) / kPageBytes;
     void* host = nullptr;
     if (is_error(pci_io_->allocate_buffer(pci_io_, AllocateType::kAnyPages,

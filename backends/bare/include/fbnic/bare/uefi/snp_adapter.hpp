@@ -86,7 +86,10 @@ class SnpAdapter {
   static constexpr std::uint64_t kServiceIntervalNs = 1'000'000'000;
 
   SnpAdapter(P& platform, BootServices* bs, const SnpConfig& config)
-      : platform_(platform), bs_(bs), config_(config), nic_(platform) {
+      : platform_(platform),
+        bs_(bs),
+        config_(config),
+        nic_(*::new (static_cast<void*>(nic_storage_)) Nic(platform)) {
     SimpleNetwork& p = instance_.protocol;
     p.revision = kSimpleNetworkRevision;
     p.start = &entry<&SnpAdapter::start>;
@@ -125,7 +128,12 @@ class SnpAdapter {
   }
   SnpAdapter(const SnpAdapter&) = delete;
   SnpAdapter& operator=(const SnpAdapter&) = delete;
-  ~SnpAdapter() { detach(); }
+  // After ExitBootServices the device is left as it is: closing it would wait and free
+  // through boot services that no longer exist.
+  ~SnpAdapter() {
+    detach();
+    if (!exited_) nic_.~Nic();
+  }
 
   // Creates the WaitForPacket and ExitBootServices events; the protocol works only after.
   Status attach() {
@@ -174,6 +182,9 @@ class SnpAdapter {
   static Status FBNIC_EFIAPI entry(SimpleNetwork* self, Args... args) {
     if (self == nullptr) return kInvalidParameter;
     SnpAdapter& a = *reinterpret_cast<Instance*>(self)->self;
+    // After ExitBootServices there are no boot services to raise the TPL with; the state
+    // is Stopped and every call fails on it without touching them.
+    if (a.exited_) return (a.*Member)(args...);
     const TplGuard tpl(a.bs_, kTplCallback);
     return (a.*Member)(args...);
   }
@@ -254,8 +265,7 @@ class SnpAdapter {
         if ((list[i].addr[0] & 1u) == 0) return kInvalidParameter;  // not a multicast address
       }
     }
-    const std::uint32_t old_setting = mode_.receive_filter_setting;
-    const std::uint32_t old_count = mode_.mcast_filter_count;
+    const SimpleNetworkMode old = mode_;  // Mode shows only what was programmed
     mode_.receive_filter_setting = (mode_.receive_filter_setting | enable) & ~disable;
     if (reset_mcast != 0) mode_.mcast_filter_count = 0;
     if (new_list) {
@@ -263,10 +273,7 @@ class SnpAdapter {
       mode_.mcast_filter_count = static_cast<std::uint32_t>(count);
     }
     const Status st = efi_status(apply_rx_mode());
-    if (st != kSuccess) {
-      mode_.receive_filter_setting = old_setting;
-      mode_.mcast_filter_count = old_count;
-    }
+    if (st != kSuccess) mode_ = old;
     return st;
   }
 
@@ -501,7 +508,8 @@ class SnpAdapter {
   P& platform_;
   BootServices* bs_;
   SnpConfig config_;
-  Nic nic_;
+  alignas(Nic) std::byte nic_storage_[sizeof(Nic)];
+  Nic& nic_;
   Instance instance_{{}, this};
   SimpleNetworkMode mode_{};
   ExitBootServicesEvent ebs_;
