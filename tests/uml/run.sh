@@ -161,8 +161,12 @@ if [ "$pair" = 1 ]; then
 fi
 
 t=$(now)
+# In the background and in pids, so that a run.sh stopped by a signal stops it too.
+(boot "$scratch/nic0.sock" "$scratch/main.cpio.gz" "$scratch/console.log") &
+main_pid=$!
+pids+=("$main_pid")
 set +e
-(boot "$scratch/nic0.sock" "$scratch/main.cpio.gz" "$scratch/console.log")
+wait "$main_pid"
 rc=$?
 set -e
 guest_s=$(secs "$t")
@@ -176,11 +180,12 @@ printf '\n%-14s %-5s %7s %8s %8s %7s %7s %6s %5s %5s  %s\n' scenario result time
   "BAR0 rd" "BAR0 wr" "BAR4 rd" "BAR4 wr" "mbx>fw" "<fw" "MSI" "detail"
 passed=0
 failed=0
-declare -A counts=()
+declare -A counts=() reported=()
 while read -r _ kind name rest; do
   case $kind in
     COUNTS) counts[${name}]=$rest ;;
     RESULT)
+      reported[$name]=$((${reported[$name]:-0} + 1))
       read -r verdict ms detail <<<"$rest"
       read -r c0 c1 c2 c3 c4 c5 c6 _ <<<"${counts[$name]:-- - - - - - -}"
       printf '%-14s %-5s %6.1fs %8s %8s %7s %7s %6s %5s %5s  %s\n' "$name" "$verdict" \
@@ -190,10 +195,35 @@ while read -r _ kind name rest; do
       ;;
   esac
 done < <(grep -a '^@@ ' "$scratch/console.log" | sed 's/\r$//')
-if ! grep -aq '^@@ DONE' "$scratch/console.log"; then
+# Every scenario of guest-init.sh (each "begin NAME") reports exactly once; a missing
+# RESULT line is a failure.
+while read -r name; do
+  case ${reported[$name]:-0} in
+    1) ;;
+    0)
+      printf '%-14s %-5s %7s  %s\n' "$name" FAIL "" "no RESULT line from the guest"
+      failed=$((failed + 1))
+      ;;
+    *)
+      log "scenario $name reported ${reported[$name]} times"
+      failed=$((failed + 1))
+      ;;
+  esac
+  unset "reported[$name]"
+done < <(sed -n 's/^begin \([a-z0-9-]*\)$/\1/p' "$repo/tests/uml/guest-init.sh")
+for name in "${!reported[@]}"; do
+  log "unexpected scenario $name"
+  failed=$((failed + 1))
+done
+# The guest's own verdict: "DONE 0" when every scenario passed.
+done_line=$(grep -a '^@@ DONE' "$scratch/console.log" | sed 's/\r$//' | tail -n 1 || true)
+if [ -z "$done_line" ]; then
   failed=$((failed + 1))
   log "the guest did not finish its scenarios; console tail:"
   tail -n 30 "$scratch/console.log" | sed 's/^/  | /'
+elif [ "$done_line" != "@@ DONE 0" ] && [ "$failed" = 0 ]; then
+  failed=$((failed + 1))
+  log "the guest reported a failure ($done_line) that no scenario line shows"
 fi
 # The model's own verdict on the driver (faults: a DMA outside mapped memory, a doorbell
 # beyond a ring...) and the emulator's health (a sanitizer report when built with one).

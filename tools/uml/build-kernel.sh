@@ -7,7 +7,8 @@
 # Kernel: Debian's linux-source-6.12 (apt-get download, unpacked, never installed), ARCH=um
 # defconfig plus tools/uml/kernel.config, the two arch/um edits of tools/uml/arch-um-edits.sh,
 # `make linux`. It is reused when $FBNIC_CACHE/uml/<version>-<hash>/linux exists, where the
-# hash covers kernel.config and arch-um-edits.sh.
+# hash covers kernel.config, arch-um-edits.sh, FBNIC_UML_FP_SIZE and the options required
+# below.
 # Initramfs: see tools/uml/build-initramfs.sh.
 #
 # Last lines on stdout (for scripts): KERNEL=<path> and INITRAMFS=<path>.
@@ -16,6 +17,7 @@
 #   FBNIC_CACHE      cache root (default ~/.cache/fbnic)
 #   FBNIC_LINUX_DEB  a linux-source-6.12 .deb to use instead of downloading one
 #   FBNIC_JOBS       make -j (default: number of CPUs)
+#   FBNIC_UML_FP_SIZE  host FPU state size for arch-um-edits.sh (default there: 12288)
 #
 # Needs (Debian): build-essential (gcc, make), flex, bison, bc, xz-utils, perl, apt-get,
 # dpkg-deb; busybox-static, ethtool and iproute2 are downloaded as .debs for the initramfs.
@@ -30,7 +32,7 @@ for arg in "$@"; do
   case $arg in
     --kernel-only) want_initramfs=0 ;;
     --initramfs-only) want_kernel=0 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "build-kernel: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -43,12 +45,21 @@ mkdir -p "$cache/debs" "$cache/uml"
 
 fetch_deb() { "$(dirname "$0")/fetch-deb.sh" "$1"; }
 
+# Options the kernel must still have after olddefconfig (the build fails otherwise).
+required_config="FBNIC=y UML_PCI_OVER_VIRTIO=y VIRTIO_UML=y PCI_MSI=y
+UML_PCI_OVER_VIRTIO_DEVICE_ID=1234 KERNEL_STACK_ORDER=4 BLK_DEV_INITRD=y"
+
 kernel=""
 if [ "$want_kernel" = 1 ]; then
   t0=$(now)
   deb=${FBNIC_LINUX_DEB:-$(fetch_deb linux-source-6.12)}
   version=$(dpkg-deb -f "$deb" Version)
-  hash=$(cat "$here/kernel.config" "$here/arch-um-edits.sh" | sha256sum | cut -c1-12)
+  # Every input of the build besides the source: a change to any of them builds anew.
+  hash=$({
+    cat "$here/kernel.config" "$here/arch-um-edits.sh"
+    echo "FBNIC_UML_FP_SIZE=${FBNIC_UML_FP_SIZE:-}"
+    echo "required: $required_config"
+  } | sha256sum | cut -c1-12)
   key="$version-$hash"
   key=${key//[^A-Za-z0-9._-]/_}
   dir=$cache/uml/$key
@@ -79,8 +90,7 @@ if [ "$want_kernel" = 1 ]; then
     done <"$here/kernel.config"
     "$src/scripts/config" --file "$build/.config" "${args[@]}"
     make -s -C "$src" O="$build" ARCH=um olddefconfig >&2
-    for opt in FBNIC=y UML_PCI_OVER_VIRTIO=y VIRTIO_UML=y PCI_MSI=y \
-               UML_PCI_OVER_VIRTIO_DEVICE_ID=1234 KERNEL_STACK_ORDER=4 BLK_DEV_INITRD=y; do
+    for opt in $required_config; do
       grep -qx "CONFIG_$opt" "$build/.config" ||
         { log "CONFIG_$opt did not survive olddefconfig"; exit 1; }
     done

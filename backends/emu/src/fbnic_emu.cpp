@@ -142,7 +142,8 @@ struct Slot {
   int listen_fd = -1;
   std::unique_ptr<Nic> nic;
   std::unique_ptr<fbnic::emu::VhostUserTransport> transport;
-  bool active = false;  // its guest kicked or sent a message in this round
+  bool active = false;   // its guest kicked or sent a message in this round
+  bool pending = false;  // commands left in its ring when its turn ended
 };
 
 std::uint64_t clock_ns() { return fbnic::emu::monotonic_ns(); }
@@ -240,6 +241,10 @@ int run(const Options& o) {
   };
   std::vector<Source> sources;
   const std::uint64_t spin_ns = o.spin_us * 1000;
+  // A guest is served for at most one tick at a time: the clock, the other guests and
+  // signals come in between.
+  const std::uint64_t turn_ns = o.tick_us * 1000;
+  bool backlog = false;
 
   for (;;) {
     fds.clear();
@@ -266,13 +271,13 @@ int run(const Options& o) {
     }
     if (!any_open) break;
 
-    if (poll(fds.data(), fds.size(), -1) < 0) {
+    if (poll(fds.data(), fds.size(), backlog ? 0 : -1) < 0) {
       if (errno == EINTR) continue;
       std::perror("fbnic-emu: poll");
       return 1;
     }
     bool stop = false;
-    for (Slot& s : slots) s.active = false;
+    for (Slot& s : slots) s.active = s.pending;
     for (std::size_t k = 0; k < fds.size(); ++k) {
       if (fds[k].revents == 0) continue;
       Slot& s = slots[sources[k].slot];
@@ -320,8 +325,11 @@ int run(const Options& o) {
         case Kind::kKick: break;  // served below
       }
     }
+    backlog = false;
     for (Slot& s : slots) {
-      if (s.active && s.transport->connected()) s.transport->service(spin_ns, &clock_ns);
+      s.pending =
+          s.active && s.transport->connected() && s.transport->service(spin_ns, turn_ns, &clock_ns);
+      backlog = backlog || s.pending;
     }
     wiring.pump();
     if (stop) break;

@@ -3,6 +3,7 @@
 // would see: config space and capabilities, BAR sizing, BAR accesses reaching the model,
 // MSI-X masking and pending bits, interrupts queued while the guest has no buffer, and the
 // wire responder.
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -11,6 +12,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "fbnic/emu/nic.hpp"
@@ -54,8 +56,36 @@ class Guest {
 
   Nic<Model>& nic() { return nic_; }
   VhostUserTransport& transport() { return transport_; }
+  [[nodiscard]] int memfd() const { return memfd_; }
+  [[nodiscard]] int socket() const { return sock_[0]; }
 
   // --- vhost-user control ---
+  // Sends bytes with fds as one sendmsg (a message may be split over several).
+  void send_raw(const void* data, std::size_t len, const int* fds, std::size_t nfds) {
+    iovec iov{const_cast<void*>(data), len};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)] = {};
+    if (nfds != 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+      std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    }
+    EXPECT_EQ(sendmsg(sock_[0], &msg, 0), static_cast<ssize_t>(len));
+  }
+  std::uint64_t read_reply() {
+    std::uint8_t reply[12 + 8] = {};
+    EXPECT_EQ(read(sock_[0], reply, sizeof(reply)), static_cast<ssize_t>(sizeof(reply)));
+    std::uint64_t v = 0;
+    std::memcpy(&v, reply + 12, 8);
+    return v;
+  }
+
   std::uint64_t request(vhost::Request r, const void* payload, std::uint32_t size, int fd = -1,
                         bool need_reply = true) {
     std::uint8_t buf[12 + 128] = {};
@@ -80,11 +110,23 @@ class Guest {
     EXPECT_EQ(sendmsg(sock_[0], &msg, 0), static_cast<ssize_t>(12 + size));
     EXPECT_TRUE(transport_.on_socket_readable().ok());
     if (!need_reply) return 0;
-    std::uint8_t reply[12 + 8] = {};
-    EXPECT_EQ(read(sock_[0], reply, sizeof(reply)), static_cast<ssize_t>(sizeof(reply)));
-    std::uint64_t v = 0;
-    std::memcpy(&v, reply + 12, 8);
-    return v;
+    return read_reply();
+  }
+  // SET_MEM_TABLE with one region.
+  std::uint64_t set_mem_table(const vhost::MemRegion& region, int fd) {
+    std::uint8_t table[8 + sizeof(region)] = {1};
+    std::memcpy(table + 8, &region, sizeof(region));
+    return request(vhost::Request::kSetMemTable, table, sizeof(table), fd);
+  }
+  std::uint64_t set_vring_num(std::uint32_t q, std::uint32_t num) {
+    const vhost::VringState s{q, num};
+    return request(vhost::Request::kSetVringNum, &s, sizeof(s));
+  }
+  // SET_VRING_ADDR with the test's ring layout; `used` may be moved elsewhere.
+  std::uint64_t set_vring_addr(std::uint32_t q, std::optional<std::uint64_t> used = {}) {
+    const Ring& r = ring_[q];
+    const vhost::VringAddr addr{q, 0, r.desc, used.value_or(r.used), r.avail, ~0ull};
+    return request(vhost::Request::kSetVringAddr, &addr, sizeof(addr));
   }
 
   // --- commands on ring 0 ---
@@ -100,6 +142,40 @@ class Guest {
   void mmio_write(std::uint8_t bar, std::uint32_t off, std::uint32_t v) {
     command(vhost::PciOp::kMmioWrite, bar, off, 4, v, false);
   }
+  // A command the transport may not serve: nullopt when it did not. For a read, `room`
+  // bytes of buffer; used_len() then tells how many the transport filled.
+  std::optional<std::uint64_t> try_command(vhost::PciOp op, std::uint8_t bar, std::uint64_t addr,
+                                           std::uint32_t size, std::uint64_t value,
+                                           std::uint32_t room = 0) {
+    const std::uint64_t out_gpa = kGpa + 0x9000;
+    const std::uint64_t in_gpa = kGpa + 0x10000;
+    const vhost::PciMsgHeader h{static_cast<std::uint8_t>(op), bar, 0, size, addr};
+    std::memcpy(at(out_gpa), &h, sizeof(h));
+    std::memcpy(at(out_gpa + 16), &value, 8);
+    std::memset(at(in_gpa), 0xAA, 8);
+    const std::uint16_t d0 = alloc_desc(0);
+    if (room != 0) {
+      const std::uint16_t d1 = alloc_desc(0);
+      set_desc(0, d0, out_gpa, 16, 1 /*next*/, d1);
+      set_desc(0, d1, in_gpa, room, 2 /*write*/, 0);
+    } else {
+      set_desc(0, d0, out_gpa, 16 + std::min<std::uint32_t>(size, 8), 0, 0);
+    }
+    const std::uint16_t before = used_idx(0);
+    publish(0, d0);
+    service();
+    if (used_idx(0) == before) return std::nullopt;
+    std::uint64_t v = 0;
+    std::memcpy(&v, at(in_gpa), 8);
+    return v;
+  }
+  // The length the transport wrote for the last chain it returned on ring q.
+  std::uint32_t used_len(int q) {
+    std::uint32_t len = 0;
+    std::memcpy(&len, at(ring_[q].used + 4 + 8 * ((used_idx(q) - 1) % kNum) + 4), 4);
+    return len;
+  }
+  void service() { EXPECT_FALSE(transport_.service(0, 1'000'000'000, &clock_ns)); }
 
   // Posts n empty interrupt buffers on ring 1.
   void post_irq_buffers(int n) {
@@ -108,7 +184,7 @@ class Guest {
       set_desc(1, d, irq_buf_gpa(d), 20, 2 /*write*/, 0);
       publish(1, d);
     }
-    transport_.service(0, &clock_ns);
+    service();
   }
   // The MSIs the guest has received (data words), in order.
   std::vector<std::uint32_t> take_msis() {
@@ -177,7 +253,7 @@ class Guest {
     }
     const std::uint16_t before = used_idx(0);
     publish(0, d0);
-    transport_.service(0, &clock_ns);
+    service();
     EXPECT_EQ(used_idx(0), static_cast<std::uint16_t>(before + 1));
     std::uint64_t v = 0;
     std::memcpy(&v, at(in_gpa), 8);
@@ -198,21 +274,16 @@ class Guest {
     close(pair[1]);
     slave_ = pair[0];
     EXPECT_EQ(request(vhost::Request::kSetFeatures, &features, 8), 0u);
-    const vhost::MemRegion region{kGpa, kMem, kGpa, 0};
-    std::uint8_t table[8 + sizeof(region)] = {1};
-    std::memcpy(table + 8, &region, sizeof(region));
-    EXPECT_EQ(request(vhost::Request::kSetMemTable, table, sizeof(table), memfd_), 0u);
+    EXPECT_EQ(set_mem_table({kGpa, kMem, kGpa, 0}, memfd_), 0u);
     for (std::uint32_t q = 0; q < 2; ++q) {
       Ring& r = ring_[q];
       r.desc = kGpa + 0x1000 + 0x1000 * 3 * q;
       r.avail = r.desc + 0x1000;
       r.used = r.avail + 0x1000;
-      const vhost::VringState num{q, kNum};
-      EXPECT_EQ(request(vhost::Request::kSetVringNum, &num, 8), 0u);
+      EXPECT_EQ(set_vring_num(q, kNum), 0u);
       const vhost::VringState base{q, 0};
       EXPECT_EQ(request(vhost::Request::kSetVringBase, &base, 8), 0u);
-      const vhost::VringAddr addr{q, 0, r.desc, r.used, r.avail, ~0ull};
-      EXPECT_EQ(request(vhost::Request::kSetVringAddr, &addr, sizeof(addr)), 0u);
+      EXPECT_EQ(set_vring_addr(q), 0u);
       const std::uint64_t index = q;
       for (vhost::Request req : {vhost::Request::kSetVringCall, vhost::Request::kSetVringKick}) {
         const int fd = eventfd(0, 0);  // the transport gets its own copy
@@ -393,4 +464,123 @@ TEST(Emu, ResponderAnswersArpAndEcho) {
   EXPECT_FALSE(r.answer(ping.data(), ping.size()).has_value());
 }
 
+// --- malformed front-end input ----------------------------------------------------------
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (d != nullptr && readdir(d) != nullptr) ++n;
+  if (d != nullptr) closedir(d);
+  return n;
+}
+
+// A header and a payload carrying kMaxFds descriptors each: the extra ones are closed,
+// never stored past the end of the transport's array, and none is kept.
+TEST(EmuFrontEnd, TooManyFdsAreClosed) {
+  Guest g;
+  const int efd = eventfd(0, 0);
+  const std::size_t before = open_fds();
+  int fds[vhost::kMaxFds];
+  for (int& fd : fds) fd = efd;
+  const std::uint64_t index = 0;
+  const vhost::Header h{static_cast<std::uint32_t>(vhost::Request::kSetVringErr),
+                        vhost::kVersion | vhost::kFlagNeedReply, sizeof(index)};
+  g.send_raw(&h, sizeof(h), fds, vhost::kMaxFds);
+  g.send_raw(&index, sizeof(index), fds, vhost::kMaxFds);
+  EXPECT_TRUE(g.transport().on_socket_readable().ok());
+  EXPECT_EQ(g.read_reply(), 0u);
+  EXPECT_EQ(open_fds(), before);
+  close(efd);
+}
+
+// A message cut short after its header: the header's descriptors are closed.
+TEST(EmuFrontEnd, FdsOfATruncatedMessageAreClosed) {
+  Guest g;
+  const int efd = eventfd(0, 0);
+  const std::size_t before = open_fds();
+  int fds[vhost::kMaxFds];
+  for (int& fd : fds) fd = efd;
+  const vhost::Header h{static_cast<std::uint32_t>(vhost::Request::kSetVringErr), vhost::kVersion,
+                        8};
+  g.send_raw(&h, sizeof(h), fds, vhost::kMaxFds);
+  shutdown(g.socket(), SHUT_WR);
+  EXPECT_FALSE(g.transport().on_socket_readable().ok());
+  EXPECT_EQ(open_fds(), before);
+  close(efd);
+}
+
+// Regions the fd cannot back (SIGBUS on access) or whose end wraps are refused, and the
+// model gets no DMA mapping for them.
+TEST(EmuFrontEnd, MemoryRegionsBeyondTheirFdAreRefused) {
+  Guest g;
+  auto& dma = g.nic().model().dma_space();
+  ASSERT_NE(dma.translate(Guest::kGpa, 1), nullptr);
+  EXPECT_EQ(g.set_mem_table({Guest::kGpa, 2 * Guest::kMem, Guest::kGpa, 0}, dup(g.memfd())), 1u);
+  EXPECT_EQ(dma.translate(Guest::kGpa + Guest::kMem, 1), nullptr);
+  EXPECT_EQ(g.set_mem_table({Guest::kGpa, Guest::kMem, Guest::kGpa, 4096}, dup(g.memfd())), 1u);
+  EXPECT_EQ(g.set_mem_table({Guest::kGpa, ~0ull - 1, Guest::kGpa, 3}, dup(g.memfd())), 1u);
+  EXPECT_EQ(g.set_mem_table({Guest::kGpa, 4096, Guest::kGpa, ~0ull - 4095}, dup(g.memfd())), 1u);
+  EXPECT_EQ(dma.translate(Guest::kGpa, 1), nullptr);
+  // A region inside the fd is still taken.
+  EXPECT_EQ(g.set_mem_table({Guest::kGpa, Guest::kMem - 4096, Guest::kGpa, 4096}, dup(g.memfd())),
+            0u);
+  EXPECT_NE(dma.translate(Guest::kGpa, 1), nullptr);
+}
+
+constexpr std::uint32_t kScratchReg = 0x8000 * 4;  // an RXB register: plain storage
+
+TEST(EmuFrontEnd, VringNumMustBeAPowerOfTwoWithinTheMaximum) {
+  Guest g;
+  EXPECT_EQ(g.set_vring_num(0, 0), 1u);
+  EXPECT_EQ(g.set_vring_num(0, 6), 1u);
+  EXPECT_EQ(g.set_vring_num(0, 65536), 1u);
+  EXPECT_EQ(g.set_vring_num(2, 8), 1u);  // no such ring
+  // A new size after SET_VRING_ADDR: the addresses were checked for the old one.
+  EXPECT_EQ(g.set_vring_num(0, 16), 0u);
+  EXPECT_FALSE(g.try_command(vhost::PciOp::kMmioWrite, 0, kScratchReg, 4, 7).has_value());
+  EXPECT_EQ(g.nic().model().read32(fbnic::Bar::kCsr, kScratchReg), 0u);
+  EXPECT_EQ(g.set_vring_num(0, Guest::kNum), 0u);
+  EXPECT_EQ(g.set_vring_addr(0), 0u);
+  g.service();  // the command waiting in the ring is served now
+  EXPECT_EQ(g.nic().model().read32(fbnic::Bar::kCsr, kScratchReg), 7u);
+}
+
+TEST(EmuFrontEnd, SetVringAddrIsAllOrNothing) {
+  Guest g;
+  EXPECT_EQ(g.set_vring_addr(0, Guest::kGpa + 16 * Guest::kMem), 1u);  // used ring outside
+  EXPECT_FALSE(g.try_command(vhost::PciOp::kMmioWrite, 0, kScratchReg, 4, 7).has_value());
+  EXPECT_EQ(g.nic().model().read32(fbnic::Bar::kCsr, kScratchReg), 0u);
+}
+
+TEST(EmuFrontEnd, ANewMemoryTableNeedsNewRingAddresses) {
+  Guest g;
+  EXPECT_EQ(g.set_mem_table({Guest::kGpa, Guest::kMem, Guest::kGpa, 0}, dup(g.memfd())), 0u);
+  EXPECT_FALSE(g.try_command(vhost::PciOp::kMmioWrite, 0, kScratchReg, 4, 7).has_value());
+  EXPECT_EQ(g.set_vring_addr(0), 0u);
+  g.service();
+  EXPECT_EQ(g.nic().model().read32(fbnic::Bar::kCsr, kScratchReg), 7u);
+}
+
+// Sizes come from the guest: nothing is allocated for them before the BAR bounds are
+// checked, and a read fills at most one access's worth (4 KiB).
+TEST(EmuFrontEnd, HugeAccessesAreBoundedByTheBar) {
+  Guest g;
+  EXPECT_TRUE(g.try_command(vhost::PciOp::kMmioMemset, 0, 0, 0xFFFF'FFFFu, 0x5A).has_value());
+  EXPECT_TRUE(g.try_command(vhost::PciOp::kMmioMemset, 3, 0, 0xFFFF'FFFFu, 0x5A).has_value());
+  EXPECT_EQ(g.nic().counters().outside_bar, 2u);
+  EXPECT_EQ(g.nic().counters().csr_writes, 0u);
+  EXPECT_EQ(g.try_command(vhost::PciOp::kMmioRead, 4, (128 << 10) - 4, 0xFFFF'FFFFu, 0, 256 << 10),
+            std::optional<std::uint64_t>(~0ull));
+  EXPECT_LE(g.used_len(0), 4096u);
+  EXPECT_EQ(g.nic().counters().outside_bar, 3u);
+  EXPECT_TRUE(g.try_command(vhost::PciOp::kMmioWrite, 4, 128 << 10, 4, 1).has_value());
+  EXPECT_EQ(g.nic().counters().outside_bar, 4u);
+  // Inside a BAR a memset still works.
+  EXPECT_TRUE(g.try_command(vhost::PciOp::kMmioMemset, 0, kScratchReg, 4, 0x5A).has_value());
+  EXPECT_EQ(g.nic().model().read32(fbnic::Bar::kCsr, kScratchReg), 0x5A5A'5A5Au);
+}
+
 }  // namespace
+
+// Guest-sized allocations would show as an allocation beyond this bound (ASan builds).
+extern "C" const char* __asan_default_options() { return "max_allocation_size_mb=64"; }

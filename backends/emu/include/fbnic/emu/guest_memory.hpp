@@ -8,10 +8,12 @@
 #pragma once
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "fbnic/base/status.hpp"
@@ -35,18 +37,14 @@ class GuestMemory {
   GuestMemory& operator=(const GuestMemory&) = delete;
   ~GuestMemory() { clear(); }
 
-  // Maps one region from its fd (which is closed here either way).
+  // Maps one region from its fd (which is closed here either way). The region must lie
+  // inside the file: a page past its end would raise SIGBUS here when the guest's
+  // addresses reach it.
   Status add(const vhost::MemRegion& r, int fd) {
-    const long page = sysconf(_SC_PAGESIZE);
-    const std::uint64_t align = r.mmap_offset % static_cast<std::uint64_t>(page);
-    const std::size_t len = static_cast<std::size_t>(r.size + align);
-    void* base = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-                      static_cast<off_t>(r.mmap_offset - align));
+    Status st = inside_file(r, fd);
+    if (st.ok()) st = map(r, fd);
     close(fd);
-    if (base == MAP_FAILED || r.size == 0) return Error::kNoMemory;
-    regions_.push_back(
-        {r.guest_addr, r.user_addr, r.size, static_cast<std::uint8_t*>(base) + align, base, len});
-    return ok_status();
+    return st;
   }
 
   void clear() {
@@ -76,6 +74,35 @@ class GuestMemory {
   [[nodiscard]] const std::vector<Region>& regions() const { return regions_; }
 
  private:
+  // Not empty, no end that wraps (file offset, guest and front-end addresses), and inside
+  // the file when it has a size (a regular file or memfd; a device has none).
+  static Status inside_file(const vhost::MemRegion& r, int fd) {
+    constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+    if (r.size == 0 || r.size > kMax - r.mmap_offset || r.size > kMax - r.guest_addr ||
+        r.size > kMax - r.user_addr ||
+        r.mmap_offset + r.size > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) {
+      return Error::kOutOfRange;
+    }
+    struct stat st {};
+    if (fstat(fd, &st) != 0) return Error::kInvalidArgument;
+    if (S_ISREG(st.st_mode) && r.mmap_offset + r.size > static_cast<std::uint64_t>(st.st_size)) {
+      return Error::kOutOfRange;
+    }
+    return ok_status();
+  }
+
+  Status map(const vhost::MemRegion& r, int fd) {
+    const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+    const std::uint64_t align = r.mmap_offset % page;
+    const auto len = static_cast<std::size_t>(r.size + align);
+    void* base = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                      static_cast<off_t>(r.mmap_offset - align));
+    if (base == MAP_FAILED) return Error::kNoMemory;
+    regions_.push_back(
+        {r.guest_addr, r.user_addr, r.size, static_cast<std::uint8_t*>(base) + align, base, len});
+    return ok_status();
+  }
+
   std::vector<Region> regions_;
 };
 

@@ -68,12 +68,17 @@ class Nic final : public PciBus {
   // Print the counters at every latch command (each scenario mark) too.
   void set_print_marks(bool on) { print_marks_ = on; }
 
-  // Power-on: a new guest connected. Registers, config space and counters start over.
+  // Power-on: a new guest connected. Registers, config space and counters start over
+  // (the model's clock runs on).
   void power_on() {
     model_->reset();
     pci_.reset();
+    model_->faults().clear();
     counters_ = {};
     mbx_rx_lo_ = {};
+    // The model keeps these across its reset: count from here.
+    base_ = {model_->firmware().stats().requests, model_->firmware().stats().answers,
+             model_->unmodelled_accesses()};
     last_ns_ = monotonic_ns();
   }
 
@@ -132,6 +137,10 @@ class Nic final : public PciBus {
 
   void mmio_memset(std::uint8_t bar, std::uint64_t offset, std::uint8_t value,
                    std::uint32_t size) override {
+    if (!inside(bar, offset, size)) {  // before allocating: size comes from the guest
+      ++counters_.outside_bar;
+      return;
+    }
     std::vector<std::uint8_t> bytes(size, value);
     mmio_write(bar, offset, bytes.data(), size);
   }
@@ -160,9 +169,14 @@ class Nic final : public PciBus {
   // Mailbox messages as the model's firmware counts them (the bus counts are kept beside
   // them: a difference means a message the firmware did not take).
   [[nodiscard]] std::uint64_t mailbox_to_firmware() const {
-    return model_->firmware().stats().requests;
+    return model_->firmware().stats().requests - base_.mbx_to_firmware;
   }
-  [[nodiscard]] std::uint64_t mailbox_to_host() const { return model_->firmware().stats().answers; }
+  [[nodiscard]] std::uint64_t mailbox_to_host() const {
+    return model_->firmware().stats().answers - base_.mbx_to_host;
+  }
+  [[nodiscard]] std::uint64_t unmodelled_accesses() const {
+    return model_->unmodelled_accesses() - base_.unmodelled;
+  }
 
   void print_summary(std::FILE* f, const char* title) {
     const PciFunction::Stats& m = pci_.stats();
@@ -177,7 +191,7 @@ class Nic final : public PciBus {
                  ull(mailbox_to_host()), ull(counters_.mbx_to_firmware), ull(counters_.mbx_to_host),
                  ull(m.msi_sent), ull(m.msi_pended), ull(m.msi_dropped), ull(counters_.msix_reads),
                  ull(counters_.msix_writes), ull(counters_.odd_accesses),
-                 ull(counters_.outside_bar), ull(fault_count()), ull(model_->unmodelled_accesses()),
+                 ull(counters_.outside_bar), ull(fault_count()), ull(unmodelled_accesses()),
                  model_->last_unmodelled_offset(), static_cast<double>(model_->now_ns()) / 1e9);
     std::fflush(f);
   }
@@ -196,7 +210,7 @@ class Nic final : public PciBus {
     pci_.set_counter(kMsiPended, m.msi_pended);
     pci_.set_counter(kMsiDropped, m.msi_dropped);
     pci_.set_counter(kModelFaults, fault_count());
-    pci_.set_counter(kUnmodelled, model_->unmodelled_accesses());
+    pci_.set_counter(kUnmodelled, unmodelled_accesses());
     pci_.set_counter(kModelTimeUs, model_->now_ns() / 1000);
   }
 
@@ -309,6 +323,11 @@ class Nic final : public PciBus {
   std::unique_ptr<Model> model_;
   BusCounters counters_{};
   std::array<std::uint32_t, regs::kMailboxDescs> mbx_rx_lo_{};
+  struct {
+    std::uint64_t mbx_to_firmware = 0;
+    std::uint64_t mbx_to_host = 0;
+    std::uint64_t unmodelled = 0;
+  } base_;
   std::vector<std::uint64_t> mapped_;
   std::uint64_t last_ns_ = 0;
   std::function<bool(bool)> link_;

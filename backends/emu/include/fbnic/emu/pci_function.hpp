@@ -98,7 +98,10 @@ class PciFunction {
   void set_msi_sink(MsiSink sink) { msi_ = std::move(sink); }
   void set_command_handler(CommandHandler h) { command_ = std::move(h); }
 
+  // Power-on: config space, MSI-X table and PBA, and the counters start over.
   void reset() {
+    stats_ = {};
+    commands_ = 0;
     cfg_.fill(0);
     wmask_.fill(0);
     w1c_.fill(0);

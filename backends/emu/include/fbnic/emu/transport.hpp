@@ -70,6 +70,7 @@ class VhostUserTransport {
 
   void attach(int fd) {
     disconnect();
+    irq_backlog_.clear();  // nothing raised before is for this guest
     sock_ = fd;
   }
   [[nodiscard]] bool connected() const { return sock_ >= 0; }
@@ -97,42 +98,48 @@ class VhostUserTransport {
   Status on_socket_readable() {
     vhost::Header hdr{};
     int fds[vhost::kMaxFds];
-    std::size_t nfds = 0;
-    FBNIC_TRY(receive(&hdr, sizeof(hdr), fds, &nfds));
-    if (hdr.size > sizeof(payload_)) {
+    std::size_t nfds = 0;  // header and payload share the array; extra fds are closed
+    Status st = receive(&hdr, sizeof(hdr), fds, nfds);
+    if (st.ok() && hdr.size > sizeof(payload_)) {
       log("control message %u too large (%u bytes)", hdr.request, hdr.size);
-      close_all(fds, nfds);
-      return Error::kAborted;
+      st = Error::kAborted;
     }
-    std::size_t extra = 0;
-    if (hdr.size != 0) FBNIC_TRY(receive(payload_, hdr.size, fds + nfds, &extra));
-    nfds += extra;
+    if (st.ok() && hdr.size != 0) st = receive(payload_, hdr.size, fds, nfds);
+    if (!st.ok()) {
+      close_all(fds, nfds);
+      return st;
+    }
     ++stats_.messages;
     if (verbose_)
       log("<- %s (%u bytes, %zu fds)", vhost::request_name(hdr.request), hdr.size, nfds);
     return handle(hdr, fds, nfds);
   }
 
-  // Serves every queued command and interrupt. When there were commands, polls the
+  // Serves the queued commands and interrupts. When there were commands, polls the
   // command ring for up to spin_ns more (a register read follows a register read
-  // closely) before asking the guest for kicks again.
-  void service(std::uint64_t spin_ns, std::uint64_t (*clock_ns)()) {
+  // closely) before asking the guest for kicks again, but returns after max_ns of
+  // serving and polling in all, so that other guests, the clock and signals get their
+  // turn. True when commands are still waiting then: the caller calls again soon (the
+  // guest does not kick for them).
+  bool service(std::uint64_t spin_ns, std::uint64_t max_ns, std::uint64_t (*clock_ns)()) {
     Virtqueue& cmd = vq_[vhost::kCmdQueue];
     vq_[vhost::kIrqQueue].drain_kick();
     flush_irqs();
-    if (!cmd.ready()) return;
+    if (!cmd.ready()) return false;
     cmd.drain_kick();
-    if (serve_commands() == 0) return;
+    const std::uint64_t start = clock_ns();
+    if (serve_commands() == 0) return false;
     cmd.set_kicks_wanted(false);
     std::uint64_t idle_since = clock_ns();
     std::uint64_t ticked = idle_since;
     for (;;) {
+      const std::uint64_t now = clock_ns();
+      if (now - start >= max_ns) break;
       if (serve_commands() != 0) {
         idle_since = clock_ns();
         continue;
       }
       flush_irqs();
-      const std::uint64_t now = clock_ns();
       if (now - idle_since >= spin_ns) break;
       if (now - ticked >= kSpinTickNs) {  // time passes for the model while we wait
         bus_.tick();
@@ -142,10 +149,12 @@ class VhostUserTransport {
     cmd.set_kicks_wanted(true);
     serve_commands();  // anything that raced with re-enabling kicks
     flush_irqs();
+    return cmd.has_work();
   }
 
   // Queues an MSI for the guest and sends what the interrupt ring has room for.
   void send_msi(std::uint64_t address, std::uint32_t data) {
+    if (!connected()) return;  // nobody to deliver it to: not kept for the next guest
     irq_backlog_.push_back({address, data});
     stats_.irq_backlog_max = std::max<std::uint64_t>(stats_.irq_backlog_max, irq_backlog_.size());
     flush_irqs();
@@ -153,6 +162,8 @@ class VhostUserTransport {
 
  private:
   static constexpr std::uint64_t kSpinTickNs = 5'000;
+  // The data of one access, read or write (virt-pci's are 1 to 8 bytes).
+  static constexpr std::size_t kMaxAccess = 4096;
 
   struct Msi {
     std::uint64_t address;
@@ -174,8 +185,8 @@ class VhostUserTransport {
     for (std::size_t i = 0; i < n; ++i) close(fds[i]);
   }
 
-  Status receive(void* buf, std::size_t len, int* fds, std::size_t* nfds) {
-    *nfds = 0;
+  // Reads len bytes, appending the fds that come with them to fds[nfds..kMaxFds).
+  Status receive(void* buf, std::size_t len, int (&fds)[vhost::kMaxFds], std::size_t& nfds) {
     auto* p = static_cast<std::uint8_t*>(buf);
     while (len > 0) {
       iovec iov{p, len};
@@ -194,8 +205,8 @@ class VhostUserTransport {
         for (std::size_t i = 0; i < count; ++i) {
           int fd = -1;
           std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-          if (*nfds < vhost::kMaxFds) {
-            fds[(*nfds)++] = fd;
+          if (nfds < vhost::kMaxFds) {
+            fds[nfds++] = fd;
           } else {
             close(fd);
           }
@@ -270,9 +281,9 @@ class VhostUserTransport {
         used_fds = nfds;
         break;
       case Request::kSetVringNum:
-        if (payload_as(hdr, state) && state.index < vhost::kQueues) {
-          vq_[state.index].set_num(state.num);
-        } else {
+        if (!payload_as(hdr, state) || state.index >= vhost::kQueues ||
+            !vq_[state.index].set_num(state.num).ok()) {
+          log("SET_VRING_NUM %u for ring %u refused", state.num, state.index);
           status = 1;
         }
         break;
@@ -364,6 +375,7 @@ class VhostUserTransport {
     vhost::MemTable table{};
     const std::size_t n = std::min<std::size_t>(hdr.size, sizeof(table));
     std::memcpy(&table, payload_, n);
+    for (Virtqueue& q : vq_) q.forget_rings();  // they pointed into the old mappings
     mem_.clear();
     bool ok = table.num <= vhost::kMaxMemRegions && table.num <= nfds;
     for (std::size_t i = 0; i < nfds; ++i) {
@@ -394,7 +406,8 @@ class VhostUserTransport {
     std::size_t served = 0;
     Virtqueue::Chain chain;
     bool ticked = false;
-    for (;;) {
+    // At most one ring's worth: a guest that keeps adding commands does not keep us here.
+    while (served < q.num()) {
       Result<bool> got = q.pop(mem_, chain);
       if (got.ok() && !got.value()) break;
       if (!ticked) {
@@ -470,7 +483,7 @@ class VhostUserTransport {
       }
       case vhost::PciOp::kMmioRead: {
         ++stats_.mmio_reads;
-        const std::size_t size = std::min<std::size_t>(m.size, out_room);
+        const std::size_t size = std::min<std::size_t>({m.size, out_room, kMaxAccess});
         if (size > read_buf_.size()) read_buf_.resize(size);
         std::fill_n(read_buf_.begin(), size, std::uint8_t{0xFF});
         bus_.mmio_read(m.bar, m.addr, read_buf_.data(), static_cast<std::uint32_t>(size));
@@ -546,7 +559,7 @@ class VhostUserTransport {
   Virtqueue vq_[vhost::kQueues];
   std::deque<Msi> irq_backlog_;
   std::uint8_t payload_[vhost::kMaxPayload] = {};
-  std::uint8_t cmd_[sizeof(vhost::PciMsgHeader) + 4096] = {};
+  std::uint8_t cmd_[sizeof(vhost::PciMsgHeader) + kMaxAccess] = {};
   std::vector<std::uint8_t> read_buf_ = std::vector<std::uint8_t>(64);
   Stats stats_{};
 };

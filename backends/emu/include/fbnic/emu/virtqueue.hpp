@@ -29,6 +29,8 @@ class Virtqueue {
   static constexpr std::uint16_t kAvailNoInterrupt = 1;
   static constexpr std::uint16_t kUsedNoNotify = 1;
   static constexpr std::size_t kMaxSegments = 16;
+  // The largest ring this device takes (the split ring's limit; virtio_uml uses 256).
+  static constexpr std::uint32_t kMaxSize = 32768;
 
   struct Segment {
     std::uint8_t* data = nullptr;
@@ -46,30 +48,47 @@ class Virtqueue {
   Virtqueue& operator=(const Virtqueue&) = delete;
   ~Virtqueue() { close_fds(); }
 
-  void set_num(std::uint32_t num) { num_ = num; }
-  void set_base(std::uint16_t base) { last_avail_ = base; }
-  [[nodiscard]] std::uint16_t base() const { return last_avail_; }
-  Status set_addr(const GuestMemory& mem, std::uint64_t desc, std::uint64_t avail,
-                  std::uint64_t used) {
-    if (num_ == 0 || num_ > 32768 || (num_ & (num_ - 1)) != 0) return Error::kInvalidArgument;
-    desc_ = mem.uva(desc, 16ull * num_);
-    avail_ = mem.uva(avail, 6ull + 2ull * num_);
-    used_ = mem.uva(used, 6ull + 8ull * num_);
-    if (desc_ == nullptr || avail_ == nullptr || used_ == nullptr) return Error::kOutOfRange;
+  // A power of two up to kMaxSize. A new size needs the ring addresses again: they were
+  // checked against the old one.
+  Status set_num(std::uint32_t num) {
+    if (num == 0 || num > kMaxSize || (num & (num - 1)) != 0) return Error::kInvalidArgument;
+    if (num != num_) forget_rings();
+    num_ = num;
     return ok_status();
   }
+  [[nodiscard]] std::uint32_t num() const { return num_; }
+  void set_base(std::uint16_t base) { last_avail_ = base; }
+  [[nodiscard]] std::uint16_t base() const { return last_avail_; }
+  // All three rings inside guest memory, or none: on failure the queue is not ready.
+  Status set_addr(const GuestMemory& mem, std::uint64_t desc, std::uint64_t avail,
+                  std::uint64_t used) {
+    forget_rings();
+    if (num_ == 0) return Error::kInvalidArgument;
+    std::uint8_t* d = mem.uva(desc, 16ull * num_);
+    std::uint8_t* a = mem.uva(avail, 6ull + 2ull * num_);
+    std::uint8_t* u = mem.uva(used, 6ull + 8ull * num_);
+    if (d == nullptr || a == nullptr || u == nullptr) return Error::kOutOfRange;
+    desc_ = d;
+    avail_ = a;
+    used_ = u;
+    return ok_status();
+  }
+  // The memory the rings were in is gone (a new memory table): the guest sets them again.
+  void forget_rings() { desc_ = avail_ = used_ = nullptr; }
   void set_enabled(bool on) { enabled_ = on; }
   // Both are used non-blocking: a kick is read only to clear it, and a full call pipe
   // means the guest already has a signal pending.
   void set_kick_fd(int fd) { replace_fd(kick_fd_, nonblocking(fd)); }
   void set_call_fd(int fd) { replace_fd(call_fd_, nonblocking(fd)); }
   [[nodiscard]] int kick_fd() const { return kick_fd_; }
-  [[nodiscard]] bool ready() const { return enabled_ && desc_ != nullptr; }
+  [[nodiscard]] bool ready() const {
+    return enabled_ && desc_ != nullptr && avail_ != nullptr && used_ != nullptr;
+  }
 
   void reset() {
     close_fds();
     num_ = 0;
-    desc_ = avail_ = used_ = nullptr;
+    forget_rings();
     last_avail_ = 0;
     enabled_ = false;
   }
