@@ -8,7 +8,11 @@
 #include <cstdint>
 
 #include "fbnic/base/bytes.hpp"
+#include "fbnic/base/status.hpp"
+#include "fbnic/hw/io.hpp"
 #include "fbnic/platform/dma.hpp"
+#include "fbnic/platform/platform.hpp"
+#include "fbnic/regs/register.hpp"
 
 namespace fbnic {
 
@@ -20,6 +24,19 @@ class DescRing {
   static constexpr std::uint32_t kSize = Size;
   static constexpr std::uint32_t kMask = Size - 1;
   static constexpr std::size_t kBytes = std::size_t{Size} * 8;
+
+  // Whole pages of DMA memory: the device fetches descriptors in page-aligned bursts.
+  template <Platform P>
+  Status allocate(P& platform) {
+    FBNIC_TRY_ASSIGN(const DmaBuffer mem, platform.dma_alloc(align_up(kBytes, 4096), 4096));
+    attach(mem);
+    return ok_status();
+  }
+  template <Platform P>
+  void release(P& platform) {
+    if (attached()) platform.dma_free(mem_);
+    attach({});
+  }
 
   void attach(const DmaBuffer& mem) {
     mem_ = mem;
@@ -44,5 +61,14 @@ class DescRing {
   DmaBuffer mem_{};
   std::uint64_t* base_ = nullptr;
 };
+
+// Tells the device where a ring lives: its base address in a low/high register pair.
+template <Platform P, class Lo, class Hi, std::uint32_t N>
+Status write_ring_base(Io<P>& io, regs::RegAddr<Lo> lo, regs::RegAddr<Hi> hi,
+                       const DescRing<N>& ring) {
+  const std::uint64_t dma = ring.memory().device;
+  FBNIC_TRY(io.write(lo, Lo::from_raw(static_cast<std::uint32_t>(dma))));
+  return io.write(hi, Hi::from_raw(static_cast<std::uint32_t>(dma >> 32)));
+}
 
 }  // namespace fbnic

@@ -104,9 +104,9 @@ class RxQueue {
   Status allocate() {
     if (rcq_.attached()) return ok_status();
     Status st = pool_.allocate();
-    if (st.ok()) st = alloc_ring(hpq_.ring);
-    if (st.ok()) st = alloc_ring(ppq_.ring);
-    if (st.ok()) st = alloc_ring(rcq_);
+    if (st.ok()) st = hpq_.ring.allocate(io_.platform());
+    if (st.ok()) st = ppq_.ring.allocate(io_.platform());
+    if (st.ok()) st = rcq_.allocate(io_.platform());
     if (!st.ok()) free();
     return st;
   }
@@ -124,13 +124,11 @@ class RxQueue {
     const std::uint32_t q = queue_;
     using regs::BdqCtl;
     FBNIC_TRY(io_.write(BdqCtl::at(q), BdqCtl{}.set(BdqCtl::kReset, 1)));
-    FBNIC_TRY(
-        write_base(regs::BdqHpqBal::at(q), regs::BdqHpqBah::at(q), hpq_.ring.memory().device));
+    FBNIC_TRY(write_ring_base(io_, regs::BdqHpqBal::at(q), regs::BdqHpqBah::at(q), hpq_.ring));
     FBNIC_TRY(
         io_.write(regs::BdqHpqSize::at(q),
                   regs::BdqHpqSize{}.set(regs::BdqHpqSize::kLog2, regs::ring_size_code(kHpq))));
-    FBNIC_TRY(
-        write_base(regs::BdqPpqBal::at(q), regs::BdqPpqBah::at(q), ppq_.ring.memory().device));
+    FBNIC_TRY(write_ring_base(io_, regs::BdqPpqBal::at(q), regs::BdqPpqBah::at(q), ppq_.ring));
     FBNIC_TRY(
         io_.write(regs::BdqPpqSize::at(q),
                   regs::BdqPpqSize{}.set(regs::BdqPpqSize::kLog2, regs::ring_size_code(kPpq))));
@@ -148,7 +146,7 @@ class RxQueue {
     FBNIC_TRY(io_.write(RdeCtl0::at(q), ctl0));
     FBNIC_TRY(io_.write(RdeCtl1::at(q), ctl1));
     FBNIC_TRY(io_.write(regs::RcqCtl::at(q), regs::RcqCtl{}.set(regs::RcqCtl::kReset, 1)));
-    FBNIC_TRY(write_base(regs::RcqBal::at(q), regs::RcqBah::at(q), rcq_.memory().device));
+    FBNIC_TRY(write_ring_base(io_, regs::RcqBal::at(q), regs::RcqBah::at(q), rcq_));
     FBNIC_TRY(io_.write(regs::RcqSize::at(q),
                         regs::RcqSize{}.set(regs::RcqSize::kLog2, regs::ring_size_code(kRcq))));
     FBNIC_TRY(io_.write(regs::RimCtl::at(q), regs::RimCtl{}.set(regs::RimCtl::kVector, vector_)));
@@ -190,9 +188,9 @@ class RxQueue {
   }
 
   void free() {
-    release_ring(hpq_.ring);
-    release_ring(ppq_.ring);
-    release_ring(rcq_);
+    hpq_.ring.release(io_.platform());
+    ppq_.ring.release(io_.platform());
+    rcq_.release(io_.platform());
     pool_.free();
   }
 
@@ -376,24 +374,6 @@ class RxQueue {
       FBNIC_TRY_ASSIGN(const auto rcq, io_.read(regs::QmRcqIdle::at(reg)));
       return (hpq.raw() & ppq.raw() & rcq.raw() & bit) != 0 ? ok_status() : Status(Error::kBusy);
     });
-  }
-
-  template <class Lo, class Hi>
-  Status write_base(regs::RegAddr<Lo> lo, regs::RegAddr<Hi> hi, std::uint64_t dma) {
-    FBNIC_TRY(io_.write(lo, Lo::from_raw(static_cast<std::uint32_t>(dma))));
-    return io_.write(hi, Hi::from_raw(static_cast<std::uint32_t>(dma >> 32)));
-  }
-  template <std::uint32_t N>
-  Status alloc_ring(DescRing<N>& ring) {
-    FBNIC_TRY_ASSIGN(const DmaBuffer mem,
-                     io_.platform().dma_alloc(align_up(DescRing<N>::kBytes, 4096), 4096));
-    ring.attach(mem);
-    return ok_status();
-  }
-  template <std::uint32_t N>
-  void release_ring(DescRing<N>& ring) {
-    if (ring.attached()) io_.platform().dma_free(ring.memory());
-    ring.attach({});
   }
 
   Io<P>& io_;

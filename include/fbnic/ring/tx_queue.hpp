@@ -99,8 +99,8 @@ class TxQueue {
 
   Status allocate() {
     if (twq_.attached()) return ok_status();
-    FBNIC_TRY(alloc_ring(twq_));
-    const Status st = alloc_ring(tcq_);
+    FBNIC_TRY(twq_.allocate(io_.platform()));
+    const Status st = tcq_.allocate(io_.platform());
     if (!st.ok()) free();
     return st;
   }
@@ -113,13 +113,13 @@ class TxQueue {
     tail_ = clean_ = tcq_head_ = 0;
     const std::uint32_t q = queue_;
     FBNIC_TRY(io_.write(regs::Twq0Ctl::at(q), regs::Twq0Ctl{}.set(regs::Twq0Ctl::kReset, 1)));
-    FBNIC_TRY(write_base(regs::Twq0Bal::at(q), regs::Twq0Bah::at(q), twq_.memory().device));
+    FBNIC_TRY(write_ring_base(io_, regs::Twq0Bal::at(q), regs::Twq0Bah::at(q), twq_));
     FBNIC_TRY(io_.write(regs::Twq0Size::at(q),
                         regs::Twq0Size{}.set(regs::Twq0Size::kLog2, regs::ring_size_code(kRing))));
     FBNIC_TRY(io_.write(regs::Twq0Ctl::at(q), regs::Twq0Ctl{}.set(regs::Twq0Ctl::kEnable, 1)));
 
     FBNIC_TRY(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}.set(regs::TcqCtl::kReset, 1)));
-    FBNIC_TRY(write_base(regs::TcqBal::at(q), regs::TcqBah::at(q), tcq_.memory().device));
+    FBNIC_TRY(write_ring_base(io_, regs::TcqBal::at(q), regs::TcqBah::at(q), tcq_));
     FBNIC_TRY(
         io_.write(regs::TcqSize::at(q),
                   regs::TcqSize{}.set(regs::TcqSize::kLog2, regs::ring_size_code(kCompletions))));
@@ -164,8 +164,8 @@ class TxQueue {
   }
 
   void free() {
-    release(twq_);
-    release(tcq_);
+    twq_.release(io_.platform());
+    tcq_.release(io_.platform());
   }
 
   // --- the hot path ---
@@ -324,25 +324,6 @@ class TxQueue {
       const bool idle = (twq.raw() & tqs.raw() & tde.raw() & tcq.raw() & bit) != 0;
       return idle ? ok_status() : Status(Error::kBusy);
     });
-  }
-
-  template <class Lo, class Hi>
-  Status write_base(regs::RegAddr<Lo> lo, regs::RegAddr<Hi> hi, std::uint64_t dma) {
-    FBNIC_TRY(io_.write(lo, Lo::from_raw(static_cast<std::uint32_t>(dma))));
-    return io_.write(hi, Hi::from_raw(static_cast<std::uint32_t>(dma >> 32)));
-  }
-
-  template <std::uint32_t N>
-  Status alloc_ring(DescRing<N>& ring) {
-    const std::size_t bytes = align_up(DescRing<N>::kBytes, 4096);
-    FBNIC_TRY_ASSIGN(const DmaBuffer mem, io_.platform().dma_alloc(bytes, 4096));
-    ring.attach(mem);
-    return ok_status();
-  }
-  template <std::uint32_t N>
-  void release(DescRing<N>& ring) {
-    if (ring.attached()) io_.platform().dma_free(ring.memory());
-    ring.attach({});
   }
 
   Io<P>& io_;
