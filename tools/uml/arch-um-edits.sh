@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Applies the two arch/um changes the fbnic emulator needs to a Linux 6.12 source tree.
+# Applies the three arch/um changes the fbnic emulator needs to a Linux 6.12 source tree.
 #
 #   tools/uml/arch-um-edits.sh SRC_DIR
 #
@@ -23,6 +23,16 @@
 #    that one call through a new helper that, on -ENOSPC, kicks the device, takes back
 #    the commands it has completed, waits 1 us and tries again, for at most
 #    virt_pci.max_delay_us microseconds (the bound the driver already uses for reads).
+#
+# 3. No nested commands (arch/um/drivers/virt-pci.c).
+#    Every command is first copied into one per-CPU buffer, and a read waits for its
+#    completion by polling with interrupts enabled. An interrupt in that window (an MSI,
+#    and the NAPI poll after it) sends its own commands through the same buffer: it can
+#    overwrite the waiting read's header before the device has fetched it, and take back
+#    the read's completion as its own, so the read times out and returns all ones. The
+#    fbnic driver then reports "Failed read ... disabled CSR access" (seen in 4 of about
+#    35 runs of the ifdown/up cycles or of two guests). The edit sends each command with local interrupts
+#    off; the wait is bounded by virt_pci.max_delay_us as before.
 set -euo pipefail
 
 src=${1:?usage: arch-um-edits.sh SRC_DIR}
@@ -107,4 +117,45 @@ HELPER="$helper" perl -0pi -e '
 ' "$virtpci"
 need_once 'static int um_pci_queue_cmd(struct um_pci_device *dev,' "$virtpci"
 need_once 'ret = um_pci_queue_cmd(dev, sgs_list,' "$virtpci"
-echo "arch-um-edits: host FP size $fp_size bytes; virt-pci retries a full command ring"
+# --- 3: one command at a time -------------------------------------------------------------
+send_anchor='static int um_pci_send_cmd(struct um_pci_device *dev,'
+need_once "$send_anchor" "$virtpci"
+perl -0pi -e '
+  my $wrapper = <<"C";
+static int um_pci_send_cmd_irqs_off(struct um_pci_device *dev,
+\t\t\t\t   struct virtio_pcidev_msg *cmd,
+\t\t\t\t   unsigned int cmd_size,
+\t\t\t\t   const void *extra, unsigned int extra_size,
+\t\t\t\t   void *out, unsigned int out_size);
+
+/*
+ * fbnic-emu: commands share one per-CPU buffer and a read polls for its completion, so
+ * a command sent from an interrupt during that wait would corrupt it. Send each one with
+ * local interrupts off.
+ */
+static int um_pci_send_cmd(struct um_pci_device *dev,
+\t\t\t   struct virtio_pcidev_msg *cmd,
+\t\t\t   unsigned int cmd_size,
+\t\t\t   const void *extra, unsigned int extra_size,
+\t\t\t   void *out, unsigned int out_size)
+{
+\tunsigned long flags;
+\tint ret;
+
+\tlocal_irq_save(flags);
+\tret = um_pci_send_cmd_irqs_off(dev, cmd, cmd_size, extra, extra_size,
+\t\t\t\t       out, out_size);
+\tlocal_irq_restore(flags);
+\treturn ret;
+}
+
+static int um_pci_send_cmd_irqs_off(struct um_pci_device *dev,
+C
+  s/^\Qstatic int um_pci_send_cmd(struct um_pci_device *dev,\E\n/$wrapper/m
+    or die "arch-um-edits: send anchor\n";
+' "$virtpci"
+# The body's prototype and its definition.
+[ "$(count 'static int um_pci_send_cmd_irqs_off(struct um_pci_device *dev,' "$virtpci")" = 2 ] ||
+  { echo "arch-um-edits: the send edit did not apply" >&2; exit 1; }
+
+echo "arch-um-edits: host FP size $fp_size bytes; virt-pci retries a full command ring and sends with interrupts off"

@@ -5,7 +5,7 @@
 #   tools/uml/build-kernel.sh [--kernel-only | --initramfs-only] [--print]
 #
 # Kernel: Debian's linux-source-6.12 (apt-get download, unpacked, never installed), ARCH=um
-# defconfig plus tools/uml/kernel.config, the two arch/um edits of tools/uml/arch-um-edits.sh,
+# defconfig plus tools/uml/kernel.config, the three arch/um edits of tools/uml/arch-um-edits.sh,
 # `make linux`. It is reused when $FBNIC_CACHE/uml/<version>-<hash>/linux exists, where the
 # hash covers kernel.config, arch-um-edits.sh, FBNIC_UML_FP_SIZE and the options required
 # below.
