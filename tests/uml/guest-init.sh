@@ -6,8 +6,9 @@
 #   @@ RESULT <scenario> <PASS|FAIL|SKIP> <ms> <detail>
 #   @@ COUNTS <scenario> <BAR0 reads> <BAR0 writes> <BAR4 reads> <BAR4 writes> \
 #             <mailbox to-fw> <mailbox to-host> <MSIs>
-# The counts come from the emulator's vendor-specific capability in config space (see
-# docs/emulator.md): latched before and after each scenario, printed as differences.
+# The counts come from the emulator's vendor-specific capability in config space (ID 0x09
+# at 0x40, see docs/emulator.md): latched before and after each scenario, printed as
+# differences.
 
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 mount -t proc proc /proc
@@ -18,7 +19,7 @@ mount -t devtmpfs dev /dev 2>/dev/null
 BDF=0000:00:00.0
 CFG=/sys/bus/pci/devices/$BDF/config
 IF=eth0
-VSEC=0x110
+VSEC=0x40
 results=0
 
 say() { echo "@@ $*"; }
@@ -30,7 +31,7 @@ cfg_dword() { # offset -> unsigned value
 }
 have_vsec() {
   [ -r $CFG ] || return 1
-  [ "$(($(cfg_dword $VSEC) & 0xFFFF))" = 11 ] && [ "$(($(cfg_dword $((VSEC + 4))) & 0xFFFF))" = 64284 ]
+  [ "$(($(cfg_dword $VSEC) & 0xFF))" = 9 ] && [ "$(($(cfg_dword $((VSEC + 4))) & 0xFFFF))" = 64284 ]
 }
 vsec_cmd() { # opcode [argument] -> result code (0 ok, 1 unsupported, 2 unknown)
   v=$(($1 | (${2:-0} << 8)))

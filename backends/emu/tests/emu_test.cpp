@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "fbnic/emu/nic.hpp"
-#include "fbnic/emu/transport.hpp"
+#include "fbnic/emu/vhost_user_transport.hpp"
 #include "fbnic/emu/wire.hpp"
 #include "fbnic/mock/device.hpp"
 
@@ -44,7 +44,8 @@ class Guest {
     mem_ = static_cast<std::uint8_t*>(
         mmap(nullptr, kMem, PROT_READ | PROT_WRITE, MAP_SHARED, memfd_, 0));
     transport_.attach(sock_[1]);
-    nic_.set_msi_sink([this](std::uint64_t a, std::uint32_t d) { transport_.send_msi(a, d); });
+    nic_.set_msi_sink(
+        [this](std::uint32_t, std::uint64_t a, std::uint32_t d) { transport_.send_msi(a, d); });
     handshake();
   }
   ~Guest() {
@@ -309,22 +310,27 @@ TEST(Emu, ConfigSpaceIdentityAndCapabilities) {
   EXPECT_EQ(g.cfg_read(0x00, 4), 0x0013'1D9Bu);
   EXPECT_EQ(g.cfg_read(0x08, 4) >> 8, 0x020000u);
   EXPECT_EQ(g.cfg_read(0x06, 2) & 0x10, 0x10u);  // capability list
-  // PCIe -> MSI-X -> end; then DSN -> VSEC -> end in extended space.
-  const auto pcie = static_cast<std::uint32_t>(g.cfg_read(0x34, 1));
-  EXPECT_EQ(g.cfg_read(pcie, 1), 0x10u);
-  EXPECT_EQ(g.cfg_read(pcie + 8, 2), 0x2810u);  // DevCtl: MPS 128, MRRS 512
-  const auto msix = static_cast<std::uint32_t>(g.cfg_read(pcie + 1, 1));
+  // The emulator's block -> MSI-X -> PCIe -> end; then DSN alone in extended space.
+  const auto vsec = static_cast<std::uint32_t>(g.cfg_read(0x34, 1));
+  EXPECT_EQ(vsec, fbnic::emu::vsec::kBase);
+  EXPECT_EQ(g.cfg_read(vsec, 1), fbnic::emu::vsec::kCapId);
+  EXPECT_EQ(g.cfg_read(vsec + 2, 1), fbnic::emu::vsec::kLength);
+  EXPECT_EQ(g.cfg_read(vsec + 4, 2), fbnic::emu::vsec::kId);
+  EXPECT_EQ(g.cfg_read(vsec + fbnic::emu::vsec::kDsn, 8), 0x0011'22FF'FE55'6677ull);
+  const auto msix = static_cast<std::uint32_t>(g.cfg_read(vsec + 1, 1));
   EXPECT_EQ(g.cfg_read(msix, 1), 0x11u);
-  EXPECT_EQ(g.cfg_read(msix + 1, 1), 0u);
   EXPECT_EQ(g.cfg_read(msix + 2, 2) & 0x7FF, PciFunction::kMsixVectors - 1);
   EXPECT_EQ(g.cfg_read(msix + 4, 4), 0x0000'0002u);  // table: BAR2 + 0
   EXPECT_EQ(g.cfg_read(msix + 8, 4), 0x0000'1002u);  // PBA: BAR2 + 0x1000
+  const auto pcie = static_cast<std::uint32_t>(g.cfg_read(msix + 1, 1));
+  EXPECT_EQ(g.cfg_read(pcie, 1), 0x10u);
+  EXPECT_EQ(g.cfg_read(pcie + 1, 1), 0u);
+  EXPECT_EQ(g.cfg_read(pcie + 8, 2), 0x2810u);  // DevCtl: MPS 128, MRRS 512
+  EXPECT_LE(pcie + 0x3C, 0x100u);               // v2 capability fits the first 256 bytes
   const std::uint64_t dsn_hdr = g.cfg_read(0x100, 4);
   EXPECT_EQ(dsn_hdr & 0xFFFF, 0x0003u);
+  EXPECT_EQ(dsn_hdr >> 20, 0u);  // the last extended capability
   EXPECT_EQ(g.cfg_read(0x104, 8), 0x0011'22FF'FE55'6677ull);
-  const auto vsec = static_cast<std::uint32_t>(dsn_hdr >> 20);
-  EXPECT_EQ(g.cfg_read(vsec, 2), 0x000Bu);
-  EXPECT_EQ(g.cfg_read(vsec + 4, 2), fbnic::emu::vsec::kId);
   EXPECT_EQ(g.cfg_read(0xFFC, 8), ~0ull);  // past the end
 }
 

@@ -53,36 +53,9 @@ trap cleanup EXIT
 mkdir -p "$cache"
 
 # --- the kernel: Debian's current linux-image, cached unpacked (vmlinux + modules) ---
-pkg=${FBNIC_VFIO_KERNEL_PKG:-$(apt-cache depends linux-image-amd64 2>/dev/null |
-  awk '/Depends: linux-image-[0-9]/ {print $2; exit}')}
-if [ -z "$pkg" ]; then
-  # No apt lists (apt-get update not run): use the newest kernel already cached, if any.
-  pkg=$(find "$cache" -maxdepth 2 -name .complete -printf '%h\n' 2>/dev/null | sort -V |
-    tail -1 | xargs -r basename)
-  [ -n "$pkg" ] || die "cannot resolve linux-image-amd64: run apt-get update"
-fi
-kdir=$cache/$pkg
-if [ ! -f "$kdir/.complete" ]; then
-  say "downloading and unpacking $pkg (not installing it)"
-  rm -rf "$kdir" "$kdir.partial"
-  mkdir -p "$kdir.partial/deb"
-  chmod 777 "$kdir.partial/deb"  # apt's _apt user downloads into it
-  # (apt warns that _apt cannot reach a cache under /root; the download is fine.)
-  (cd "$kdir.partial/deb" && apt-get download -q "$pkg" >"$work/apt.log" 2>&1) ||
-    { cat "$work/apt.log"; die "apt-get download $pkg failed"; }
-  dpkg-deb -x "$kdir.partial/deb/"*.deb "$kdir.partial/tree"
-  bz=$(find "$kdir.partial/tree" -path '*/boot/vmlinuz-*' | head -1)
-  moddir=$(find "$kdir.partial/tree" -maxdepth 4 -path '*/modules/*' -type d -name '[0-9]*' |
-    head -1)
-  if [ -z "$bz" ] || [ -z "$moddir" ]; then die "unexpected layout in $pkg"; fi
-  python3 "$here/guest.py" vmlinux "$bz" "$kdir.partial/vmlinux"
-  python3 "$here/guest.py" modules "$moddir" "$kdir.partial/modules" \
-    vfio_iommu_type1 vfio-pci uio_pci_generic
-  basename "$moddir" > "$kdir.partial/release"
-  rm -rf "$kdir.partial/tree" "$kdir.partial/deb"
-  touch "$kdir.partial/.complete"
-  mv "$kdir.partial" "$kdir"
-fi
+kernel=$("$here/../kernel.sh") || die "no guest kernel"
+pkg=$(sed -n 's/^PKG=//p' <<<"$kernel")
+kdir=$(sed -n 's/^KDIR=//p' <<<"$kernel")
 say "kernel $pkg ($(cat "$kdir/release")), cached in $kdir"
 
 # --- (opt-in) vfio modules with CONFIG_VFIO_NOIOMMU, built from the same kernel's source ---
@@ -147,11 +120,11 @@ specs=("bin/busybox=$busybox_bin:755" "init=$here/init.sh:755"
   "vfio_vm_test=$work/vfio_vm_test:755" "fbnic-info=$work/fbnic-info:755"
   "modules/order=$kdir/modules/order:644")
 for ko in "$kdir"/modules/*.ko; do specs+=("modules/$(basename "$ko")=$ko:644"); done
-python3 "$here/guest.py" initramfs "$work/initramfs.cpio" "${specs[@]}"
+python3 "$here/../guest.py" initramfs "$work/initramfs.cpio" "${specs[@]}"
 if [ -f "$kdir/noiommu/.complete" ]; then
   # The same, with the rebuilt vfio modules in place of Debian's.
   for ko in "$kdir"/noiommu/modules/*.ko; do specs+=("modules/$(basename "$ko")=$ko:644"); done
-  python3 "$here/guest.py" initramfs "$work/initramfs-noiommu.cpio" "${specs[@]}"
+  python3 "$here/../guest.py" initramfs "$work/initramfs-noiommu.cpio" "${specs[@]}"
 fi
 say "initramfs $(stat -c %s "$work/initramfs.cpio") bytes: $(tr '\n' ' ' < "$kdir/modules/order")"
 

@@ -4,7 +4,8 @@
 // MSI-X table and PBA of the PciFunction. The model's interrupt messages (IrqSink) go
 // through the MSI-X table, so masking and pending bits behave as on PCIe. The guest RAM
 // the transport maps becomes one DMA mapping per region with iova = guest physical
-// address, since User-Mode Linux hands the driver physical addresses as DMA addresses.
+// address: User-Mode Linux hands the driver physical addresses as DMA addresses, and
+// QEMU's proxy device shares guest RAM by physical address, bypassing any guest IOMMU.
 // The model's clock follows CLOCK_MONOTONIC: tick() advances it by the real time
 // elapsed, before every batch of accesses and on the periodic timer.
 //
@@ -19,11 +20,12 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "fbnic/emu/pci_bus.hpp"
 #include "fbnic/emu/pci_function.hpp"
-#include "fbnic/emu/transport.hpp"
 #include "fbnic/platform/bar.hpp"
 #include "fbnic/regs/mailbox.hpp"
 
@@ -47,13 +49,14 @@ struct BusCounters {
   std::uint64_t outside_bar = 0;   // past the end of a BAR, or a BAR that does not exist
   std::uint64_t mbx_to_firmware = 0;
   std::uint64_t mbx_to_host = 0;
+  std::uint64_t bus_resets = 0;  // resets of the function by the front end
 };
 
 template <class Model>
 class Nic final : public PciBus {
  public:
-  Nic(std::string name, const PciIdentity& id)
-      : name_(std::move(name)), id_(id), pci_(id), model_(std::make_unique<Model>()) {
+  Nic(std::string name, const PciIdentity& id, PciLayout layout = PciLayout::kExpress)
+      : name_(std::move(name)), pci_(id, layout), model_(std::make_unique<Model>()) {
     model_->set_irq_sink({&Nic::on_model_irq, this});
     pci_.set_command_handler(
         [this](std::uint8_t op, std::uint32_t arg) { return vsec_command(op, arg); });
@@ -133,6 +136,19 @@ class Nic final : public PciBus {
       }
       write_word(bar, w, v);
     }
+  }
+
+  [[nodiscard]] std::optional<BarHit> bar_at(std::uint64_t address,
+                                             std::uint32_t size) const override {
+    return pci_.bar_at(address, size);
+  }
+
+  // A reset from the bus: as at power-on, but the counters of this session go on.
+  void bus_reset() override {
+    model_->reset();
+    pci_.reset();
+    mbx_rx_lo_ = {};
+    ++counters_.bus_resets;
   }
 
   void mmio_memset(std::uint8_t bar, std::uint64_t offset, std::uint8_t value,
@@ -219,16 +235,8 @@ class Nic final : public PciBus {
 
   [[nodiscard]] std::uint64_t fault_count() { return model_->faults().total(); }
 
-  [[nodiscard]] std::uint32_t bar_size(std::uint8_t bar) const {
-    switch (bar) {
-      case PciFunction::kCsrBar: return id_.csr_bar_size;
-      case PciFunction::kIpcBar: return id_.ipc_bar_size;
-      case PciFunction::kMsixBar: return PciFunction::kMsixBarSize;
-      default: return 0;
-    }
-  }
   [[nodiscard]] bool inside(std::uint8_t bar, std::uint64_t offset, std::uint32_t size) const {
-    const std::uint64_t limit = bar_size(bar);
+    const std::uint64_t limit = pci_.bar_size(bar);
     return size != 0 && offset < limit && size <= limit - offset;
   }
 
@@ -318,7 +326,6 @@ class Nic final : public PciBus {
   }
 
   std::string name_;
-  PciIdentity id_;
   PciFunction pci_;
   std::unique_ptr<Model> model_;
   BusCounters counters_{};

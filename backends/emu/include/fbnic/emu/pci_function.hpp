@@ -1,22 +1,31 @@
 // PciFunction: the PCI side of the emulated NIC that is not the device model: type-0
-// configuration space with the capabilities the Linux driver reads, BAR sizing, and the
-// MSI-X table and pending-bit array (in their own BAR) with per-vector and function
-// masking.
+// configuration space with the capabilities the Linux driver reads, BAR sizing and
+// decoding, and the MSI-X table and pending-bit array (in their own BAR) with per-vector
+// and function masking.
 //
-// Configuration space (4 KiB, PCIe extended):
+// Two layouts, one per kind of front end (docs/emulator.md shows both beside the real
+// card's):
+//   kExpress       (vhost-user, User-Mode Linux): 4 KiB PCIe configuration space
+//   kConventional  (QEMU's x-pci-proxy-dev): 256 bytes, no PCI Express capability and no
+//                  extended capabilities, since the proxy is a conventional PCI device
+// Both:
 //   0x000  header: 1d9b:0013, class 0x020000, 32-bit memory BARs 0 (CSRs), 2 (MSI-X),
 //          4 (mailbox); no I/O BARs, no expansion ROM, no INTx pin
-//   0x040  PCI Express capability v2, endpoint (Device Control carries MPS/MRRS)
-//   0x080  MSI-X capability: table at BAR2 + 0, PBA at BAR2 + 0x1000
+//   0x040  the emulator's vendor-specific capability (ID 0x09, see vsec below): counters
+//          and controls a test in the guest reaches through config space, and a copy of
+//          the serial number for the layout that has no DSN capability
+//   0x0B8  MSI-X capability: table at BAR2 + 0, PBA at BAR2 + 0x1000
+// kExpress only:
+//   0x0C4  PCI Express capability v2, endpoint (Device Control carries MPS/MRRS)
 //   0x100  Device Serial Number extended capability (the driver's MAC comes from it)
-//   0x110  vendor-specific extended capability of the emulator (see EmuVsec below):
-//          counters and controls a test inside the guest reaches through sysfs
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 
+#include "fbnic/emu/pci_bus.hpp"
 #include "fbnic/regs/intr.hpp"
 
 namespace fbnic::emu {
@@ -33,15 +42,25 @@ struct PciIdentity {
   std::uint32_t ipc_bar_size = 128u << 10;  // BAR4: firmware mailbox and OTP
 };
 
-// Offsets of the emulator's vendor-specific capability registers (from its base).
+enum class PciLayout : std::uint8_t {
+  kExpress,       // PCIe: 4 KiB config space, PCI Express and DSN capabilities
+  kConventional,  // conventional PCI: 256 bytes of config space, no extended capabilities
+};
+
+// The emulator's vendor-specific capability (a standard capability, ID 0x09, so that it
+// sits in the first 256 bytes every front end forwards). Offsets from its base.
 namespace vsec {
-inline constexpr std::uint32_t kBase = 0x110;
-inline constexpr std::uint16_t kId = 0xFB1C;      // VSEC ID of the emulator's block
-inline constexpr std::uint32_t kCommand = 0x08;   // write: opcode [7:0], argument [31:8]
-inline constexpr std::uint32_t kStatus = 0x0C;    // read: result [7:0], command count [31:8]
-inline constexpr std::uint32_t kCounters = 0x10;  // latched 64-bit counters, low word first
+inline constexpr std::uint32_t kBase = 0x40;
+inline constexpr std::uint8_t kCapId = 0x09;       // PCI "vendor specific" capability
+inline constexpr std::uint32_t kSignature = 0x04;  // [15:0] kId, [23:16] revision
+inline constexpr std::uint16_t kId = 0xFB1C;       // marks the emulator's block
+inline constexpr std::uint8_t kRevision = 2;       // 2: standard capability, DSN copy
+inline constexpr std::uint32_t kCommand = 0x08;    // write: opcode [7:0], argument [31:8]
+inline constexpr std::uint32_t kStatus = 0x0C;     // read: result [7:0], command count [31:8]
+inline constexpr std::uint32_t kCounters = 0x10;   // latched 64-bit counters, low word first
 inline constexpr std::uint32_t kCounterCount = 12;
-inline constexpr std::uint32_t kLength = kCounters + 8 * kCounterCount;
+inline constexpr std::uint32_t kDsn = kCounters + 8 * kCounterCount;  // serial number copy
+inline constexpr std::uint32_t kLength = kDsn + 8;
 
 enum Opcode : std::uint8_t {
   kLatch = 1,     // copy the live counters into the registers; argument = scenario mark
@@ -70,7 +89,7 @@ enum Counter : std::uint32_t {
 
 class PciFunction {
  public:
-  static constexpr std::uint32_t kConfigSize = 4096;
+  static constexpr std::uint32_t kConfigSize = 4096;  // storage; the layout may expose less
   static constexpr std::uint8_t kCsrBar = 0;
   static constexpr std::uint8_t kMsixBar = 2;
   static constexpr std::uint8_t kIpcBar = 4;
@@ -79,11 +98,13 @@ class PciFunction {
   static constexpr std::uint32_t kMsixPba = 0x1000;
   static constexpr std::uint32_t kMsixBarSize = 0x2000;
 
-  static constexpr std::uint32_t kPcieCap = 0x40;
-  static constexpr std::uint32_t kMsixCap = 0x80;
-  static constexpr std::uint32_t kDsnCap = 0x100;
+  static constexpr std::uint32_t kMsixCap = 0xB8;
+  static constexpr std::uint32_t kPcieCap = 0xC4;  // kExpress only
+  static constexpr std::uint32_t kDsnCap = 0x100;  // kExpress only
 
-  using MsiSink = std::function<void(std::uint64_t address, std::uint32_t data)>;
+  // An MSI-X message the function sends: its vector, and the table entry's address and data.
+  using MsiSink =
+      std::function<void(std::uint32_t vector, std::uint64_t address, std::uint32_t data)>;
   // Runs a VSEC command; returns a vsec::Result.
   using CommandHandler = std::function<std::uint8_t(std::uint8_t op, std::uint32_t arg)>;
 
@@ -93,7 +114,16 @@ class PciFunction {
     std::uint64_t msi_dropped = 0;  // raised with MSI-X disabled, or past the table
   };
 
-  explicit PciFunction(const PciIdentity& id = {}) : id_(id) { reset(); }
+  explicit PciFunction(const PciIdentity& id = {}, PciLayout layout = PciLayout::kExpress)
+      : id_(id), layout_(layout) {
+    reset();
+  }
+
+  [[nodiscard]] PciLayout layout() const { return layout_; }
+  // What the front end sees of config space: 4 KiB (PCIe) or 256 bytes.
+  [[nodiscard]] std::uint32_t config_size() const {
+    return layout_ == PciLayout::kExpress ? kConfigSize : 256;
+  }
 
   void set_msi_sink(MsiSink sink) { msi_ = std::move(sink); }
   void set_command_handler(CommandHandler h) { command_ = std::move(h); }
@@ -112,7 +142,7 @@ class PciFunction {
     put(0x09, 3, id_.class_code);
     put(0x2C, 2, id_.vendor);  // subsystem
     put(0x2E, 2, id_.device);
-    put(0x34, 1, kPcieCap);
+    put(0x34, 1, vsec::kBase);
     mask(0x04, 2, 0x0546);  // command: memory, bus master, parity, SERR, INTx disable
     w1c(0x06, 2, 0xF900);   // status error bits
     mask(0x0C, 1, 0xFF);    // cache line size
@@ -120,38 +150,46 @@ class PciFunction {
     bar(kCsrBar, id_.csr_bar_size);
     bar(kMsixBar, kMsixBarSize);
     bar(kIpcBar, id_.ipc_bar_size);
+    const bool express = layout_ == PciLayout::kExpress;
 
-    // PCI Express capability, version 2, endpoint.
-    put(kPcieCap + 0x00, 1, 0x10);
-    put(kPcieCap + 0x01, 1, kMsixCap);
-    put(kPcieCap + 0x02, 2, 0x0002);
-    put(kPcieCap + 0x04, 4, 0x0000'8022);  // DevCap: MPS 512, extended tags, role-based errors
-    put(kPcieCap + 0x08, 2, 0x2810);       // DevCtl: relaxed ordering, no-snoop, MRRS 512
-    mask(kPcieCap + 0x08, 2, 0x7FFF);
-    w1c(kPcieCap + 0x0A, 2, 0x000F);       // DevSta error bits
-    put(kPcieCap + 0x0C, 4, 0x0000'0104);  // LnkCap: 16 GT/s x16
-    mask(kPcieCap + 0x10, 2, 0x0FFB);
-    put(kPcieCap + 0x12, 2, 0x1104);       // LnkSta: 16 GT/s x16, common clock
-    mask(kPcieCap + 0x28, 2, 0xFFFF);      // DevCtl2
-    put(kPcieCap + 0x2C, 4, 0x0000'001E);  // LnkCap2: 2.5 to 16 GT/s
-    put(kPcieCap + 0x30, 2, 0x0004);
-    mask(kPcieCap + 0x30, 2, 0xFFFF);
+    // The emulator's block: ID, next, length; signature; command; the serial number copy.
+    put(vsec::kBase + 0x00, 1, vsec::kCapId);
+    put(vsec::kBase + 0x01, 1, kMsixCap);
+    put(vsec::kBase + 0x02, 1, vsec::kLength);
+    put(vsec::kBase + vsec::kSignature, 4, vsec::kId | (std::uint32_t{vsec::kRevision} << 16));
+    mask(vsec::kBase + vsec::kCommand, 4, 0xFFFF'FFFF);
+    put(vsec::kBase + vsec::kDsn, 8, id_.dsn);
 
     // MSI-X: table size N-1 in [10:0]; function mask (14) and enable (15) writable.
     put(kMsixCap + 0x00, 1, 0x11);
-    put(kMsixCap + 0x01, 1, 0x00);
+    put(kMsixCap + 0x01, 1, express ? kPcieCap : 0);
     put(kMsixCap + 0x02, 2, kMsixVectors - 1);
     mask(kMsixCap + 0x02, 2, 0xC000);
     put(kMsixCap + 0x04, 4, kMsixTable | kMsixBar);
     put(kMsixCap + 0x08, 4, kMsixPba | kMsixBar);
 
-    // Device serial number, then the emulator's VSEC.
-    put(kDsnCap + 0x00, 4, 0x0003u | (1u << 16) | (vsec::kBase << 20));
-    put(kDsnCap + 0x04, 4, static_cast<std::uint32_t>(id_.dsn));
-    put(kDsnCap + 0x08, 4, static_cast<std::uint32_t>(id_.dsn >> 32));
-    put(vsec::kBase + 0x00, 4, 0x000Bu | (1u << 16));
-    put(vsec::kBase + 0x04, 4, vsec::kId | (1u << 16) | (vsec::kLength << 20));
-    mask(vsec::kBase + vsec::kCommand, 4, 0xFFFF'FFFF);
+    if (express) {
+      // PCI Express capability, version 2, endpoint.
+      put(kPcieCap + 0x00, 1, 0x10);
+      put(kPcieCap + 0x01, 1, 0x00);
+      put(kPcieCap + 0x02, 2, 0x0002);
+      put(kPcieCap + 0x04, 4, 0x0000'8022);  // DevCap: MPS 512, extended tags, role-based errors
+      put(kPcieCap + 0x08, 2, 0x2810);       // DevCtl: relaxed ordering, no-snoop, MRRS 512
+      mask(kPcieCap + 0x08, 2, 0x7FFF);
+      w1c(kPcieCap + 0x0A, 2, 0x000F);       // DevSta error bits
+      put(kPcieCap + 0x0C, 4, 0x0000'0104);  // LnkCap: 16 GT/s x16
+      mask(kPcieCap + 0x10, 2, 0x0FFB);
+      put(kPcieCap + 0x12, 2, 0x1104);       // LnkSta: 16 GT/s x16, common clock
+      mask(kPcieCap + 0x28, 2, 0xFFFF);      // DevCtl2
+      put(kPcieCap + 0x2C, 4, 0x0000'001E);  // LnkCap2: 2.5 to 16 GT/s
+      put(kPcieCap + 0x30, 2, 0x0004);
+      mask(kPcieCap + 0x30, 2, 0xFFFF);
+
+      // Device serial number, the only extended capability.
+      put(kDsnCap + 0x00, 4, 0x0003u | (1u << 16));
+      put(kDsnCap + 0x04, 4, static_cast<std::uint32_t>(id_.dsn));
+      put(kDsnCap + 0x08, 4, static_cast<std::uint32_t>(id_.dsn >> 32));
+    }
 
     for (std::uint32_t v = 0; v < kMsixVectors; ++v) {
       table_[4 * v + 0] = 0;
@@ -163,15 +201,15 @@ class PciFunction {
   }
 
   // --- configuration space (any size 1..8, little endian) ---
+  // Outside the layout's config space: reads all ones, writes ignored (a conventional
+  // function has no extended space).
   [[nodiscard]] std::uint64_t config_read(std::uint32_t offset, std::uint32_t size) const {
-    if (size == 0 || size > 8 || offset >= kConfigSize || size > kConfigSize - offset) {
-      return ~std::uint64_t{0};
-    }
+    if (!in_config(offset, size)) return ~std::uint64_t{0};
     return get(offset, size);
   }
 
   void config_write(std::uint32_t offset, std::uint32_t size, std::uint64_t value) {
-    if (size == 0 || size > 8 || offset >= kConfigSize || size > kConfigSize - offset) return;
+    if (!in_config(offset, size)) return;
     const bool was_bme = bus_master();
     const std::uint16_t old_msix = msix_control();
     for (std::uint32_t i = 0; i < size; ++i) {
@@ -183,6 +221,37 @@ class PciFunction {
     const std::uint32_t cmd = vsec::kBase + vsec::kCommand;
     if (offset <= cmd && offset + size >= cmd + 4) run_command(get(cmd, 4));
     if ((bus_master() && !was_bme) || msix_control() != old_msix) flush_pending();
+  }
+
+  [[nodiscard]] bool in_config(std::uint32_t offset, std::uint32_t size) const {
+    return size != 0 && size <= 8 && offset < config_size() && size <= config_size() - offset;
+  }
+
+  // The size of memory BAR `bar` (0 when it does not exist).
+  [[nodiscard]] std::uint32_t bar_size(std::uint8_t bar) const {
+    switch (bar) {
+      case kCsrBar: return id_.csr_bar_size;
+      case kIpcBar: return id_.ipc_bar_size;
+      case kMsixBar: return kMsixBarSize;
+      default: return 0;
+    }
+  }
+  // Where the guest put BAR `bar` (its programmed base; meaningful with memory decoding on).
+  [[nodiscard]] std::uint64_t bar_base(std::uint8_t bar) const {
+    return get(0x10 + 4u * bar, 4) & ~std::uint64_t{0xF};
+  }
+  // The BAR holding [address, address + size) as the guest programmed them: nothing while
+  // memory decoding is off, or for an access that straddles a BAR's end.
+  [[nodiscard]] std::optional<BarHit> bar_at(std::uint64_t address, std::uint32_t size) const {
+    if (!memory_enabled() || size == 0) return std::nullopt;
+    for (std::uint8_t b : {kCsrBar, kMsixBar, kIpcBar}) {
+      const std::uint64_t base = bar_base(b);
+      const std::uint64_t len = bar_size(b);
+      if (address >= base && address - base < len && size <= len - (address - base)) {
+        return BarHit{b, address - base};
+      }
+    }
+    return std::nullopt;
   }
 
   [[nodiscard]] bool memory_enabled() const { return (get(0x04, 2) & 0x2) != 0; }
@@ -273,7 +342,7 @@ class PciFunction {
     const std::uint64_t addr =
         table_[4 * v] | (static_cast<std::uint64_t>(table_[4 * v + 1]) << 32);
     ++stats_.msi_sent;
-    if (msi_) msi_(addr, table_[4 * v + 2]);
+    if (msi_) msi_(v, addr, table_[4 * v + 2]);
   }
   void deliver_if_pending(std::uint32_t v) {
     if (vector_pending(v) && deliverable(v)) {
@@ -294,6 +363,7 @@ class PciFunction {
   }
 
   PciIdentity id_;
+  PciLayout layout_;
   std::array<std::uint8_t, kConfigSize> cfg_{};
   std::array<std::uint8_t, kConfigSize> wmask_{};
   std::array<std::uint8_t, kConfigSize> w1c_{};

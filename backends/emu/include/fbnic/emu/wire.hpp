@@ -1,10 +1,12 @@
-// The model's Ethernet wire outside the device: a cable between two NICs, or a
+// The model's Ethernet wire outside the device, per NIC port: a cable to another NIC, a
 // responder that answers ARP and ICMP echo for one IPv4 address (so a single guest can
-// ping "someone" on the model's wire).
+// ping "someone"), a Linux TAP device (a real network stack), or nothing (no link).
 //
 // A cable joins two models directly (each delivers into the other's Rx FIFO). Frames for
 // the responder are queued and answered by pump() after the current batch of bus
-// accesses, so a model is never re-entered from inside its own transmit.
+// accesses, so a model is never re-entered from inside its own transmit; frames from a
+// TAP enter in pump_tap(), from the event loop. Every frame that crosses a wire is
+// counted per port and direction and, with a PcapWriter, recorded.
 #pragma once
 
 #include <arpa/inet.h>
@@ -15,12 +17,17 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fbnic/base/status.hpp"
+#include "fbnic/emu/pcap.hpp"
+#include "fbnic/emu/tap.hpp"
+#include "fbnic/mock/wire.hpp"
 
 namespace fbnic::emu {
 
@@ -116,42 +123,114 @@ class Responder {
   std::uint64_t echo_replies_ = 0;
 };
 
-// Who is on the wire of each model: another model (cable), the responder, or nobody.
-// Cable pulls (set_link) unplug both ends of a cable, as a real pull would.
+// What is at the far end of one port's cable (fbnic-emu's --wire).
+struct WireSpec {
+  enum class Kind : std::uint8_t { kNone, kCable, kResponder, kTap };
+  Kind kind = Kind::kNone;
+  std::size_t peer = 0;  // kCable: the other NIC's index
+  std::uint32_t ip = 0;  // kResponder: its IPv4 address, host order
+  std::string tap;       // kTap: the device name
+
+  // "none", "cable:N", "responder:A.B.C.D" or "tap:NAME"; error says what is wrong.
+  static bool parse(std::string_view text, WireSpec& out, std::string& error) {
+    out = {};
+    const std::size_t colon = text.find(':');
+    const std::string_view kind = text.substr(0, colon);
+    const std::string value(colon == std::string_view::npos ? "" : text.substr(colon + 1));
+    if (kind == "none" && colon == std::string_view::npos) return true;
+    if (kind == "tap" && !value.empty()) {
+      out.kind = Kind::kTap;
+      out.tap = value;
+      return true;
+    }
+    if (kind == "cable" && !value.empty() &&
+        value.find_first_not_of("0123456789") == std::string::npos && value.size() < 4) {
+      out.kind = Kind::kCable;
+      out.peer = std::stoul(value);
+      return true;
+    }
+    in_addr a{};
+    if (kind == "responder" && inet_pton(AF_INET, value.c_str(), &a) == 1) {
+      out.kind = Kind::kResponder;
+      out.ip = ntohl(a.s_addr);
+      return true;
+    }
+    error = "bad wire '" + std::string(text) +
+            "': expected tap:NAME, cable:N, responder:A.B.C.D or none";
+    return false;
+  }
+};
+
+// Who is on the wire of each model. Cable pulls (set_link) unplug both ends of a cable,
+// as a real pull would.
 class Wiring {
  public:
+  struct PortCounters {
+    std::uint64_t to_wire = 0;      // frames the model put on the wire
+    std::uint64_t from_wire = 0;    // frames the far end delivered to the model
+    std::uint64_t tap_dropped = 0;  // frames the TAP's kernel side did not take
+  };
+
+  // Wires models[i] as specs[i] says (a missing spec is "none"). On failure error says
+  // which port and why (a TAP that cannot be attached, a cable to a missing NIC, ...).
   template <class Model>
-  Status setup(const std::vector<Model*>& models, bool cable, const std::string& responder_ip) {
-    std::optional<std::uint32_t> ip;
-    if (!responder_ip.empty()) {
-      in_addr a{};
-      if (inet_pton(AF_INET, responder_ip.c_str(), &a) != 1) return Error::kInvalidArgument;
-      ip = ntohl(a.s_addr);
-    }
+  Status setup(const std::vector<Model*>& models, const std::vector<WireSpec>& specs,
+               PcapWriter* pcap, std::string& error) {
+    pcap_ = pcap;
     ports_ = std::vector<Port>(models.size());
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      Port& p = ports_[i];
+      p.index = i;
+      p.wiring = this;
+      p.spec = i < specs.size() ? specs[i] : WireSpec{};
+      if (p.spec.kind == WireSpec::Kind::kCable) {
+        const std::size_t j = p.spec.peer;
+        if (j >= models.size() || j == i || j >= specs.size() ||
+            specs[j].kind != WireSpec::Kind::kCable || specs[j].peer != i) {
+          error = "nic" + std::to_string(i) + ": cable:" + std::to_string(j) + " needs NIC " +
+                  std::to_string(j) + " wired back with cable:" + std::to_string(i);
+          return Error::kInvalidArgument;
+        }
+      }
+      if (p.spec.kind == WireSpec::Kind::kTap) {
+        p.tap = std::make_unique<Tap>();
+        if (!p.tap->open(p.spec.tap).ok()) {
+          error = "nic" + std::to_string(i) + ": --wire tap:" + p.spec.tap + ": " + p.tap->error();
+          return Error::kInvalidArgument;
+        }
+      }
+      if (p.spec.kind == WireSpec::Kind::kResponder) p.responder.emplace(p.spec.ip);
+    }
     for (std::size_t i = 0; i < models.size(); ++i) {
       Model& m = *models[i];
       Port& p = ports_[i];
-      p.index = i;
-      m.set_tap({&Wiring::on_tap, &p});
-      p.inject = [&m](const Frame& f) { m.wire_sink()(std::span<const std::uint8_t>(f)); };
-      if (cable && i < 2) {
-        p.peer = static_cast<int>(1 - i);
-        Model& other = *models[1 - i];
-        p.plug = [&m, &other](bool in) {
+      p.inject = [this, &p, &m](std::span<const std::uint8_t> f) {
+        ++p.counters.from_wire;
+        if (pcap_ != nullptr) {
+          pcap_->record(static_cast<std::uint32_t>(p.index), PcapWriter::Direction::kInbound, f);
+        }
+        m.wire_sink()(f);
+      };
+      const mock::FrameSink out{&Wiring::on_wire_out, &p};
+      if (p.spec.kind == WireSpec::Kind::kCable) {
+        Model& other = *models[p.spec.peer];
+        p.peer = &ports_[p.spec.peer];
+        // Either end's plug (or pull) moves the one cable, so both ends change together.
+        p.plug = [&m, &other, out, &p](bool in) {
           if (in) {
-            Model::cable(m, other);
+            m.plug({out, &other.mode()});
+            other.plug({{&Wiring::on_wire_out, p.peer}, &m.mode()});
           } else {
             m.unplug();
             other.unplug();
           }
         };
-      } else if (ip) {
-        p.responder.emplace(*ip);
-        // The responder's PHY runs whatever mode the port runs, so the link trains.
-        p.plug = [&m, &p](bool in) {
+      } else if (p.spec.kind != WireSpec::Kind::kNone) {
+        // The responder's or the TAP's PHY runs whatever mode the port runs, so the link
+        // trains.
+        p.plug = [&m, out](bool in) {
           if (in) {
-            m.plug({{&Wiring::on_responder_frame, &p}, &m.mode()});
+            m.plug({out, &m.mode()});
           } else {
             m.unplug();
           }
@@ -167,10 +246,24 @@ class Wiring {
   }
 
   [[nodiscard]] bool has_port(std::size_t i) const { return i < ports_.size(); }
+  [[nodiscard]] const PortCounters& counters(std::size_t i) const { return ports_[i].counters; }
+  // The TAP fd of port i for the event loop, or -1.
+  [[nodiscard]] int tap_fd(std::size_t i) const {
+    return i < ports_.size() && ports_[i].tap ? ports_[i].tap->fd() : -1;
+  }
+  [[nodiscard]] const Tap* tap(std::size_t i) const {
+    return i < ports_.size() ? ports_[i].tap.get() : nullptr;
+  }
+  // Frames crossing every wire, both directions (what a pcap of the run holds).
+  [[nodiscard]] std::uint64_t total_frames() const {
+    std::uint64_t n = 0;
+    for (const Port& p : ports_) n += p.counters.to_wire + p.counters.from_wire;
+    return n;
+  }
 
   // Plugs (true) or pulls (false) the cable of port i; false if there is no wire.
   bool set_link(std::size_t i, bool up) {
-    if (i >= ports_.size() || !ports_[i].plug) return false;
+    if (i >= ports_.size() || ports_[i].spec.kind == WireSpec::Kind::kNone) return false;
     ports_[i].plug(up);
     return true;
   }
@@ -183,23 +276,43 @@ class Wiring {
         p.to_responder.pop_front();
         if (!p.responder) continue;
         if (std::optional<Frame> r = p.responder->answer(f.data(), f.size())) {
-          ++p.injected;
-          p.inject(*r);
+          p.inject(std::span<const std::uint8_t>(*r));
         }
       }
     }
   }
 
+  // Delivers up to `budget` frames waiting on port i's TAP to its model; how many.
+  std::size_t pump_tap(std::size_t i, std::size_t budget) {
+    if (i >= ports_.size() || !ports_[i].tap) return 0;
+    Port& p = ports_[i];
+    std::size_t n = 0;
+    while (n < budget) {
+      const std::size_t len = p.tap->read_frame(rx_buf_.data(), rx_buf_.size());
+      if (len == 0) break;
+      p.inject(std::span<const std::uint8_t>(rx_buf_.data(), len));
+      ++n;
+    }
+    return n;
+  }
+
   void print_summary(std::FILE* out) const {
     for (const Port& p : ports_) {
-      std::fprintf(out, "fbnic-emu[nic%zu] wire: transmitted %llu frames", p.index,
-                   static_cast<unsigned long long>(p.transmitted));
-      if (p.peer >= 0) std::fprintf(out, ", cabled to nic%d", p.peer);
+      std::fprintf(out, "fbnic-emu[nic%zu] wire: to-wire %llu from-wire %llu frames", p.index,
+                   static_cast<unsigned long long>(p.counters.to_wire),
+                   static_cast<unsigned long long>(p.counters.from_wire));
+      if (p.spec.kind == WireSpec::Kind::kCable)
+        std::fprintf(out, ", cabled to nic%zu", p.spec.peer);
+      if (p.tap) {
+        std::fprintf(out, ", TAP %s (frames it refused %llu)", p.tap->name().c_str(),
+                     static_cast<unsigned long long>(p.counters.tap_dropped));
+      }
       if (p.responder) {
         std::fprintf(out, ", responder ARP replies %llu echo replies %llu",
                      static_cast<unsigned long long>(p.responder->arp_replies()),
                      static_cast<unsigned long long>(p.responder->echo_replies()));
       }
+      if (p.spec.kind == WireSpec::Kind::kNone) std::fputs(", unplugged", out);
       std::fputc('\n', out);
     }
   }
@@ -207,27 +320,43 @@ class Wiring {
  private:
   struct Port {
     std::size_t index = 0;
-    int peer = -1;
+    WireSpec spec;
+    Port* peer = nullptr;
     std::optional<Responder> responder;
+    std::unique_ptr<Tap> tap;
     std::function<void(bool)> plug;
-    std::function<void(const Frame&)> inject;
+    std::function<void(std::span<const std::uint8_t>)> inject;
     std::deque<Frame> to_responder;
-    std::uint64_t transmitted = 0;
-    std::uint64_t injected = 0;
+    PortCounters counters;
+    Wiring* wiring = nullptr;
   };
 
-  static void on_tap(void* ctx, std::span<const std::uint8_t> /*frame*/) {
-    ++static_cast<Port*>(ctx)->transmitted;
-  }
-  // Queued, not answered here: the model is in the middle of transmitting.
-  static void on_responder_frame(void* ctx, std::span<const std::uint8_t> frame) {
+  // A frame the model of port ctx put on its wire.
+  static void on_wire_out(void* ctx, std::span<const std::uint8_t> frame) {
     auto* p = static_cast<Port*>(ctx);
-    if (p->to_responder.size() < kMaxQueued)
-      p->to_responder.emplace_back(frame.begin(), frame.end());
+    ++p->counters.to_wire;
+    if (p->wiring->pcap_ != nullptr) {
+      p->wiring->pcap_->record(static_cast<std::uint32_t>(p->index),
+                               PcapWriter::Direction::kOutbound, frame);
+    }
+    switch (p->spec.kind) {
+      case WireSpec::Kind::kCable: p->peer->inject(frame); break;
+      case WireSpec::Kind::kTap:
+        if (!p->tap->write_frame(frame)) ++p->counters.tap_dropped;
+        break;
+      case WireSpec::Kind::kResponder:
+        // Queued, not answered here: the model is in the middle of transmitting.
+        if (p->to_responder.size() < kMaxQueued)
+          p->to_responder.emplace_back(frame.begin(), frame.end());
+        break;
+      case WireSpec::Kind::kNone: break;
+    }
   }
 
   static constexpr std::size_t kMaxQueued = 4096;
   std::vector<Port> ports_;
+  PcapWriter* pcap_ = nullptr;
+  std::vector<std::uint8_t> rx_buf_ = std::vector<std::uint8_t>(65536 + 64);
 };
 
 }  // namespace fbnic::emu

@@ -23,28 +23,11 @@
 
 #include "fbnic/base/result.hpp"
 #include "fbnic/emu/guest_memory.hpp"
+#include "fbnic/emu/pci_bus.hpp"
 #include "fbnic/emu/vhost_user.hpp"
 #include "fbnic/emu/virtqueue.hpp"
 
 namespace fbnic::emu {
-
-// What the transport serves: a PCI function's config space and BARs.
-class PciBus {
- public:
-  virtual ~PciBus() = default;
-  virtual std::uint64_t config_read(std::uint32_t offset, std::uint32_t size) = 0;
-  virtual void config_write(std::uint32_t offset, std::uint32_t size, std::uint64_t value) = 0;
-  virtual void mmio_read(std::uint8_t bar, std::uint64_t offset, std::uint8_t* out,
-                         std::uint32_t size) = 0;
-  virtual void mmio_write(std::uint8_t bar, std::uint64_t offset, const std::uint8_t* data,
-                          std::uint32_t size) = 0;
-  virtual void mmio_memset(std::uint8_t bar, std::uint64_t offset, std::uint8_t value,
-                           std::uint32_t size) = 0;
-  // Guest memory was (re)shared or is going away (empty).
-  virtual void memory_changed(const GuestMemory& mem) = 0;
-  // Called before each batch of commands and while polling: the device's clock.
-  virtual void tick() = 0;
-};
 
 class VhostUserTransport {
  public:
@@ -384,7 +367,8 @@ class VhostUserTransport {
         continue;
       }
       const vhost::MemRegion& r = table.regions[i];
-      if (!mem_.add(r, fds[i]).ok()) {  // add() closes the fd either way
+      // add() closes the fd either way.
+      if (!mem_.add({r.guest_addr, r.size, r.user_addr, r.mmap_offset}, fds[i]).ok()) {
         ok = false;
         continue;
       }
@@ -393,7 +377,8 @@ class VhostUserTransport {
           static_cast<unsigned long long>(r.size >> 20));
     }
     if (!ok) {
-      log("SET_MEM_TABLE: could not map %u regions", table.num);
+      log("SET_MEM_TABLE: could not map %u regions (%s)", table.num,
+          mem_.problem()[0] != '\0' ? mem_.problem() : "more regions than fds, or more than 8");
       mem_.clear();
     }
     bus_.memory_changed(mem_);
