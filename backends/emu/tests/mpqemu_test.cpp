@@ -264,8 +264,9 @@ TEST(Mpqemu, SharedRamBecomesTheModelsDmaSpace) {
   EXPECT_EQ(q.reply(), std::nullopt);  // SYNC_SYSMEM gets no answer
   std::uint8_t* p = dma.translate(0x10'0000 + 0x2000, 4);
   ASSERT_NE(p, nullptr);
-  std::memcpy(p, "DMA!", 4);  // what the model writes, the guest sees
-  EXPECT_EQ(std::memcmp(q.ram() + 0x2000, "DMA!", 4), 0);
+  const std::uint8_t bytes[4] = {0xD, 0xA, 0xA, 0x1};
+  std::memcpy(p, bytes, sizeof(bytes));  // what the model writes, the guest sees
+  EXPECT_EQ(std::memcmp(q.ram() + 0x2000, bytes, sizeof(bytes)), 0);
   EXPECT_EQ(q.transport().stats().memory_maps, 1u);
   // The same set again (QEMU resends it on every topology change): nothing remapped.
   const std::size_t fds = open_fds();
@@ -278,8 +279,9 @@ TEST(Mpqemu, SharedRamBecomesTheModelsDmaSpace) {
           .ok());
   EXPECT_EQ(dma.translate(0x10'0000, 1), nullptr);  // the old set is gone
   ASSERT_NE(dma.translate(0x1'0000'0000, 4), nullptr);
-  std::memcpy(dma.translate(0x1'0000'0000, 4), "HIGH", 4);
-  EXPECT_EQ(std::memcmp(q.ram() + 0x8'0000, "HIGH", 4), 0);
+  const std::uint8_t high[4] = {0x41, 0x42, 0x43, 0x44};
+  std::memcpy(dma.translate(0x1'0000'0000, 4), high, sizeof(high));
+  EXPECT_EQ(std::memcmp(q.ram() + 0x8'0000, high, sizeof(high)), 0);
   EXPECT_EQ(q.log(), "");
 }
 
@@ -420,12 +422,9 @@ TEST(MpqemuBadInput, BarAccessOutsideEveryBarReadsAllOnes) {
 TEST(MpqemuBadInput, MoreFdsThanTheProtocolAllowsAreAllClosed) {
   Qemu q;
   ASSERT_TRUE(q.sync({0}, {Qemu::kRam}, {0}, {q.ram_fd()}).ok());
-  std::vector<int> fds;
-  for (int i = 0; i < 12; ++i) fds.push_back(dup(q.ram_fd()));
-  for (int fd : fds) close(fd);  // sendmsg duplicates them; recount without ours
-  fds.clear();
   const std::size_t before = open_fds();
-  for (int i = 0; i < 12; ++i) fds.push_back(dup(q.ram_fd()));
+  std::vector<int> fds(12);
+  for (int& fd : fds) fd = dup(q.ram_fd());
   std::vector<std::uint64_t> gpa, size;
   std::vector<std::int64_t> off;
   for (std::uint64_t i = 0; i < 8; ++i) {

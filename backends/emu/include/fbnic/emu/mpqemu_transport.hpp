@@ -165,7 +165,11 @@ class MpqemuTransport {
   template <class... A>
   void info(const char* fmt, A... args) const {
     std::fprintf(stdout, "fbnic-emu[%s]: ", name_.c_str());
-    std::fprintf(stdout, fmt, args...);
+    if constexpr (sizeof...(A) == 0) {
+      std::fputs(fmt, stdout);
+    } else {
+      std::fprintf(stdout, fmt, args...);
+    }
     std::fputc('\n', stdout);
     std::fflush(stdout);
   }
