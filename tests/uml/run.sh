@@ -2,17 +2,21 @@
 # Runs the unmodified upstream Linux fbnic driver (Linux 6.12, User-Mode Linux) against the
 # device model served by fbnic-emu, and checks what it does. See docs/emulator.md.
 #
-#   tests/uml/run.sh [--build-dir DIR] [--emu PATH] [--pair] [--timeout S] [--cycles N]
-#                    [--heartbeat S] [--keep]
+#   tests/uml/run.sh [--build-dir DIR] [--emu PATH] [--pair | --tap] [--timeout S]
+#                    [--cycles N] [--heartbeat S] [--iperf S] [--keep]
 #
 #   --build-dir DIR  CMake build tree for fbnic-emu (default: build-emu; configured if new)
 #   --emu PATH       use this fbnic-emu binary instead of building one
 #   --pair           two guests cabled through the model ping each other (default: one
 #                    guest and a responder on the model's wire)
+#   --tap            the model's wire on a TAP in a network namespace this script makes
+#                    (root): ping both ways, iperf3 TCP and UDP each way, a pcap of the
+#                    wire that tshark must decode cleanly and count as the model did
+#   --iperf S        seconds per iperf3 run with --tap (default 2)
 #   --timeout S      bound on each UML run (default 240)
 #   --cycles N       link flaps and interface down/up cycles (default 3)
 #   --heartbeat S    how long the heartbeat scenario idles with the link up (default 12)
-#   --keep           keep the scratch directory (console logs, emulator output)
+#   --keep           keep the scratch directory (console logs, emulator output, pcap)
 #
 # Prints one line per scenario (result, time, MMIO and mailbox counts) and "N passed,
 # M failed"; exits 0 only if every scenario passed. Kernel and initramfs come from
@@ -20,9 +24,13 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/lib/netns.sh
+. "$repo/tests/lib/netns.sh"
 build_dir=$repo/build-emu
 emu=""
 pair=0
+tap=0
+iperf_s=2
 run_timeout=240
 cycles=3
 heartbeat=12
@@ -32,15 +40,26 @@ while [ $# -gt 0 ]; do
     --build-dir) build_dir=$(realpath -m "$2"); shift ;;
     --emu) emu=$(realpath "$2"); shift ;;
     --pair) pair=1 ;;
+    --tap) tap=1 ;;
+    --iperf) iperf_s=$2; shift ;;
     --timeout) run_timeout=$2; shift ;;
     --cycles) cycles=$2; shift ;;
     --heartbeat) heartbeat=$2; shift ;;
     --keep) keep=1 ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
+
+[ "$pair" = 1 ] && [ "$tap" = 1 ] && { echo "run.sh: --pair or --tap, not both" >&2; exit 2; }
+if [ "$tap" = 1 ]; then
+  [ "$(id -u)" = 0 ] || { echo "run.sh: --tap makes a network namespace: run as root" >&2; exit 2; }
+  for tool in ip tshark iperf3 python3; do
+    command -v "$tool" >/dev/null ||
+      { echo "run.sh: --tap needs $tool (tools/deps.sh installs it)" >&2; exit 2; }
+  done
+fi
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -72,6 +91,7 @@ fi
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/fbnic-uml.XXXXXX")
 pids=()
+netns=""
 stop_all() { # TERM, a moment to exit, then KILL: nothing outlives the run
   local p
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -81,11 +101,19 @@ stop_all() { # TERM, a moment to exit, then KILL: nothing outlives the run
     [ $alive = 1 ] || break
     sleep 0.2
   done
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  # A guest runs under `timeout`, which leads a process group of its own with the UML
+  # kernel and its helper processes in it: the whole group goes (killing only timeout
+  # would leave a UML guest that ignored the TERM running on).
+  for p in "${pids[@]}"; do
+    kill -KILL -- "-$p" 2>/dev/null || true
+    kill -KILL "$p" 2>/dev/null || true
+  done
   wait 2>/dev/null || true
 }
 cleanup() {
   stop_all
+  # The namespace takes its TAP with it; nothing outside it was touched.
+  if [ -n "$netns" ]; then fbnic_netns_delete "$netns"; fi
   if [ "$keep" = 1 ]; then log "kept $scratch"; else rm -rf "$scratch"; fi
 }
 trap cleanup EXIT
@@ -112,24 +140,36 @@ EXPECT_SERIAL=$(serial_of_dsn "$d")
 CYCLES=$cycles
 HEARTBEAT_S=$heartbeat
 PEER_STAY_S=$run_timeout
+WIRE=$([ "$tap" = 1 ] && echo tap || echo model)
+HOST_PINGS=5
+IPERF_S=$iperf_s
+IPERF_UDP=10M
 EOF
   (cd "$dir" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -n) >"$dir.cpio.gz"
   cat "$initramfs" "$dir.cpio.gz" >"$out"
 }
 
 emu_args=(--socket "$scratch/nic0.sock" --dsn "$dsn")
-peer_ip=""
+peer_ip=10.0.0.2
+in_ns=()
 if [ "$pair" = 1 ]; then
   emu_args+=(--socket "$scratch/nic1.sock" --cable)
-  peer_ip=10.0.0.2
+elif [ "$tap" = 1 ]; then
+  # The far end of the wire: a TAP in a namespace of this run's own, 10.0.0.2, with iperf3.
+  netns=fbnic-uml-tap-$$
+  fbnic_netns_create "$netns" fbtap0 10.0.0.2/24 || { log "cannot make namespace $netns"; exit 1; }
+  in_ns=(ip netns exec "$netns")
+  emu_args+=(--wire tap:fbtap0 --pcap "$scratch/wire.pcapng")
+  "${in_ns[@]}" iperf3 -s -B 10.0.0.2 >"$scratch/iperf3-server.log" 2>&1 &
+  pids+=($!)
+  log "namespace $netns: fbtap0 10.0.0.2/24 (IPv6 off), iperf3 server"
 else
   emu_args+=(--responder 10.0.0.2)
-  peer_ip=10.0.0.2
 fi
 make_initrd "$scratch/main.cpio.gz" main 10.0.0.1 "$peer_ip" "$dsn"
 
 # --- run ---------------------------------------------------------------------------------
-"$emu" "${emu_args[@]}" >"$scratch/emu.log" 2>&1 &
+"${in_ns[@]}" "$emu" "${emu_args[@]}" >"$scratch/emu.log" 2>&1 &
 emu_pid=$!
 pids+=("$emu_pid")
 n=0
@@ -160,6 +200,21 @@ if [ "$pair" = 1 ]; then
   done
 fi
 
+if [ "$tap" = 1 ]; then
+  # Pings the guest from the namespace when the guest asks (HOSTPING), once.
+  (
+    for _ in $(seq 3000); do
+      if grep -aq '^@@ HOSTPING' "$scratch/console.log" 2>/dev/null; then
+        "${in_ns[@]}" ping -c 5 -i 0.2 -W 2 10.0.0.1 >"$scratch/host-ping.log" 2>&1
+        echo "exit $?" >>"$scratch/host-ping.log"
+        exit 0
+      fi
+      sleep 0.1
+    done
+  ) &
+  pids+=($!)
+fi
+
 t=$(now)
 # In the background and in pids, so that a run.sh stopped by a signal stops it too.
 (boot "$scratch/nic0.sock" "$scratch/main.cpio.gz" "$scratch/console.log") &
@@ -180,6 +235,7 @@ printf '\n%-14s %-5s %7s %8s %8s %7s %7s %6s %5s %5s  %s\n' scenario result time
   "BAR0 rd" "BAR0 wr" "BAR4 rd" "BAR4 wr" "mbx>fw" "<fw" "MSI" "detail"
 passed=0
 failed=0
+skipped=0
 declare -A counts=() reported=()
 while read -r _ kind name rest; do
   case $kind in
@@ -191,7 +247,11 @@ while read -r _ kind name rest; do
       printf '%-14s %-5s %6.1fs %8s %8s %7s %7s %6s %5s %5s  %s\n' "$name" "$verdict" \
         "$(awk -v m="$ms" 'BEGIN { print m / 1000 }')" "$c0" "$c1" "$c2" "$c3" "$c4" "$c5" "$c6" \
         "$detail"
-      if [ "$verdict" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+      case $verdict in
+        PASS) passed=$((passed + 1)) ;;
+        SKIP) skipped=$((skipped + 1)) ;;
+        *) failed=$((failed + 1)) ;;
+      esac
       ;;
   esac
 done < <(grep -a '^@@ ' "$scratch/console.log" | sed 's/\r$//')
@@ -210,11 +270,16 @@ while read -r name; do
       ;;
   esac
   unset "reported[$name]"
-done < <(sed -n 's/^begin \([a-z0-9-]*\)$/\1/p' "$repo/tests/uml/guest-init.sh")
+done < <(sed -n 's/^\(begin\|iperf\) \([a-z0-9-]*\)\( .*\)\{0,1\}$/\2/p' "$repo/tests/uml/guest-init.sh")
 for name in "${!reported[@]}"; do
   log "unexpected scenario $name"
   failed=$((failed + 1))
 done
+# With a TAP every scenario runs: a skipped one is a failure.
+if [ "$tap" = 1 ] && [ "$skipped" != 0 ]; then
+  log "$skipped scenarios skipped with a TAP wire"
+  failed=$((failed + skipped))
+fi
 # The guest's own verdict: "DONE 0" when every scenario passed.
 done_line=$(grep -a '^@@ DONE' "$scratch/console.log" | sed 's/\r$//' | tail -n 1 || true)
 if [ -z "$done_line" ]; then
@@ -241,10 +306,37 @@ else
 fi
 printf '%-14s %-5s %7s  %s\n' model-clean "$verdict" "" "$detail"
 if [ "$verdict" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+
+if [ "$tap" = 1 ]; then
+  # The namespace's side of the ping.
+  if grep -q ' 0% packet loss' "$scratch/host-ping.log" 2>/dev/null; then
+    verdict=PASS
+    detail="5 of 5 from the namespace: $(sed -n 's/.*= //p' "$scratch/host-ping.log" | head -n 1)"
+  else
+    verdict=FAIL
+    detail="$(tail -n 3 "$scratch/host-ping.log" 2>/dev/null | tr '\n' ' ')"
+  fi
+  printf '%-14s %-5s %7s  %s\n' ns-ping "$verdict" "" "$detail"
+  if [ "$verdict" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  # The wire as tshark reads it: every frame decoded, every checksum right, and as many
+  # frames as the model counted on its wire (both directions).
+  t=$(now)
+  if ! verdict_line=$("$repo/tests/uml/check-pcap.sh" "$scratch/wire.pcapng" "$scratch/emu.log"); then
+    failed=$((failed + 1))
+    printf '%-14s %-5s %6.1fs  %s\n' pcap FAIL "$(secs "$t")" "$verdict_line"
+  else
+    passed=$((passed + 1))
+    printf '%-14s %-5s %6.1fs  %s\n' pcap PASS "$(secs "$t")" "$verdict_line"
+  fi
+fi
 echo
 grep -a '^fbnic-emu\[' "$scratch/emu.log" | grep -v 'at disconnect' | sed 's/^/  /' || true
 grep -aE -A3 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$scratch/emu.log" |
   head -n 40 | sed 's/^/  | /' || true
 log "total $(secs "$started") s"
-echo "uml: $passed passed, $failed failed"
+if [ "$tap" = 1 ] || [ "$skipped" = 0 ]; then
+  echo "uml: $passed passed, $failed failed"
+else
+  echo "uml: $passed passed, $failed failed, $skipped skipped (they need a TAP wire: --tap)"
+fi
 [ "$failed" = 0 ]

@@ -4,8 +4,9 @@
 #   tools/uml/build-initramfs.sh
 #
 # Contents: busybox from Debian's busybox-static (sh, ip, ping, mount, od, ... as applet
-# links), plus Debian's ethtool and devlink (from the iproute2 package) with the shared
-# libraries they need, because busybox has neither `ethtool -S` nor `devlink dev info`.
+# links), plus Debian's ethtool and devlink (from the iproute2 package), because busybox has
+# neither `ethtool -S` nor `devlink dev info`, and iperf3 (with libiperf0), for traffic
+# with a real network stack on the wire; each with the shared libraries it needs.
 # All packages are fetched with `apt-get download` into $FBNIC_CACHE/debs and unpacked,
 # never installed; glibc and the loader come from the host, which must be the same
 # Debian release (they are what ethtool/devlink were linked against).
@@ -23,7 +24,7 @@ log() { echo "build-initramfs: $*" >&2; }
 
 fetch_deb() { "$(dirname "$0")/fetch-deb.sh" "$1"; }
 
-pkgs=(busybox-static ethtool iproute2 libmnl0 libcap2)
+pkgs=(busybox-static ethtool iproute2 libmnl0 libcap2 iperf3 libiperf0 libsctp1 libssl3)
 debs=()
 for p in "${pkgs[@]}"; do debs+=("$(fetch_deb "$p")"); done
 
@@ -50,11 +51,12 @@ for applet in $("$root/bin/busybox" --list-full); do
   [ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
 done
 
-# ethtool and devlink, dynamically linked: bring their libraries and the loader.
+# ethtool, devlink and iperf3, dynamically linked: bring their libraries and the loader.
 cp "$stage/sbin/ethtool" "$root/sbin/ethtool" 2>/dev/null || cp "$stage/usr/sbin/ethtool" "$root/sbin/ethtool"
 cp "$stage/sbin/devlink" "$root/sbin/devlink" 2>/dev/null || cp "$stage/usr/sbin/devlink" "$root/sbin/devlink"
+cp "$stage/usr/bin/iperf3" "$root/sbin/iperf3"
 libdirs=$stage/lib/x86_64-linux-gnu:$stage/usr/lib/x86_64-linux-gnu
-for bin in ethtool devlink; do
+for bin in ethtool devlink iperf3; do
   LD_LIBRARY_PATH=$libdirs ldd "$root/sbin/$bin" >"$stage/ldd.$bin"
   if grep -q "not found" "$stage/ldd.$bin"; then
     log "$bin: missing libraries"; cat "$stage/ldd.$bin" >&2; exit 1
