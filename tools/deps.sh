@@ -13,6 +13,9 @@ tests="clang lld libgtest-dev libgmock-dev libbenchmark-dev libfuzzer-14-dev lib
 # Booting the UEFI app, the VFIO test VM and the User-Mode Linux emulator.
 vms="qemu-system-x86 ovmf qemu-system-arm qemu-efi-aarch64 llvm mtools dosfstools busybox-static cpio kmod xz-utils bc flex bison
      libelf-dev libssl-dev perl python3"
+# The emulator's wire on a TAP in a test's network namespace: ip (netns, tuntap), ping and
+# iperf3 on the namespace's side, tshark to decode the pcap of the wire.
+wire="iproute2 iputils-ping iperf3 tshark"
 
 $SUDO apt-get update
 if [ "${1:-all}" = build ]; then
@@ -20,5 +23,5 @@ if [ "${1:-all}" = build ]; then
   $SUDO apt-get install -y --no-install-recommends $build
 else
   # shellcheck disable=SC2086
-  $SUDO apt-get install -y --no-install-recommends $build $tests $vms
+  $SUDO apt-get install -y --no-install-recommends $build $tests $vms $wire
 fi

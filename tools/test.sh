@@ -6,8 +6,12 @@
 #   2. clang++, warnings as errors, ASan + UBSan: the same tests, and the TLV fuzzer
 #   3. the VFIO backend against real vfio-pci, IOMMU DMA and MSI-X in a QEMU VM
 #   4. the library in a UEFI application booted in QEMU with OVMF (x86_64) and AAVMF (aarch64)
-#   5. the unmodified upstream Linux driver (User-Mode Linux) on the device model, through
-#      fbnic-emu built with ASan and UBSan (the first run builds the UML kernel, ~4 min)
+#   5. fbnic-emu (ASan and UBSan) as a PCI device in stock QEMU: OVMF's shell, and a Linux
+#      guest's lspci and vfio-pci
+#   6. the unmodified upstream Linux driver (User-Mode Linux) on the device model, through
+#      fbnic-emu built with ASan and UBSan (the first run builds the UML kernel, ~4 min):
+#      its wire on a TAP in a network namespace (ping, iperf3, a pcap tshark checks), then
+#      two guests cabled through the model, then the built-in responder
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -36,7 +40,14 @@ tests/vm/vfio/run.sh
 stage "UEFI: the library inside OVMF and AAVMF firmware (QEMU TCG, x86_64 and aarch64)"
 tests/uefi/run.sh
 
-stage "upstream Linux fbnic driver (User-Mode Linux 6.12) on the device model"
-tests/uml/run.sh --emu build/clang-san/backends/emu/fbnic-emu
+stage "fbnic-emu as a PCI device in QEMU (x-pci-proxy-dev): OVMF, and Linux with vfio-pci"
+tests/qemu/run.sh --emu build/clang-san/backends/emu/fbnic-emu
+
+stage "upstream Linux fbnic driver (User-Mode Linux 6.12) on the device model, wire on a TAP"
+tests/uml/run.sh --emu build/clang-san/backends/emu/fbnic-emu --tap
+
+stage "upstream Linux fbnic driver: two guests cabled through the model, then the responder"
+tests/uml/run.sh --emu build/clang-san/backends/emu/fbnic-emu --pair --heartbeat 2 --cycles 1
+tests/uml/run.sh --emu build/clang-san/backends/emu/fbnic-emu --heartbeat 2 --cycles 1
 
 stage "all tests passed"
