@@ -33,7 +33,7 @@ class PcapWriter {
   // Creates (truncates) `path` and describes one interface per name.
   Status open(const std::string& path, const std::vector<std::string>& interfaces) {
     close();
-    file_ = std::fopen(path.c_str(), "wb");
+    file_ = std::fopen(path.c_str(), "wbe");  // e: close on exec (QEMU inherits nothing)
     if (file_ == nullptr) return Error::kInvalidArgument;
     std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
     interfaces_ = static_cast<std::uint32_t>(interfaces.size());
