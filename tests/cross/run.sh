@@ -132,7 +132,7 @@ suite() {  # suite ARCH: build the suites, run them under qemu-user; 0 if all pa
   GTEST_FILTER=-DataPath.MillionPacketsWrapTheRingsAndEveryByteArrives \
     timed "$dir/run-time" ctest --test-dir "$dir" -R "$regex" --output-on-failure -j "$jobs" ||
     rc=$?
-  echo "[$arch] suites ran in $(cat "$dir/run-time" 2>/dev/null || since "$t0") under" \
+  echo "[$arch] suites ran in $(cat "$dir/run-time" 2>/dev/null || echo "$(since "$t0") s") under" \
     "$(qemu_of "$arch") ($([ $rc = 0 ] && echo PASS || echo FAIL))"
   return "$rc"
 }
