@@ -392,6 +392,9 @@ struct FakePci {
   std::uint64_t attributes = 0;
   std::uint64_t next_iova = kIova;
   std::map<void*, std::uint64_t> buffers;  // host address -> pages
+  // Map's handles are small numbers, not IOVAs: an IOVA does not fit a 32-bit host's pointer.
+  std::map<std::uintptr_t, std::uint64_t> mappings;  // handle -> IOVA
+  std::uintptr_t next_handle = 1;
   std::size_t mapped = 0;
   std::uint64_t bad_accesses = 0;
 
@@ -449,17 +452,19 @@ struct FakePci {
     if (op != uefi::PciIoOperation::kBusMasterCommonBuffer) return uefi::kUnsupported;
     if (!f.model->dma_space().map(f.next_iova, host, *bytes)) return uefi::kOutOfResources;
     *device = f.next_iova;
-    // The handle is the IOVA: what unmap needs, and nothing to allocate.
-    *mapping = reinterpret_cast<void*>(  // NOLINT(performance-no-int-to-ptr)
-        static_cast<std::uintptr_t>(f.next_iova));
+    f.mappings[f.next_handle] = f.next_iova;
+    *mapping = reinterpret_cast<void*>(f.next_handle++);  // NOLINT(performance-no-int-to-ptr)
     f.next_iova += *bytes + 4096;  // a gap: an overrun is a fault, not someone else's buffer
     ++f.mapped;
     return uefi::kSuccess;
   }
   static uefi::Status FBNIC_EFIAPI unmap(uefi::PciIo* self, void* mapping) {
     FakePci& f = of(self);
-    if (!f.model->dma_space().unmap(reinterpret_cast<std::uintptr_t>(mapping)))
+    const auto it = f.mappings.find(reinterpret_cast<std::uintptr_t>(mapping));
+    if (it == f.mappings.end() || !f.model->dma_space().unmap(it->second)) {
       return uefi::kInvalidParameter;
+    }
+    f.mappings.erase(it);
     --f.mapped;
     return uefi::kSuccess;
   }
