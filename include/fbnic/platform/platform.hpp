@@ -7,6 +7,9 @@
 //   logging    log(level, line) of one formatted, NUL-terminated line
 // The core keeps no global state and allocates nothing else: every wait is bounded
 // by a deadline computed from now_ns, every buffer comes from dma_alloc.
+// Ordering (docs/porting.md): write32 is ordered after the CPU's earlier stores to DMA memory
+// and read32 before its later loads from it, as Linux's writel/readl are; fbnic::mmio_write32
+// and mmio_read32 (platform/mmio.hpp) are that for a BAR mapped into the address space.
 #pragma once
 
 #include <concepts>
