@@ -3,8 +3,9 @@
 // Microsoft's verification vectors, user flow rules, and a port shared by four hosts.
 #include <gtest/gtest.h>
 
-#include "support/frames.hpp"
-#include "support/nic.hpp"
+#include <fbnic/mock/testing.hpp>
+
+#include "support/gtest_glue.hpp"
 
 #include <array>
 #include <cstdint>
@@ -13,7 +14,7 @@
 
 namespace {
 using namespace fbnic;
-using namespace fbnic::test;
+using namespace fbnic::mock::testing;
 
 // --- the reference: Toeplitz written from its definition, bit by bit ---
 std::uint32_t toeplitz_ref(std::span<const std::uint8_t> key, std::span<const std::uint8_t> in) {
