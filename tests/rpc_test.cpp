@@ -288,6 +288,11 @@ TEST(Classifier, TheBmcKeepsItsAddressesAndSharesBroadcast) {
   nic.inject(make_raw(kStation, 100, 3));
   EXPECT_EQ(nic.received(), 1u);
   EXPECT_EQ(to_bmc, 2u);
+  // The Rx buffer counted them out to the BMC and to the host.
+  typename Fed<>::Dev::Stats st;
+  ASSERT_OK(nic.dev.stats(st));
+  EXPECT_EQ(st.rxb.dequeue[regs::kRxbDequeueBmc].intf_frames, 2u);
+  EXPECT_EQ(st.rxb.dequeue[regs::kRxbDequeueHost].intf_frames, 2u);
   // With a BMC, closing leaves the BMC's path in place and the port up.
   ASSERT_TRUE(nic.dev.close().ok());
   nic.inject(make_raw(bmc_mac, 100, 4));
