@@ -135,18 +135,186 @@ struct Stats {
   RxbStats rxb{};
 };
 
+namespace detail {
+
+// Which register each device counter is, in one place. The order of the calls is the order
+// of the counter table below; each kind of counter (32-bit, split 64-bit, clear on read,
+// gauge) has its own.
+template <std::uint32_t RxQueues>
+struct CounterMap {
+  template <class V>
+  static constexpr void each(V& v, Stats<0, RxQueues>& t) {
+    using namespace regs;
+    for (std::uint32_t q = 0; q < RxQueues; ++q) {
+      v.c32(RdePktErrCnt::at(q), t.rx[q].rde_pkt_err);
+      v.c32(RdeCqDropCnt::at(q), t.rx[q].rde_pkt_cq_drop);
+      v.c32(RdeBdqDropCnt::at(q), t.rx[q].rde_pkt_bdq_drop);
+    }
+
+    MacStats& m = t.mac;
+    v.c64(MacStatTxTransmittedOk::addr(), m.frames_transmitted_ok);
+    v.c64(MacStatRxReceivedOk::addr(), m.frames_received_ok);
+    v.c64(MacStatRxPacketBadFcs::addr(), m.frame_check_sequence_errors);
+    v.c64(MacStatRxAlignError::addr(), m.alignment_errors);
+    v.c64(MacStatTxByteCount::addr(), m.octets_transmitted_ok);
+    v.c64(MacStatTxIfOutErrors::addr(), m.frames_lost_due_to_int_mac_xmit_error);
+    v.c64(MacStatRxByteCount::addr(), m.octets_received_ok);
+    v.c64(MacStatRxIfInErrors::addr(), m.frames_lost_due_to_int_mac_rcv_error);
+    v.c64(MacStatTxMulticast::addr(), m.multicast_frames_xmitted_ok);
+    v.c64(MacStatTxBroadcast::addr(), m.broadcast_frames_xmitted_ok);
+    v.c64(MacStatRxMulticast::addr(), m.multicast_frames_received_ok);
+    v.c64(MacStatRxBroadcast::addr(), m.broadcast_frames_received_ok);
+    v.c64(MacStatRxToolong::addr(), m.frame_too_long_errors);
+    v.c64(MacStatTxControlFrames::addr(), m.mac_control_frames_transmitted);
+    v.c64(MacStatRxControlFrames::addr(), m.mac_control_frames_received);
+    v.c64(MacStatRxUndersize::addr(), m.undersize_pkts);
+    v.c64(MacStatRxOversize::addr(), m.oversize_pkts);
+    v.c64(MacStatRxFragment::addr(), m.fragments);
+    v.c64(MacStatRxJabber::addr(), m.jabbers);
+    v.c64(MacStatTxXoffStb::addr(), m.tx_pause_frames);
+    v.c64(MacStatRxXoffStb::addr(), m.rx_pause_frames);
+
+    // RS-FEC engine 0 is the one in use; symbol errors add up over the four lanes.
+    PhyStats& p = t.phy;
+    v.cleared_on_read(RsfecCcwLo::at(0), RsfecCcwHi::at(0), p.fec_corrected_blocks);
+    v.cleared_on_read(RsfecNccwLo::at(0), RsfecNccwHi::at(0), p.fec_uncorrectable_blocks);
+    for (std::uint32_t lane = 0; lane < 4; ++lane) {
+      v.cleared_on_read(PcsSymblErrLo::at(lane), PcsSymblErrHi::at(lane), p.symbol_errors);
+    }
+
+    RpcStats& r = t.rpc;
+    v.c32(RpcCntrUnknEtype::addr(), r.unkn_etype);
+    v.c32(RpcCntrUnknExtHdr::addr(), r.unkn_ext_hdr);
+    v.c32(RpcCntrIpv4Frag::addr(), r.ipv4_frag);
+    v.c32(RpcCntrIpv6Frag::addr(), r.ipv6_frag);
+    v.c32(RpcCntrIpv4Esp::addr(), r.ipv4_esp);
+    v.c32(RpcCntrIpv6Esp::addr(), r.ipv6_esp);
+    v.c32(RpcCntrTcpOptErr::addr(), r.tcp_opt_err);
+    v.c32(RpcCntrOutOfHdrErr::addr(), r.out_of_hdr_err);
+    v.c32(RpcCntrOvrSizeErr::addr(), r.ovr_size_err);
+    v.c32(RpcTcamMacdaMissCnt::addr(), r.macda_miss);
+    v.c32(RpcTcamActMissCnt::addr(), r.tcam_act_miss);
+
+    RxbStats& b = t.rxb;
+    for (std::uint32_t i = 0; i < kRxbFifos; ++i) {
+      v.c32(RxbTransDropSts::at(i), b.fifo[i].drop);
+      v.c32(RxbDropFrmsSts::at(i), b.fifo[i].dropped_frames);
+      v.c32(RxbTransEcnSts::at(i), b.fifo[i].ecn);
+      v.gauge(RxbPbufFifoLevel::at(i), b.fifo[i].level);
+    }
+    for (std::uint32_t i = 0; i < kRxbInterfaces; ++i) {
+      RxbEnqueueStats& e = b.enqueue[i];
+      v.c32(RxbIntegrityErr::at(i), e.integrity_err);
+      v.c32(RxbMacErr::at(i), e.mac_err);
+      v.c32(RxbParserErr::at(i), e.parser_err);
+      v.c32(RxbFrmErr::at(i), e.frm_err);
+      v.c32(RxbDrboFrmCntSrc::at(i), e.drbo_frames);
+      v.c64(RxbDrboByteCntSrc::at(i), e.drbo_bytes);
+      RxbDequeueStats& d = b.dequeue[i];
+      v.c32(RxbIntfFrmCntDst::at(i), d.intf_frames);
+      v.c64(RxbIntfByteCntDst::at(i), d.intf_bytes);
+      v.c32(RxbPbufFrmCntDst::at(i), d.pbuf_frames);
+      v.c64(RxbPbufByteCntDst::at(i), d.pbuf_bytes);
+    }
+  }
+};
+
+struct CounterSizes {
+  std::uint32_t n32 = 0;
+  std::uint32_t n64 = 0;
+  std::uint32_t ncor = 0;
+  std::uint32_t ngauge = 0;
+  template <class R>
+  constexpr void c32(regs::RegAddr<R>, std::uint64_t&) {
+    ++n32;
+  }
+  template <class R>
+  constexpr void c64(regs::RegAddr<R>, std::uint64_t&) {
+    ++n64;
+  }
+  template <class Lo, class Hi>
+  constexpr void cleared_on_read(regs::RegAddr<Lo>, regs::RegAddr<Hi>, std::uint64_t&) {
+    ++ncor;
+  }
+  template <class R>
+  constexpr void gauge(regs::RegAddr<R>, std::uint64_t&) {
+    ++ngauge;
+  }
+};
+template <std::uint32_t RxQueues>
+constexpr CounterSizes counter_sizes() {
+  CounterSizes n;
+  Stats<0, RxQueues> t{};
+  CounterMap<RxQueues>::each(n, t);
+  return n;
+}
+template <std::uint32_t RxQueues>
+inline constexpr CounterSizes kCounterSizes = counter_sizes<RxQueues>();
+
+// Byte offsets in BAR0: one per 32-bit counter and gauge, a low and a high one per split
+// 64-bit and per clear-on-read counter.
+template <std::uint32_t RxQueues>
+struct CounterTable {
+  static constexpr CounterSizes kN = kCounterSizes<RxQueues>;
+  std::array<std::uint32_t, kN.n32> c32{};
+  std::array<std::uint32_t, 2 * kN.n64> c64{};
+  std::array<std::uint32_t, 2 * kN.ncor> cor{};
+  std::array<std::uint32_t, kN.ngauge> gauge{};
+};
+template <std::uint32_t RxQueues>
+struct CounterRecord {
+  CounterTable<RxQueues> t{};
+  std::uint32_t n32 = 0;
+  std::uint32_t n64 = 0;
+  std::uint32_t ncor = 0;
+  std::uint32_t ngauge = 0;
+  template <class R>
+  constexpr void c32(regs::RegAddr<R> a, std::uint64_t&) {
+    t.c32[n32++] = a.offset;
+  }
+  template <class R>
+  constexpr void c64(regs::RegAddr<R> a, std::uint64_t&) {
+    t.c64[n64++] = a.offset;
+    t.c64[n64++] = R::high(a).offset;
+  }
+  template <class Lo, class Hi>
+  constexpr void cleared_on_read(regs::RegAddr<Lo> lo, regs::RegAddr<Hi> hi, std::uint64_t&) {
+    t.cor[ncor++] = lo.offset;
+    t.cor[ncor++] = hi.offset;
+  }
+  template <class R>
+  constexpr void gauge(regs::RegAddr<R> a, std::uint64_t&) {
+    t.gauge[ngauge++] = a.offset;
+  }
+};
+template <std::uint32_t RxQueues>
+constexpr CounterTable<RxQueues> counter_table() {
+  CounterRecord<RxQueues> r;
+  Stats<0, RxQueues> t{};
+  CounterMap<RxQueues>::each(r, t);
+  return r.t;
+}
+template <std::uint32_t RxQueues>
+inline constexpr CounterTable<RxQueues> kCounterTable = counter_table<RxQueues>();
+
+}  // namespace detail
+
 // The device's counters for RxQueues Rx queues, kept as running totals. A tool that never
 // calls start() reads the counters as the device holds them (since its reset); the
 // clear-on-read ones count since their last read either way.
+//
+// Which register each counter is lives in one place, detail::CounterMap; from it a table
+// of register offsets is built at compile time, and start() and refresh32(), which a driver
+// runs, are loops over that table (a firmware image carries no code per counter). Only
+// read() walks the map at run time, to fill in the named fields.
 template <Platform P, std::uint32_t RxQueues>
 class HwCounters {
  public:
   explicit HwCounters(Io<P>& io) : io_(io) {}
 
-  // From now on, totals count what the device counts (the values so far are kept).
+  // From now on, totals count what the device counts (the totals so far are kept).
   Status start() {
-    Visit v{*this, Mode::kStart};
-    FBNIC_TRY(visit(v));
+    FBNIC_TRY(pass(Mode::kStart));
     started_ = true;
     return ok_status();
   }
@@ -154,179 +322,109 @@ class HwCounters {
 
   // Brings the 32-bit and the clear-on-read counters up to date (every few seconds at
   // most: Device::service() does it once a call).
-  Status refresh32() {
-    Visit v{*this, Mode::kUpdate32};
-    return visit(v);
-  }
+  Status refresh32() { return pass(Mode::kUpdate32); }
 
   // Brings every counter up to date and copies the totals into the device's parts of out.
   template <std::uint32_t TxQueues>
   Status read(Stats<TxQueues, RxQueues>& out) {
-    Visit v{*this, Mode::kUpdateAll};
-    FBNIC_TRY(visit(v));
+    FBNIC_TRY(pass(Mode::kUpdateAll));
+    Stats<0, RxQueues> t{};
+    Fill fill{*this};
+    Map::each(fill, t);
     for (std::uint32_t q = 0; q < RxQueues; ++q) {
-      out.rx[q].rde_pkt_err = totals_.rx[q].rde_pkt_err;
-      out.rx[q].rde_pkt_cq_drop = totals_.rx[q].rde_pkt_cq_drop;
-      out.rx[q].rde_pkt_bdq_drop = totals_.rx[q].rde_pkt_bdq_drop;
+      out.rx[q].rde_pkt_err = t.rx[q].rde_pkt_err;
+      out.rx[q].rde_pkt_cq_drop = t.rx[q].rde_pkt_cq_drop;
+      out.rx[q].rde_pkt_bdq_drop = t.rx[q].rde_pkt_bdq_drop;
     }
-    out.mac = totals_.mac;
-    out.phy = totals_.phy;
-    out.rpc = totals_.rpc;
-    out.rxb = totals_.rxb;
+    out.mac = t.mac;
+    out.phy = t.phy;
+    out.rpc = t.rpc;
+    out.rxb = t.rxb;
     return ok_status();
   }
 
  private:
-  static constexpr std::uint32_t kCount32 = 63 + 3 * RxQueues;
-  static constexpr std::uint32_t kCount64 = 33;
+  using Map = detail::CounterMap<RxQueues>;
+  static constexpr detail::CounterSizes kN = detail::kCounterSizes<RxQueues>;
+  static constexpr const detail::CounterTable<RxQueues>& kTable = detail::kCounterTable<RxQueues>;
+
+  // Copies the totals, in table order, into the named fields.
+  struct Fill {
+    const HwCounters& self;
+    std::uint32_t n32 = 0, n64 = 0, ncor = 0, ngauge = 0;
+    template <class R>
+    void c32(regs::RegAddr<R>, std::uint64_t& field) {
+      field = self.total32_[n32++];
+    }
+    template <class R>
+    void c64(regs::RegAddr<R>, std::uint64_t& field) {
+      field = self.total64_[n64++];
+    }
+    template <class Lo, class Hi>
+    void cleared_on_read(regs::RegAddr<Lo>, regs::RegAddr<Hi>, std::uint64_t& field) {
+      field += self.total_cor_[ncor++];  // lanes add up into one field
+    }
+    template <class R>
+    void gauge(regs::RegAddr<R>, std::uint64_t& field) {
+      field = self.gauge_[ngauge++];
+    }
+  };
 
   enum class Mode : std::uint8_t { kStart, kUpdate32, kUpdateAll };
-  using Word = regs::RegAddr<regs::CsrWord>;
 
-  // One pass over every counter; the visit order fixes which last_ slot each one uses.
-  // One function per kind of counter, whatever its register type: firmware images carry
-  // the reading code once.
-  struct Visit {
-    HwCounters& self;
-    Mode mode;
-    std::uint32_t n32 = 0;
-    std::uint32_t n64 = 0;
+  static constexpr regs::RegAddr<regs::CsrWord> word(std::uint32_t offset) {
+    return {offset, true};
+  }
 
-    [[gnu::noinline]] Status c32(Word a, std::uint64_t& total) {
-      if (n32 >= kCount32) return Error::kOutOfRange;
-      FBNIC_TRY_ASSIGN(const regs::CsrWord r, self.io_.read(a));
-      Count32 c{total, self.last32_[n32]};
-      const std::uint32_t raw = r.get(regs::CsrWord::kValue);
+  // One pass over the table: start takes the raw values as the zero, update adds what
+  // the counters counted since the last pass.
+  Status pass(Mode mode) {
+    using W = regs::CsrWord;
+    for (std::uint32_t i = 0; i < kN.n32; ++i) {
+      FBNIC_TRY_ASSIGN(const W r, io_.read(word(kTable.c32[i])));
+      Count32 c{total32_[i], last32_[i]};
+      if (mode == Mode::kStart) {
+        c.start(r.get(W::kValue));
+      } else {
+        c.update(r.get(W::kValue));
+      }
+      total32_[i] = c.value;
+      last32_[i] = c.last;
+    }
+    for (std::uint32_t i = 0; i < kN.ncor; ++i) {
+      using C = regs::CsrCount16;
+      const regs::RegAddr<C> lo{kTable.cor[2 * i], true};
+      const regs::RegAddr<C> hi{kTable.cor[2 * i + 1], true};
+      FBNIC_TRY_ASSIGN(const std::uint32_t v, take_clear_on_read(io_, lo, hi));
+      if (mode != Mode::kStart) total_cor_[i] += v;
+    }
+    if (mode == Mode::kUpdate32) return ok_status();
+    for (std::uint32_t i = 0; i < kN.n64; ++i) {
+      FBNIC_TRY_ASSIGN(const std::uint64_t raw,
+                       read_split64(io_, word(kTable.c64[2 * i]), word(kTable.c64[2 * i + 1])));
+      Count64 c{total64_[i], last64_[i]};
       if (mode == Mode::kStart) {
         c.start(raw);
       } else {
         c.update(raw);
       }
-      total = c.value;
-      self.last32_[n32++] = c.last;
-      return ok_status();
+      total64_[i] = c.value;
+      last64_[i] = c.last;
     }
-    [[gnu::noinline]] Status c64(Word low, Word high, std::uint64_t& total) {
-      if (n64 >= kCount64) return Error::kOutOfRange;
-      if (mode != Mode::kUpdate32) {
-        FBNIC_TRY_ASSIGN(const std::uint64_t raw, read_split64(self.io_, low, high));
-        Count64 c{total, self.last64_[n64]};
-        if (mode == Mode::kStart) {
-          c.start(raw);
-        } else {
-          c.update(raw);
-        }
-        total = c.value;
-        self.last64_[n64] = c.last;
-      }
-      ++n64;
-      return ok_status();
+    for (std::uint32_t i = 0; i < kN.ngauge; ++i) {
+      FBNIC_TRY_ASSIGN(const W r, io_.read(word(kTable.gauge[i])));
+      gauge_[i] = r.get(W::kValue);
     }
-    template <class R>
-    Status c64(regs::RegAddr<R> low, std::uint64_t& total) {
-      return c64(regs::as_word(low), regs::as_word(R::high(low)), total);
-    }
-    // Clear on read: starting reads and drops what was there.
-    template <class Lo, class Hi>
-    Status cleared_on_read(regs::RegAddr<Lo> lo, regs::RegAddr<Hi> hi, std::uint64_t& total) {
-      FBNIC_TRY_ASSIGN(const std::uint32_t v, take_clear_on_read(self.io_, lo, hi));
-      if (mode != Mode::kStart) total += v;
-      return ok_status();
-    }
-    [[gnu::noinline]] Status gauge(Word a, std::uint64_t& now) {
-      if (mode == Mode::kUpdate32) return ok_status();
-      FBNIC_TRY_ASSIGN(const regs::CsrWord r, self.io_.read(a));
-      now = r.get(regs::CsrWord::kValue);
-      return ok_status();
-    }
-    [[nodiscard]] Status done() const {
-      return n32 == kCount32 && n64 == kCount64 ? ok_status() : Status(Error::kOutOfRange);
-    }
-  };
-
-  Status visit(Visit& v) {
-    using namespace regs;
-    Stats<0, RxQueues>& t = totals_;
-    for (std::uint32_t q = 0; q < RxQueues; ++q) {
-      FBNIC_TRY(v.c32(as_word(RdePktErrCnt::at(q)), t.rx[q].rde_pkt_err));
-      FBNIC_TRY(v.c32(as_word(RdeCqDropCnt::at(q)), t.rx[q].rde_pkt_cq_drop));
-      FBNIC_TRY(v.c32(as_word(RdeBdqDropCnt::at(q)), t.rx[q].rde_pkt_bdq_drop));
-    }
-
-    MacStats& m = t.mac;
-    FBNIC_TRY(v.c64(MacStatTxTransmittedOk::addr(), m.frames_transmitted_ok));
-    FBNIC_TRY(v.c64(MacStatRxReceivedOk::addr(), m.frames_received_ok));
-    FBNIC_TRY(v.c64(MacStatRxPacketBadFcs::addr(), m.frame_check_sequence_errors));
-    FBNIC_TRY(v.c64(MacStatRxAlignError::addr(), m.alignment_errors));
-    FBNIC_TRY(v.c64(MacStatTxByteCount::addr(), m.octets_transmitted_ok));
-    FBNIC_TRY(v.c64(MacStatTxIfOutErrors::addr(), m.frames_lost_due_to_int_mac_xmit_error));
-    FBNIC_TRY(v.c64(MacStatRxByteCount::addr(), m.octets_received_ok));
-    FBNIC_TRY(v.c64(MacStatRxIfInErrors::addr(), m.frames_lost_due_to_int_mac_rcv_error));
-    FBNIC_TRY(v.c64(MacStatTxMulticast::addr(), m.multicast_frames_xmitted_ok));
-    FBNIC_TRY(v.c64(MacStatTxBroadcast::addr(), m.broadcast_frames_xmitted_ok));
-    FBNIC_TRY(v.c64(MacStatRxMulticast::addr(), m.multicast_frames_received_ok));
-    FBNIC_TRY(v.c64(MacStatRxBroadcast::addr(), m.broadcast_frames_received_ok));
-    FBNIC_TRY(v.c64(MacStatRxToolong::addr(), m.frame_too_long_errors));
-    FBNIC_TRY(v.c64(MacStatTxControlFrames::addr(), m.mac_control_frames_transmitted));
-    FBNIC_TRY(v.c64(MacStatRxControlFrames::addr(), m.mac_control_frames_received));
-    FBNIC_TRY(v.c64(MacStatRxUndersize::addr(), m.undersize_pkts));
-    FBNIC_TRY(v.c64(MacStatRxOversize::addr(), m.oversize_pkts));
-    FBNIC_TRY(v.c64(MacStatRxFragment::addr(), m.fragments));
-    FBNIC_TRY(v.c64(MacStatRxJabber::addr(), m.jabbers));
-    FBNIC_TRY(v.c64(MacStatTxXoffStb::addr(), m.tx_pause_frames));
-    FBNIC_TRY(v.c64(MacStatRxXoffStb::addr(), m.rx_pause_frames));
-
-    // RS-FEC engine 0 is the one in use; symbol errors add up over the four lanes.
-    PhyStats& p = t.phy;
-    FBNIC_TRY(v.cleared_on_read(RsfecCcwLo::at(0), RsfecCcwHi::at(0), p.fec_corrected_blocks));
-    FBNIC_TRY(
-        v.cleared_on_read(RsfecNccwLo::at(0), RsfecNccwHi::at(0), p.fec_uncorrectable_blocks));
-    for (std::uint32_t lane = 0; lane < 4; ++lane) {
-      FBNIC_TRY(
-          v.cleared_on_read(PcsSymblErrLo::at(lane), PcsSymblErrHi::at(lane), p.symbol_errors));
-    }
-
-    RpcStats& r = t.rpc;
-    FBNIC_TRY(v.c32(as_word(RpcCntrUnknEtype::addr()), r.unkn_etype));
-    FBNIC_TRY(v.c32(as_word(RpcCntrUnknExtHdr::addr()), r.unkn_ext_hdr));
-    FBNIC_TRY(v.c32(as_word(RpcCntrIpv4Frag::addr()), r.ipv4_frag));
-    FBNIC_TRY(v.c32(as_word(RpcCntrIpv6Frag::addr()), r.ipv6_frag));
-    FBNIC_TRY(v.c32(as_word(RpcCntrIpv4Esp::addr()), r.ipv4_esp));
-    FBNIC_TRY(v.c32(as_word(RpcCntrIpv6Esp::addr()), r.ipv6_esp));
-    FBNIC_TRY(v.c32(as_word(RpcCntrTcpOptErr::addr()), r.tcp_opt_err));
-    FBNIC_TRY(v.c32(as_word(RpcCntrOutOfHdrErr::addr()), r.out_of_hdr_err));
-    FBNIC_TRY(v.c32(as_word(RpcCntrOvrSizeErr::addr()), r.ovr_size_err));
-    FBNIC_TRY(v.c32(as_word(RpcTcamMacdaMissCnt::addr()), r.macda_miss));
-    FBNIC_TRY(v.c32(as_word(RpcTcamActMissCnt::addr()), r.tcam_act_miss));
-
-    RxbStats& b = t.rxb;
-    for (std::uint32_t i = 0; i < kRxbFifos; ++i) {
-      FBNIC_TRY(v.c32(as_word(RxbTransDropSts::at(i)), b.fifo[i].drop));
-      FBNIC_TRY(v.c32(as_word(RxbDropFrmsSts::at(i)), b.fifo[i].dropped_frames));
-      FBNIC_TRY(v.c32(as_word(RxbTransEcnSts::at(i)), b.fifo[i].ecn));
-      FBNIC_TRY(v.gauge(as_word(RxbPbufFifoLevel::at(i)), b.fifo[i].level));
-    }
-    for (std::uint32_t i = 0; i < kRxbInterfaces; ++i) {
-      RxbEnqueueStats& e = b.enqueue[i];
-      FBNIC_TRY(v.c32(as_word(RxbIntegrityErr::at(i)), e.integrity_err));
-      FBNIC_TRY(v.c32(as_word(RxbMacErr::at(i)), e.mac_err));
-      FBNIC_TRY(v.c32(as_word(RxbParserErr::at(i)), e.parser_err));
-      FBNIC_TRY(v.c32(as_word(RxbFrmErr::at(i)), e.frm_err));
-      FBNIC_TRY(v.c32(as_word(RxbDrboFrmCntSrc::at(i)), e.drbo_frames));
-      FBNIC_TRY(v.c64(RxbDrboByteCntSrc::at(i), e.drbo_bytes));
-      RxbDequeueStats& d = b.dequeue[i];
-      FBNIC_TRY(v.c32(as_word(RxbIntfFrmCntDst::at(i)), d.intf_frames));
-      FBNIC_TRY(v.c64(RxbIntfByteCntDst::at(i), d.intf_bytes));
-      FBNIC_TRY(v.c32(as_word(RxbPbufFrmCntDst::at(i)), d.pbuf_frames));
-      FBNIC_TRY(v.c64(RxbPbufByteCntDst::at(i), d.pbuf_bytes));
-    }
-    return v.done();
+    return ok_status();
   }
 
   Io<P>& io_;
-  Stats<0, RxQueues> totals_{};
-  std::array<std::uint32_t, kCount32> last32_{};
-  std::array<std::uint64_t, kCount64> last64_{};
+  std::array<std::uint64_t, kN.n32> total32_{};
+  std::array<std::uint32_t, kN.n32> last32_{};
+  std::array<std::uint64_t, kN.n64> total64_{};
+  std::array<std::uint64_t, kN.n64> last64_{};
+  std::array<std::uint64_t, kN.ncor> total_cor_{};
+  std::array<std::uint64_t, kN.ngauge> gauge_{};
   bool started_ = false;
 };
 

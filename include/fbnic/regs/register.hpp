@@ -121,6 +121,11 @@ struct WholeValue {
 struct CsrWord : RegValue<CsrWord>, WholeValue<CsrWord> {
   static constexpr Bar kBar = Bar::kCsr;
 };
+// The same for a word whose low 16 bits count (the clear-on-read RS-FEC and PCS halves).
+struct CsrCount16 : RegValue<CsrCount16> {
+  static constexpr Bar kBar = Bar::kCsr;
+  static constexpr Field<15, 0> kCount{};
+};
 template <class R>
 constexpr RegAddr<CsrWord> as_word(RegAddr<R> a) {
   static_assert(R::kBar == Bar::kCsr);
