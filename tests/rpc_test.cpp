@@ -3,8 +3,9 @@
 // Microsoft's verification vectors, user flow rules, and a port shared by four hosts.
 #include <gtest/gtest.h>
 
-#include "support/frames.hpp"
-#include "support/nic.hpp"
+#include <fbnic/mock/testing.hpp>
+
+#include "support/gtest_glue.hpp"
 
 #include <array>
 #include <cstdint>
@@ -13,7 +14,7 @@
 
 namespace {
 using namespace fbnic;
-using namespace fbnic::test;
+using namespace fbnic::mock::testing;
 
 // --- the reference: Toeplitz written from its definition, bit by bit ---
 std::uint32_t toeplitz_ref(std::span<const std::uint8_t> key, std::span<const std::uint8_t> in) {
@@ -287,6 +288,11 @@ TEST(Classifier, TheBmcKeepsItsAddressesAndSharesBroadcast) {
   nic.inject(make_raw(kStation, 100, 3));
   EXPECT_EQ(nic.received(), 1u);
   EXPECT_EQ(to_bmc, 2u);
+  // The Rx buffer counted them out to the BMC and to the host.
+  typename Fed<>::Dev::Stats st;
+  ASSERT_OK(nic.dev.stats(st));
+  EXPECT_EQ(st.rxb.dequeue[regs::kRxbDequeueBmc].intf_frames, 2u);
+  EXPECT_EQ(st.rxb.dequeue[regs::kRxbDequeueHost].intf_frames, 2u);
   // With a BMC, closing leaves the BMC's path in place and the port up.
   ASSERT_TRUE(nic.dev.close().ok());
   nic.inject(make_raw(bmc_mac, 100, 4));

@@ -17,6 +17,7 @@
 
 #include "fbnic/base/mac_address.hpp"
 #include "fbnic/base/status.hpp"
+#include "fbnic/dev/stats.hpp"
 #include "fbnic/fw/client.hpp"
 #include "fbnic/fw/mailbox.hpp"
 #include "fbnic/hw/io.hpp"
@@ -53,6 +54,7 @@ class Device {
   using Rx = RxQueue<P, Policy>;
   static constexpr std::uint32_t kTxQueues = Policy::kTxQueues;
   static constexpr std::uint32_t kRxQueues = Policy::kRxQueues;
+  using Stats = fbnic::Stats<kTxQueues, kRxQueues>;
 
   explicit Device(P& platform)
       : io_(platform),
@@ -60,6 +62,7 @@ class Device {
         fw_(mbx_),
         rpc_(io_),
         link_(io_),
+        hw_(io_),
         tx_(make_queues<Tx>(std::make_index_sequence<kTxQueues>{})),
         rx_(make_queues<Rx>(std::make_index_sequence<kRxQueues>{})) {}
   Device(const Device&) = delete;
@@ -84,6 +87,8 @@ class Device {
     cfg_ = cfg;
     P& p = io_.platform();
     FBNIC_TRY(mac::init_datapath(io_, cfg.pcie));
+    // Counters count from here (a reset since the last open may have zeroed them).
+    FBNIC_TRY(hw_.start());
 
     mac::LinkConfig mode = cfg.link_mode;
     if (cfg.use_firmware) {
@@ -129,12 +134,40 @@ class Device {
                  [this](const typename Rx::Packet& pkt) { rx_[0].release(pkt); });
   }
 
-  // The periodic work: heartbeat (every 10 s, call about once a second) and link state.
+  // The periodic work, about once a second: the firmware heartbeat (one every 10 s; see
+  // docs/firmware.md for what a lapse does), the link state, and the device's 32-bit
+  // counters (so that none wraps unseen between two stats() calls).
   Status service() {
     if (!open_) return Error::kFailedPrecondition;
     Status fw = cfg_.use_firmware ? fw_.keepalive() : ok_status();
     const Status link = link_.poll().status();
-    return fw.ok() ? link : fw;
+    const Status counters = hw_.refresh32();
+    if (!fw.ok()) return fw;
+    return link.ok() ? counters : link;
+  }
+
+  // Statistics (dev/stats.hpp, named like ethtool -S by dev/stat_names.hpp): the queues'
+  // own counters and the device's, read now. Device registers are read on this call only.
+  Status stats(Stats& out) {
+    if (!hw_.started()) {
+      log(io_.platform(), LogLevel::kError,
+          "fbnic: stats() before the first open(): the device's counters have no zero yet; "
+          "open the device first");
+      return Error::kFailedPrecondition;
+    }
+    FBNIC_TRY(hw_.read(out));
+    for (std::uint32_t i = 0; i < kTxQueues; ++i) {
+      const TxCounters& c = tx_[i].counters();
+      out.tx[i] = {c.packets, c.bytes, c.rejected, c.full};
+    }
+    for (std::uint32_t i = 0; i < kRxQueues; ++i) {
+      const RxCounters& c = rx_[i].counters();
+      out.rx[i].packets = c.packets;
+      out.rx[i].bytes = c.bytes;
+      out.rx[i].dropped = c.dropped;
+      out.rx[i].alloc_failed = c.no_buffers;
+    }
+    return ok_status();
   }
 
   Status wait_link_up(Deadline deadline) { return link_.wait_up(deadline); }
@@ -198,6 +231,7 @@ class Device {
   fw::Client<P> fw_;
   rpc::Classifier<P> rpc_;
   mac::Link<P> link_;
+  HwCounters<P, kRxQueues> hw_;
   std::array<Tx, kTxQueues> tx_;
   std::array<Rx, kRxQueues> rx_;
   DeviceConfig cfg_{};

@@ -70,7 +70,10 @@ class Device {
     mac_.reset();
     queues_.reset();
     rxb_.clear();
+    rxb_dropping_ = false;
     regs_.put(regs::SigPcsIntrMask::from_raw(0xFFFF'FFFFu));
+    // The MAC's frame length limit, as the firmware sets it at boot.
+    regs_.put(regs::MacFrmLength::from_raw(kMaxFrameBytes));
     refresh_mode();
   }
 
@@ -142,9 +145,18 @@ class Device {
 
   void receive(std::span<const std::uint8_t> frame) {
     if (!mac_.accept(frame)) return;
-    if (!rxb_.push(frame)) {
+    using namespace regs;
+    bump(RxbDrboFrmCntSrc::at(kRxbEnqueueNetwork));
+    add64(RxbDrboByteCntSrc::at(kRxbEnqueueNetwork), frame.size());
+    if (rxb_.push(frame)) {
+      rxb_dropping_ = false;
+    } else {
+      // The model's FIFO drops when it is full: that is its drop state.
       ++counters_.rx_fifo_drops;
-      bump(regs::RxbDropFrmsSts::at(regs::kRxbFifoNetToHost));
+      bump(RxbDropFrmsSts::at(kRxbFifoNetToHost));
+      add64(RxbDropBytesSts::at(kRxbFifoNetToHost), frame.size());
+      if (!rxb_dropping_) bump(RxbTransDropSts::at(kRxbFifoNetToHost));
+      rxb_dropping_ = true;
     }
     // The Rx DMA engine drains the FIFO while frames arrive, so it fills only when the
     // host has no buffers or a never-drop queue holds it, not because a burst came in
@@ -243,6 +255,10 @@ class Device {
 
   std::optional<std::uint32_t> computed_read(std::uint32_t offset) {
     if (auto v = queues_.read(offset)) return v;
+    // The host FIFO's fill level, in 64-byte units like its thresholds.
+    if (offset == regs::RxbPbufFifoLevel::at(regs::kRxbFifoNetToHost).offset) {
+      return static_cast<std::uint32_t>((rxb_.bytes_used() + 63) / 64);
+    }
     return mac_.read(offset);
   }
 
@@ -308,8 +324,11 @@ class Device {
   }
 
   // The Rx FIFO drains through the classifier into the queues. A queue in never-drop mode
-  // that has no room holds the FIFO (back-pressure).
+  // that has no room holds the FIFO (back-pressure); a frame is counted (parser,
+  // classifier, Rx buffer out) once, when it leaves the FIFO.
   void run_rx() {
+    using D = Classification::Dest;
+    // Each round takes a frame out of the FIFO or returns: bounded by its content.
     while (!rxb_.empty()) {
       const std::size_t len = rxb_.front(frame_);
       const std::span<const std::uint8_t> f(frame_.data(), len);
@@ -320,18 +339,29 @@ class Device {
       }
       const FrameInfo fi = parse_frame(f);
       const Classification c = rpc_.classify(f, fi);
-      if (c.dest == Classification::Dest::kBmc || c.dest == Classification::Dest::kHostAndBmc) {
-        ++counters_.rx_to_bmc;
-        bmc_(f);
-      }
-      if (c.dest == Classification::Dest::kDrop) ++counters_.rx_classified_drop;
-      if (c.dest == Classification::Dest::kHost || c.dest == Classification::Dest::kHostAndBmc) {
+      if (c.dest == D::kHost || c.dest == D::kHostAndBmc) {
         const RxOutcome out = queues_.receive(c.queue, f, fi, c);
         if (out == RxOutcome::kWait) return;
         if (out == RxOutcome::kDropped) ++counters_.rx_queue_drops;
+        count_out(regs::kRxbDequeueHost, len);
       }
+      if (c.dest == D::kBmc || c.dest == D::kHostAndBmc) {
+        ++counters_.rx_to_bmc;
+        bmc_(f);
+        count_out(regs::kRxbDequeueBmc, len);
+      }
+      if (c.dest == D::kDrop) ++counters_.rx_classified_drop;
+      rpc_.count(fi, c);
+      if (fi.parse_error) bump(regs::RxbParserErr::at(regs::kRxbEnqueueNetwork));
       rxb_.pop();
     }
+  }
+  void count_out(std::uint32_t intf, std::size_t bytes) {
+    using namespace regs;
+    bump(RxbIntfFrmCntDst::at(intf));
+    add64(RxbIntfByteCntDst::at(intf), bytes);
+    bump(RxbPbufFrmCntDst::at(intf));
+    add64(RxbPbufByteCntDst::at(intf), bytes);
   }
 
   std::uint8_t* dma_target(std::uint64_t iova, std::size_t len, Direction dir) {
@@ -361,6 +391,16 @@ class Device {
   void bump(regs::RegAddr<R> a) {
     if (std::uint32_t* w = regs_.word(R::kBar, a.offset)) ++*w;
   }
+  // A split 64-bit counter (low at a, high at R::high(a)).
+  template <class R>
+  void add64(regs::RegAddr<R> a, std::uint64_t n) {
+    std::uint32_t* lo = regs_.word(R::kBar, a.offset);
+    std::uint32_t* hi = regs_.word(R::kBar, R::high(a).offset);
+    if (lo == nullptr || hi == nullptr) return;
+    const std::uint64_t v = ((std::uint64_t{*hi} << 32) | *lo) + n;
+    *lo = static_cast<std::uint32_t>(v);
+    *hi = static_cast<std::uint32_t>(v >> 32);
+  }
 
   Regs regs_{};
   Intr intr_{regs_};
@@ -375,6 +415,7 @@ class Device {
   LinkMode mode_{};
   bool mode_set_ = false;
   bool pausing_ = false;
+  bool rxb_dropping_ = false;  // the last frame into the host FIFO was dropped
   std::uint64_t pause_refresh_at_ = 0;
   // Shorter than 0xFFFF quanta at the fastest mode (100G: 335 us).
   static constexpr std::uint64_t kPauseRefreshNs = 200'000;

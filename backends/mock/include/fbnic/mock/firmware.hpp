@@ -9,6 +9,13 @@
 //
 // Tests can make it misbehave (Misbehaviour): never get ready, stay silent, answer late,
 // flood, send broken or unknown messages, or report an old version.
+//
+// Heartbeat watch (an assumption of the model: upstream shows only the host's side, see
+// docs/firmware.md): while the host owns the NIC, the firmware expects its heartbeat
+// requests. When none has arrived for heartbeat_lapse_ms (30 s: three of the host's 10 s
+// periods), the lapse is a driver mistake, Fault::kHeartbeatLapsed, reported once per
+// lapse; with reclaim_on_lapse the firmware also takes ownership back. A firmware that is
+// silent or not ready does not watch (it hears nothing); a new heartbeat re-arms the watch.
 #pragma once
 
 #include <array>
@@ -37,6 +44,8 @@ struct FirmwareConfig {
   std::uint32_t eeprom_bytes = 64 * 1024;
   std::uint32_t upgrade_chunk = 2048;  // bytes the firmware asks for at a time
   std::uint32_t version_after_upgrade = fw::Version::make(25, 6, 1, 0).raw;
+  std::uint32_t heartbeat_lapse_ms = 30'000;  // 0: the lapse is not watched
+  bool reclaim_on_lapse = false;              // a lapse also takes ownership back
 
   static fw::Capabilities default_caps() {
     fw::Capabilities c;
@@ -86,6 +95,11 @@ class Firmware {
   Misbehaviour& misbehave() { return bad_; }
   [[nodiscard]] const FirmwareStats& stats() const { return stats_; }
   [[nodiscard]] bool host_owns_nic() const { return owned_; }
+  // The host owns the NIC and its heartbeats have lapsed (until the next one arrives).
+  [[nodiscard]] bool heartbeat_lapsed() const { return lapsed_; }
+  // When the last heartbeat request (or the ownership request) was taken, on the model's
+  // clock.
+  [[nodiscard]] std::uint64_t last_heartbeat_ns() const { return last_heartbeat_ns_; }
   [[nodiscard]] bool logs_enabled() const { return logs_on_; }
   [[nodiscard]] std::uint64_t uptime_ms() const { return (dev_.now_ns() - boot_ns_) / 1'000'000; }
 
@@ -93,6 +107,7 @@ class Firmware {
     tx_head_ = rx_head_ = 0;
     out_count_ = 0;
     owned_ = false;
+    lapsed_ = false;
     logs_on_ = false;
     upgrade_ = {};
   }
@@ -159,6 +174,7 @@ class Firmware {
       serve_tx_ring();
     }
     deliver_due();
+    watch_heartbeat();
   }
 
   // The earliest time at which run() has something to do, or ~0.
@@ -166,6 +182,10 @@ class Firmware {
     std::uint64_t t = ~std::uint64_t{0};
     if (tx_pending_ || tx_kicked_) t = tx_due_ns_;
     for (std::size_t i = 0; i < out_count_; ++i) t = outbox_[i].due_ns < t ? outbox_[i].due_ns : t;
+    if (watching()) {
+      const std::uint64_t lapse = last_heartbeat_ns_ + lapse_ns() + 1;
+      t = lapse < t ? lapse : t;
+    }
     return t;
   }
 
@@ -248,6 +268,8 @@ class Firmware {
       case fw::msg_id::kHostCapReq: return answer(config_.caps);
       case fw::msg_id::kOwnershipReq: return on_ownership(msg);
       case fw::msg_id::kHeartbeatReq: {
+        last_heartbeat_ns_ = dev_.now_ns();
+        lapsed_ = false;
         fw::HeartbeatResp r;
         r.uptime_ms = uptime_ms();
         return answer(r);
@@ -290,6 +312,8 @@ class Firmware {
     fw::OwnershipReq req;
     if (!parse(msg, req)) return;
     owned_ = req.take;
+    last_heartbeat_ns_ = dev_.now_ns();  // the watch starts with the ownership
+    lapsed_ = false;
     fw::OwnershipResp r;
     r.time_ms = uptime_ms();
     answer(r);
@@ -466,6 +490,26 @@ class Firmware {
     }
   }
 
+  // --- the host's heartbeat ---
+  [[nodiscard]] std::uint64_t lapse_ns() const {
+    return std::uint64_t{config_.heartbeat_lapse_ms} * 1'000'000;
+  }
+  [[nodiscard]] bool watching() const {
+    return owned_ && !lapsed_ && config_.heartbeat_lapse_ms != 0 && !bad_.silent && !bad_.not_ready;
+  }
+  void watch_heartbeat() {
+    if (bad_.silent || bad_.not_ready) {
+      last_heartbeat_ns_ = dev_.now_ns();  // it hears nothing, so it holds nothing against it
+      return;
+    }
+    if (!watching()) return;
+    const std::uint64_t since = dev_.now_ns() - last_heartbeat_ns_;
+    if (since <= lapse_ns()) return;
+    lapsed_ = true;
+    dev_.faults().record(Fault::kHeartbeatLapsed, since, lapse_ns());
+    if (config_.reclaim_on_lapse) owned_ = false;
+  }
+
   // --- answers ---
   template <class T>
   void answer(const T& msg) {
@@ -572,6 +616,8 @@ class Firmware {
   std::uint64_t tx_due_ns_ = 0;
   std::uint64_t boot_ns_ = 0;
   bool owned_ = false;
+  bool lapsed_ = false;
+  std::uint64_t last_heartbeat_ns_ = 0;
   bool logs_on_ = false;
   bool coredump_made_ = true;
   Upgrade upgrade_{};
