@@ -8,7 +8,8 @@
 #      (big-endian) and armhf (32-bit); the freestanding program on those and i386, ppc64le,
 #      loongarch64 (GoogleTest per CPU is cached in ~/.cache/fbnic)
 #   4. the VFIO backend against real vfio-pci, IOMMU DMA and MSI-X in a QEMU VM
-#   5. the library in a UEFI application booted in QEMU with OVMF (x86_64) and AAVMF (aarch64)
+#   5. the library in a UEFI application booted in QEMU with OVMF (x86_64), AAVMF (aarch64)
+#      and U-Boot's UEFI (riscv64)
 #   6. fbnic-emu (ASan and UBSan) as a PCI device in stock QEMU: OVMF's shell, and a Linux
 #      guest's lspci and vfio-pci
 #   7. the unmodified upstream Linux driver (User-Mode Linux) on the device model, through
@@ -43,7 +44,7 @@ tests/cross/run.sh
 stage "VFIO backend against real vfio-pci in a VM (QEMU TCG, intel-iommu)"
 tests/vm/vfio/run.sh
 
-stage "UEFI: the library inside OVMF and AAVMF firmware (QEMU TCG, x86_64 and aarch64)"
+stage "UEFI: the library inside OVMF, AAVMF and U-Boot (QEMU TCG, x86_64, aarch64, riscv64)"
 tests/uefi/run.sh
 
 stage "fbnic-emu as a PCI device in QEMU (x-pci-proxy-dev): OVMF, and Linux with vfio-pci"
