@@ -196,9 +196,9 @@ Result<int> Container::attach(Reporter& r, const std::string& address, int group
                       ": devices with and without an IOMMU cannot share one",
                   "give this device a Container of its own (a Platform made from Options)");
   }
-  Result<int> device =
-      mode_ == IommuMode::kIommufd ? attach_iommufd(r, address)
-                                   : attach_group(r, address, group, mode_ == IommuMode::kNoIommu);
+  Result<int> device = mode_ == IommuMode::kIommufd
+                           ? attach_iommufd(r, address)
+                           : attach_group(r, address, group, mode_ == IommuMode::kNoIommu);
   if (device.ok()) {
     device_groups_[address] = group;
   } else if (device_groups_.empty()) {

@@ -159,8 +159,7 @@ Result<DmaBuffer> Container::dma_alloc(Reporter& r, std::size_t size, std::size_
   for (int attempt = 0; attempt < 2; ++attempt) {  // a failed hugepage falls back once
     const std::size_t unit = kind == DmaMemory::kHugepage ? huge : page_size_;
     if (overflows_round_up(size, unit)) {
-      return r.fail(Problem::kInvalidArgument, Error::kInvalidArgument,
-                    "dma_alloc size too large");
+      return r.fail(Problem::kInvalidArgument, Error::kInvalidArgument, "dma_alloc size too large");
     }
     m = DmaMapping{};
     m.length = (size + unit - 1) & ~(unit - 1);

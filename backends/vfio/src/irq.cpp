@@ -153,8 +153,8 @@ void Platform::enable_request_irq() {
 
 void Platform::disable_request_irq() {
   if (request_fd_ < 0) return;
-  set_irqs(device_fd_, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
-           VFIO_PCI_REQ_IRQ_INDEX, 0, 0, {});
+  set_irqs(device_fd_, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_REQ_IRQ_INDEX,
+           0, 0, {});
   ::close(request_fd_);
   request_fd_ = -1;
 }

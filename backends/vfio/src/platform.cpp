@@ -222,16 +222,16 @@ Status Platform::open_device_info() {
     region.info.offset = r->offset;
     region.info.flags = r->flags;
     if ((r->flags & VFIO_REGION_INFO_FLAG_CAPS) != 0) {
-      detail::for_each_cap(buf, r->cap_offset,
-                   [&](const vfio_info_cap_header& h, const std::uint8_t* at, std::size_t room) {
-                     if (h.id != VFIO_REGION_INFO_CAP_SPARSE_MMAP) return;
-                     const auto* cap =
-                         reinterpret_cast<const vfio_region_info_cap_sparse_mmap*>(at);
-                     for (std::uint32_t a = 0; a < cap->nr_areas; ++a) {
-                       if (sizeof(*cap) + (a + 1) * sizeof(cap->areas[0]) > room) break;
-                       region.areas.push_back({cap->areas[a].offset, cap->areas[a].size, nullptr});
-                     }
-                   });
+      detail::for_each_cap(
+          buf, r->cap_offset,
+          [&](const vfio_info_cap_header& h, const std::uint8_t* at, std::size_t room) {
+            if (h.id != VFIO_REGION_INFO_CAP_SPARSE_MMAP) return;
+            const auto* cap = reinterpret_cast<const vfio_region_info_cap_sparse_mmap*>(at);
+            for (std::uint32_t a = 0; a < cap->nr_areas; ++a) {
+              if (sizeof(*cap) + (a + 1) * sizeof(cap->areas[0]) > room) break;
+              region.areas.push_back({cap->areas[a].offset, cap->areas[a].size, nullptr});
+            }
+          });
     }
   }
   if (info.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX) {

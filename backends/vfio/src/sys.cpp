@@ -82,7 +82,10 @@ Result<std::uint64_t> physical_address(const void* cpu, std::size_t size) {
   const long page_size = ::sysconf(_SC_PAGESIZE);
   const auto page = static_cast<std::uint64_t>(page_size > 0 ? page_size : 4096);
   const Fd pagemap(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
-  if (!pagemap.valid()) return Error::kNotSupported;
+  if (!pagemap.valid()) {
+    // A process that dropped privileges (setuid) cannot even open it.
+    return errno == EACCES || errno == EPERM ? Error::kPermissionDenied : Error::kNotSupported;
+  }
   const auto vaddr = reinterpret_cast<std::uintptr_t>(cpu);
   if (size == 0) return Error::kInvalidArgument;
   const std::uint64_t first_page = vaddr / page;
@@ -96,7 +99,7 @@ Result<std::uint64_t> physical_address(const void* cpu, std::size_t size) {
     }
     const std::uint64_t pfn = entry & ((std::uint64_t{1} << 55) - 1);
     if ((entry >> 63) == 0) return Error::kNotFound;  // not present
-    if (pfn == 0) return Error::kPermissionDenied;     // present, frame number hidden
+    if (pfn == 0) return Error::kPermissionDenied;    // present, frame number hidden
     if (p == first_page) {
       first_pfn = pfn;
     } else if (pfn != first_pfn + (p - first_page)) {
