@@ -59,11 +59,11 @@ class BufferPool {
   // free. kInvalidArgument for empty memory, a zero size, a bad alignment or memory
   // too small for one buffer.
   Status init(const DmaBuffer& memory, std::uint32_t buffer_bytes, std::uint32_t align = 64) {
-    if (!memory.valid() || buffer_bytes == 0 || !is_pow2(align) ||
-        memory.device % align != 0) {
+    if (!memory.valid() || buffer_bytes == 0 || !is_pow2(align) || memory.device % align != 0) {
       return Error::kInvalidArgument;
     }
-    const std::uint64_t stride = (std::uint64_t{buffer_bytes} + align - 1) & ~std::uint64_t{align - 1};
+    const std::uint64_t stride =
+        (std::uint64_t{buffer_bytes} + align - 1) & ~std::uint64_t{align - 1};
     const std::uint64_t fit = memory.size / stride;
     if (fit == 0) return Error::kInvalidArgument;
     memory_ = memory;
