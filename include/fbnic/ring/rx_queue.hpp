@@ -26,6 +26,7 @@
 #include "fbnic/regs/qm.hpp"
 #include "fbnic/regs/queue.hpp"
 #include "fbnic/ring/desc_ring.hpp"
+#include "fbnic/ring/drain.hpp"
 #include "fbnic/ring/page_pool.hpp"
 #include "fbnic/ring/policy.hpp"
 
@@ -162,7 +163,9 @@ class RxQueue {
 
   // Stops the device placing frames, waits (bounded) for it to go idle, hands every
   // complete packet still in the completion ring to on_packet, and takes back all
-  // buffers. Packets handed out earlier stay valid until released.
+  // buffers. Packets handed out earlier stay valid until released. The drain reads at
+  // most one ring of completions: a device that keeps completing after it was turned off
+  // cannot hold the caller here.
   template <class OnPacket>
   Status disable(Deadline deadline, OnPacket&& on_packet) {
     if (!enabled_) return ok_status();
@@ -175,11 +178,11 @@ class RxQueue {
     const Status idle = wait_idle(deadline);
     enabled_ = false;
     std::array<Packet, 16> batch{};
-    for (;;) {
-      const std::uint32_t n = collect(batch);
-      for (std::uint32_t i = 0; i < n; ++i) on_packet(batch[i]);
-      if (n < batch.size()) break;
-    }
+    drain_bounded(kRcq, [&](std::uint32_t budget) {
+      const Collected c = collect(batch, budget);
+      for (std::uint32_t i = 0; i < c.packets; ++i) on_packet(batch[i]);
+      return c.completions;
+    });
     if (in_packet_) release_fragments(partial_);
     in_packet_ = false;
     hpq_.release_all(pool_);
@@ -197,7 +200,7 @@ class RxQueue {
   // --- the hot path ---
 
   std::uint32_t poll(std::span<Packet> out) {
-    const std::uint32_t n = collect(out);
+    const std::uint32_t n = collect(out, kRcq).packets;
     if (enabled_) refill();
     return n;
   }
@@ -246,11 +249,17 @@ class RxQueue {
     }
   };
 
-  // Packets are assembled in place in `out`. One the device has not finished writing
-  // when the completions run out is kept aside and continued by the next call.
-  // The META word is kept whole; the packet decodes its fields when asked.
-  std::uint32_t collect(std::span<Packet> out) {
-    if (out.empty()) return 0;
+  struct Collected {
+    std::uint32_t packets = 0;
+    std::uint32_t completions = 0;
+  };
+
+  // Packets are assembled in place in `out`, from at most `budget` completions. One the
+  // device has not finished writing when the completions run out is kept aside and
+  // continued by the next call. The META word is kept whole; the packet decodes its fields
+  // when asked.
+  Collected collect(std::span<Packet> out, std::uint32_t budget) {
+    if (out.empty() || budget == 0) return {};
     std::uint32_t n = 0;
     std::uint32_t head = rcq_head_;
     bool in_packet = in_packet_;
@@ -259,7 +268,8 @@ class RxQueue {
     std::uint64_t bytes = 0;
     if (in_packet) out[0] = partial_;
     const auto max = static_cast<std::uint32_t>(out.size());
-    while (n < max) {
+    const std::uint32_t first = head;
+    while (n < max && head - first < budget) {
       const desc::Rcd rcd = desc::Rcd::from_raw(rcq_.read(head));
       if (rcd.get(desc::Rcd::kDone) != DescRing<kRcq>::expected_done(head)) break;
       dma_rmb();
@@ -308,7 +318,7 @@ class RxQueue {
       rcq_head_ = head;
       io_.write(regs::RcqHead::at(queue_), regs::RcqHead::from_raw(head & (kRcq - 1))).ignore();
     }
-    return n;
+    return {n, head - first};
   }
 
   static constexpr std::uint64_t kFrameErrors =

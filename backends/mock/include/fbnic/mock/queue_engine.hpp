@@ -252,9 +252,20 @@ class QueueEngine {
     std::array<std::uint64_t, 8> raw{};
     std::uint32_t count = 0;
     void push(std::uint64_t v) { raw[count++ % raw.size()] = v; }
+    std::uint32_t replayed = 0;
+    [[nodiscard]] std::uint32_t kept() const {
+      return count < raw.size() ? count : static_cast<std::uint32_t>(raw.size());
+    }
+    // One of the kept completions, at random.
     std::uint64_t pick(Entropy& e) const {
-      const std::uint32_t n = count < raw.size() ? count : static_cast<std::uint32_t>(raw.size());
+      const std::uint32_t n = kept();
       return n == 0 ? e.u64() : raw[(count - 1 - e.below(n)) % raw.size()];
+    }
+    // The kept completions from the oldest on, round and round.
+    std::uint64_t replay() {
+      const std::uint32_t n = kept();
+      if (n == 0) return 0;
+      return raw[(count - n + replayed++ % n) % raw.size()];
     }
   };
   struct TxQ {
@@ -765,12 +776,12 @@ class QueueEngine {
     return true;
   }
 
-  // A queue turned off whose device ignores it: every free slot gets an old completion.
+  // A queue turned off whose device ignores it: its last completions again, in order and
+  // over and over, into every free slot.
   void keep_completing(History& h, std::uint64_t ring, std::uint32_t entries, std::uint32_t& tail,
                        std::uint32_t host_head) {
-    Entropy& e = dev_.hostile().entropy;
     for (std::uint32_t n = room(entries, tail, host_head); n > 0; --n) {
-      if (!put_completion(ring, entries, tail, h.pick(e))) return;
+      if (!put_completion(ring, entries, tail, h.replay())) return;
     }
   }
 

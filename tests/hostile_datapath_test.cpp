@@ -1,0 +1,56 @@
+// The data path and the Device against a hostile device model (mock::Hostility): whatever
+// the device writes or stops doing, every call returns, nothing handed out is lost or
+// freed under the user, and nothing the device never did is reported done.
+#include <gtest/gtest.h>
+
+#include "support/frames.hpp"
+#include "support/nic.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace {
+using namespace fbnic;
+using namespace fbnic::test;
+
+struct SmallRings : DefaultPolicy {
+  static constexpr std::uint32_t kTxRing = 64;
+  static constexpr std::uint32_t kTcqRing = 64;
+  static constexpr std::uint32_t kHpqRing = 64;
+  static constexpr std::uint32_t kPpqRing = 64;
+  static constexpr std::uint32_t kRcqRing = 64;
+  static constexpr std::uint32_t kRxSparePages = 64;
+};
+using SmallNic = Nic<SmallRings>;
+using SmallPacket = SmallNic::Packet;
+
+// A test's own end to a loop the library failed to bound: the device vanishes after this
+// many more MMIO accesses, so a regression fails the test instead of hanging it.
+constexpr std::uint64_t kBackstopAccesses = 20000;
+
+// Defect 1: Rx disable drained completions until none was left, so a device that keeps
+// completing after its completion queue is turned off kept close() spinning.
+TEST(HostileRx, DisableDrainsAtMostOneRingFromADeviceThatIgnoresDisable) {
+  SmallNic nic;
+  nic.open_loopback();
+  const auto frame = make_raw(kStation, 200, 1);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(nic.send(frame).ok());
+  nic.model.run();  // twenty packets wait in the completion ring
+  nic.model.hostile().rx.ignore_disable = true;
+  nic.model.hostile().remove_after = kBackstopAccesses;
+  std::uint32_t delivered = 0;
+  const Status st = nic.dev.close([&](std::uint64_t c) { nic.free_cookie(c); },
+                                  [&](std::uint64_t c) { nic.free_cookie(c); },
+                                  [&](const SmallPacket& p) {
+                                    ++delivered;
+                                    nic.dev.rx(0).release(p);
+                                  });
+  EXPECT_FALSE(nic.model.removed()) << "close() drained until the device vanished";
+  EXPECT_TRUE(st.ok()) << st.name();
+  EXPECT_GE(delivered, 20u);
+  // A packet takes at least two completions: one ring holds at most half as many.
+  EXPECT_LE(delivered, SmallRings::kRcqRing / 2);
+  EXPECT_EQ(nic.plat.live_allocations(), 1u);  // only the test's Tx buffers
+}
+
+}  // namespace
