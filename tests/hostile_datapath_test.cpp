@@ -54,3 +54,44 @@ TEST(HostileRx, DisableDrainsAtMostOneRingFromADeviceThatIgnoresDisable) {
 }
 
 }  // namespace
+
+// Defect 3: a replayed Tx completion whose head is behind the last one was taken for a
+// head far ahead once most of the ring was in flight, and packets the device never
+// fetched were reported done (their buffers then reused while still posted).
+TEST(HostileTx, ReplayedOldHeadNeverReportsUnfetchedPacketsDone) {
+  SmallNic nic;
+  nic.open_loopback();
+  const auto frame = make_raw(kStation, 100, 2);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(nic.send(frame).ok());
+    nic.model.run();
+  }
+  ASSERT_EQ(nic.reclaim(), 2u);  // completions with heads 2 and 4
+  auto& hostile = nic.model.hostile();
+  hostile.tx_stall = true;  // from now on the device fetches nothing
+  std::uint32_t posted = 0;
+  while (nic.send(frame).ok()) ++posted;
+  ASSERT_EQ(posted, 31u);  // 62 of 63 usable descriptors in flight
+  hostile.entropy.seed(3);
+  hostile.tx.stale = mock::kAlways;  // the old completions again, one per model step
+  std::uint32_t done = 0;
+  for (int i = 0; i < 40; ++i) {
+    nic.model.run();
+    done += nic.reclaim();
+  }
+  EXPECT_EQ(nic.model.queues().tx_fetched(0), 4u);
+  EXPECT_EQ(done, 0u) << "packets the device never fetched were reported done";
+  EXPECT_GT(nic.dev.tx(0).counters().bad_completions, 0u);
+  hostile.calm();
+  std::uint32_t aborted = 0;
+  nic.dev
+      .close([&](std::uint64_t c) { nic.free_cookie(c); },
+             [&](std::uint64_t c) {
+               ++aborted;
+               nic.free_cookie(c);
+             },
+             [&](const SmallPacket& p) { nic.dev.rx(0).release(p); })
+      .ignore();
+  EXPECT_EQ(aborted, posted);
+  EXPECT_TRUE(nic.in_flight.empty());
+}

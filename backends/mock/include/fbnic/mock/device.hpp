@@ -265,6 +265,7 @@ class Device {
     mac_.update(now_ns_);
     fw_.run();
     queues_.run_tx();
+    queues_.run_hostile();
     run_rx();
     flow_control();
     queues_.run_timers(now_ns_);

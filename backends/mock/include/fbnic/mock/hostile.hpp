@@ -11,7 +11,8 @@
 //
 //   Completions (per direction, CompletionFaults):
 //     corrupt         random values in a completion's fields (the DONE bit stays right)
-//     stale           an old completion (one of the last 8) written again in the next slot
+//     stale           an old completion (one of the last 8) written again in the next slot,
+//                     after a genuine one or at any step of the model
 //     duplicate       a completion written twice in a row
 //     ignore_disable  the completion queue is written after it was turned off: every head
 //                     doorbell is answered by filling the free slots with old completions

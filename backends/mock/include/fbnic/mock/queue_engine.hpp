@@ -202,6 +202,28 @@ class QueueEngine {
     for (std::uint32_t q = 0; q < Queues; ++q) run_tx_queue(q);
   }
 
+  // A hostile device's completions out of nowhere: at each step, with the stale rate, an
+  // old completion into the next free slot of every enabled completion queue.
+  void run_hostile() {
+    const Hostility& h = dev_.hostile();
+    if (h.tx.stale == 0 && h.rx.stale == 0) return;
+    Entropy& e = dev_.hostile().entropy;
+    for (std::uint32_t q = 0; q < Queues; ++q) {
+      const std::uint32_t tcq_head = dev_.regs().get(regs::TcqHead::at(q)).raw();
+      if (tcq_enabled(q) && room(tcq_entries(q), tx_[q].tcq_tail, tcq_head) > 0 &&
+          e.chance(h.tx.stale)) {
+        put_completion(base(regs::TcqBal::at(q)), tcq_entries(q), tx_[q].tcq_tail,
+                       tx_[q].hist.pick(e));
+      }
+      const std::uint32_t rcq_head = dev_.regs().get(regs::RcqHead::at(q)).raw();
+      if (rcq_enabled(q) && room(rcq_entries(q), rx_[q].rcq_tail, rcq_head) > 0 &&
+          e.chance(h.rx.stale)) {
+        put_completion(base(regs::RcqBal::at(q)), rcq_entries(q), rx_[q].rcq_tail,
+                       rx_[q].hist.pick(e));
+      }
+    }
+  }
+
   // Places a classified frame into queue q.
   RxOutcome receive(std::uint32_t q, std::span<const std::uint8_t> frame, const FrameInfo& fi,
                     const Classification& cls) {
