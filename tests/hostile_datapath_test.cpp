@@ -95,3 +95,45 @@ TEST(HostileTx, ReplayedOldHeadNeverReportsUnfetchedPacketsDone) {
   EXPECT_EQ(aborted, posted);
   EXPECT_TRUE(nic.in_flight.empty());
 }
+
+// Defect 13: a poll with budget 1 consumed every completion in the ring (1,024 of them
+// when none made a packet); per call the work must follow the caller's budget.
+TEST(HostileRx, PollTakesNoMoreCompletionsThanItsBudgetCovers) {
+  SmallNic nic;
+  nic.open_loopback();
+  auto& hostile = nic.model.hostile();
+  hostile.entropy.seed(7);
+  hostile.rx.corrupt = mock::kAlways;  // completions with random fields: hardly any packet
+  const auto frame = make_raw(kStation, 100, 3);
+  for (int i = 0; i < 31; ++i) ASSERT_TRUE(nic.send(frame).ok());
+  nic.model.run();
+  hostile.calm();
+  std::vector<SmallPacket> one(1);
+  auto head = [&] { return nic.model.regs().get(regs::RcqHead::at(0)).raw(); };
+  const std::uint32_t before = head();
+  const std::uint32_t n = nic.dev.rx(0).poll(one);
+  nic.dev.rx(0).release(std::span<const SmallPacket>(one.data(), n));
+  const std::uint32_t taken = (head() - before) & (SmallRings::kRcqRing - 1);
+  EXPECT_GT(taken, 0u);
+  // One packet's worth: a header, the payload pieces, an optional and a final META.
+  EXPECT_LE(taken, SmallRings::kMaxRxFrags + 2);
+}
+// Defect 13, Tx side: reclaim took no budget at all; it now takes one.
+TEST(HostileTx, ReclaimHandsBackNoMorePacketsThanItsBudget) {
+  SmallNic nic;
+  nic.open_loopback();
+  const auto frame = make_raw(kStation, 100, 4);
+  std::copy(frame.begin(), frame.end(), nic.slot_cpu(0));
+  const TxBuffer buf{nic.slot_dma(0), static_cast<std::uint32_t>(frame.size())};
+  std::vector<TxPacket> batch;
+  for (std::uint64_t c = 0; c < 10; ++c) batch.push_back({std::span(&buf, 1), {}, c});
+  ASSERT_EQ(nic.dev.tx(0).send(batch).sent, 10u);  // one batch: one completion covers all
+  nic.model.run();
+  std::vector<std::uint64_t> got;
+  auto note = [&](std::uint64_t c) { got.push_back(c); };
+  EXPECT_EQ(nic.dev.tx(0).reclaim(note, 3), 3u);
+  EXPECT_EQ(nic.dev.tx(0).reclaim(note, 3), 3u);
+  EXPECT_EQ(nic.dev.tx(0).reclaim(note, 64), 4u);
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(nic.dev.tx(0).reclaim(note, 64), 0u);
+}

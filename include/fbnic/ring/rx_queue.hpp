@@ -3,9 +3,11 @@
 //
 //   poll(out)     reads completions until out is full or none is left: HDR_AL starts a
 //                 packet, PAY_AL adds payload pieces, META ends it with hash, checksum and
-//                 error bits. Packets are views into the buffers (zero copy) and keep
-//                 their pages until release(). Then the buffer rings are refilled from
-//                 the page pool and each doorbell written once. No MMIO read.
+//                 error bits. It reads at most one packet's worth of completions per slot
+//                 of out, so junk the device writes costs no more than the caller's
+//                 budget. Packets are views into the buffers (zero copy) and keep their
+//                 pages until release(). Then the buffer rings are refilled from the page
+//                 pool and each doorbell written once. No MMIO read.
 //
 // The device packs several packets into one 4 KiB buffer; it consumes buffers in ring
 // order, so a completion naming slot s tells the host that every slot before s is
@@ -87,6 +89,9 @@ class RxQueue {
   static constexpr std::uint32_t kRcq = Policy::kRcqRing;
   static constexpr std::uint32_t kPages = kHpq + kPpq + Policy::kRxSparePages;
   using Packet = RxPacketT<Policy::kMaxRxFrags>;
+  // The completions one packet can take: a header, the payload pieces, an OPT_META and
+  // the META.
+  static constexpr std::uint32_t kCompletionsPerPacket = Policy::kMaxRxFrags + 2;
 
   RxQueue(Io<P>& io, std::uint32_t queue, std::uint32_t vector)
       : io_(io), pool_(io.platform()), queue_(queue), vector_(vector) {}
@@ -200,7 +205,9 @@ class RxQueue {
   // --- the hot path ---
 
   std::uint32_t poll(std::span<Packet> out) {
-    const std::uint32_t n = collect(out, kRcq).packets;
+    const std::uint32_t slots = out.size() < kRcq ? static_cast<std::uint32_t>(out.size()) : kRcq;
+    const std::uint32_t budget = slots * kCompletionsPerPacket;
+    const std::uint32_t n = collect(out, budget < kRcq ? budget : kRcq).packets;
     if (enabled_) refill();
     return n;
   }

@@ -2,9 +2,10 @@
 //
 //   send(packets)   META + one AL per buffer for each packet, REQ_COMPLETION on the last
 //                   packet of the batch, then one doorbell. No MMIO read.
-//   reclaim(fn)     walks the completions the device wrote (DONE phase), releases whole
-//                   packets up to the head they report, calls fn(cookie) for each, and
-//                   writes the TCQ head doorbell once.
+//   reclaim(fn, n)  walks the completions the device wrote (DONE phase), releases whole
+//                   packets up to the head they report, calls fn(cookie) for each (at
+//                   most n packets and n completions per call), and writes the TCQ head
+//                   doorbell once.
 //
 // The device learns where to stop from the doorbell; the host learns how far the device
 // got only from completions. The device writes one completion per batch, in order, whose
@@ -238,10 +239,13 @@ class TxQueue {
     return result;
   }
 
-  // on_done(cookie) for every packet the device finished; returns how many.
+  // on_done(cookie) for every packet the device finished, at most `budget` of them, from
+  // at most `budget` completions; returns how many. Packets beyond the budget are handed
+  // back by the next call.
   template <class OnDone>
-  std::uint32_t reclaim(OnDone&& on_done) {
-    const std::uint32_t done = take_completions(on_done, kRing, kCompletions).packets;
+  std::uint32_t reclaim(OnDone&& on_done, std::uint32_t budget = kRing) {
+    const std::uint32_t completions = budget < kCompletions ? budget : kCompletions;
+    const std::uint32_t done = take_completions(on_done, budget, completions).packets;
     counters_.completed += done;
     return done;
   }
