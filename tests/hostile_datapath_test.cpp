@@ -137,3 +137,34 @@ TEST(HostileTx, ReclaimHandsBackNoMorePacketsThanItsBudget) {
   EXPECT_EQ(got, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
   EXPECT_EQ(nic.dev.tx(0).reclaim(note, 64), 0u);
 }
+
+// Defect 4: on a removed device Tx disable returned at its first register access, before
+// reporting the packets in flight (neither done nor aborted); a second close reported
+// nothing either.
+TEST(HostileRemoval, TxDisableOnARemovedDeviceReportsEveryPacketOnce) {
+  SmallNic nic;
+  nic.open_loopback();
+  const auto frame = make_raw(kStation, 100, 5);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(nic.send(frame).ok());
+  nic.model.run();  // ten sent; their completions are in host memory
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(nic.send(frame).ok());  // five never fetched
+  nic.model.set_removed(true);
+  std::uint32_t done = 0;
+  std::uint32_t aborted = 0;
+  auto on_done = [&](std::uint64_t c) {
+    ++done;
+    nic.free_cookie(c);
+  };
+  auto on_aborted = [&](std::uint64_t c) {
+    ++aborted;
+    nic.free_cookie(c);
+  };
+  auto on_rx = [&](const SmallPacket& p) { nic.dev.rx(0).release(p); };
+  EXPECT_EQ(nic.dev.close(on_done, on_aborted, on_rx), Error::kDeviceRemoved);
+  EXPECT_EQ(done, 10u);
+  EXPECT_EQ(aborted, 5u);
+  EXPECT_TRUE(nic.in_flight.empty());
+  EXPECT_TRUE(nic.dev.close(on_done, on_aborted, on_rx).ok());  // nothing twice
+  EXPECT_EQ(done + aborted, 15u);
+  EXPECT_EQ(nic.plat.live_allocations(), 1u);
+}

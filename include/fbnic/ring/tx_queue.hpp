@@ -142,24 +142,32 @@ class TxQueue {
 
   // Stops the device fetching, waits (bounded) for it to go idle, takes back what it
   // completed, and reports every packet it never sent through on_aborted(cookie). After
-  // this nothing the queue posted is owned by the device.
+  // this nothing the queue posted is owned by the device. Every step is tried on a device
+  // that failed or vanished too: completions already in host memory are still reported
+  // done, the rest aborted, and the first error is returned.
   template <class OnDone, class OnAborted>
   Status disable(Deadline deadline, OnDone&& on_done, OnAborted&& on_aborted) {
     if (!enabled_) return ok_status();
     enabled_ = false;
     const std::uint32_t q = queue_;
-    FBNIC_TRY(io_.modify(regs::Twq0Ctl::at(q),
-                         [](regs::Twq0Ctl& r) { r.set(regs::Twq0Ctl::kEnable, 0); }));
-    FBNIC_TRY(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}));
-    FBNIC_TRY(io_.write(regs::TimMask::at(q), regs::TimMask{}.set(regs::TimMask::kMasked, 1)));
-    FBNIC_TRY(io_.flush());
-    Status idle = wait_idle(deadline);
-    if (idle == Error::kTimeout) {
-      // A Tx path stuck behind the MAC: drop at the MAC interface until it drains.
-      using D = regs::TmiDropCtrl;
-      FBNIC_TRY(io_.write(D{}.set(D::kEnable, 1)));
-      idle = wait_idle(deadline);
-      FBNIC_TRY(io_.write(D{}));
+    Status first = io_.modify(regs::Twq0Ctl::at(q),
+                              [](regs::Twq0Ctl& r) { r.set(regs::Twq0Ctl::kEnable, 0); });
+    auto keep = [&first](Status st) {
+      if (first.ok()) first = st;
+    };
+    keep(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}));
+    keep(io_.write(regs::TimMask::at(q), regs::TimMask{}.set(regs::TimMask::kMasked, 1)));
+    keep(io_.flush());
+    if (first.ok()) {
+      Status idle = wait_idle(deadline);
+      if (idle == Error::kTimeout) {
+        // A Tx path stuck behind the MAC: drop at the MAC interface until it drains.
+        using D = regs::TmiDropCtrl;
+        keep(io_.write(D{}.set(D::kEnable, 1)));
+        idle = wait_idle(deadline);
+        keep(io_.write(D{}));
+      }
+      keep(idle);
     }
     // What the device completed before it stopped, at most one ring of completions.
     drain_bounded(kCompletions, [&](std::uint32_t budget) {
@@ -175,7 +183,7 @@ class TxQueue {
     }
     done_ = clean_;
     batch_first_ = batch_next_;
-    return idle;
+    return first;
   }
 
   void free() {
