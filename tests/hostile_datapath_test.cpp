@@ -168,3 +168,31 @@ TEST(HostileRemoval, TxDisableOnARemovedDeviceReportsEveryPacketOnce) {
   EXPECT_EQ(done + aborted, 15u);
   EXPECT_EQ(nic.plat.live_allocations(), 1u);
 }
+
+// Defect 5: on a removed device Rx disable returned before handing over the completions
+// already in host memory.
+TEST(HostileRemoval, RxDisableOnARemovedDeviceHandsOverWhatArrived) {
+  SmallNic nic;
+  nic.open_loopback();
+  std::vector<std::vector<std::uint8_t>> sent;
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    sent.push_back(make_raw(kStation, 100 + i, 6 + i));
+    ASSERT_TRUE(nic.send(sent.back()).ok());
+  }
+  nic.model.run();  // looped back: ten packets in the completion ring
+  nic.model.set_removed(true);
+  std::vector<std::vector<std::uint8_t>> got;
+  EXPECT_EQ(nic.dev.close([&](std::uint64_t c) { nic.free_cookie(c); },
+                          [&](std::uint64_t c) { nic.free_cookie(c); },
+                          [&](const SmallPacket& p) {
+                            std::vector<std::uint8_t> bytes;
+                            for (const RxFragment& f : p.fragments())
+                              bytes.insert(bytes.end(), f.data, f.data + f.len);
+                            got.push_back(std::move(bytes));
+                            nic.dev.rx(0).release(p);
+                          }),
+            Error::kDeviceRemoved);
+  EXPECT_EQ(got.size(), sent.size());
+  EXPECT_TRUE(got == sent);
+  EXPECT_EQ(nic.dev.rx(0).free_pages(), SmallNic::Dev::Rx::kPages);
+}

@@ -175,12 +175,17 @@ class RxQueue {
   Status disable(Deadline deadline, OnPacket&& on_packet) {
     if (!enabled_) return ok_status();
     const std::uint32_t q = queue_;
-    FBNIC_TRY(
-        io_.modify(regs::BdqCtl::at(q), [](regs::BdqCtl& r) { r.set(regs::BdqCtl::kEnable, 0); }));
-    FBNIC_TRY(io_.write(regs::RcqCtl::at(q), regs::RcqCtl{}));
-    FBNIC_TRY(io_.write(regs::RimMask::at(q), regs::RimMask{}.set(regs::RimMask::kMasked, 1)));
-    FBNIC_TRY(io_.flush());
-    const Status idle = wait_idle(deadline);
+    // Every step is tried on a device that failed or vanished too: what it wrote to host
+    // memory is still handed over. The first error is returned.
+    Status first =
+        io_.modify(regs::BdqCtl::at(q), [](regs::BdqCtl& r) { r.set(regs::BdqCtl::kEnable, 0); });
+    auto keep = [&first](Status st) {
+      if (first.ok()) first = st;
+    };
+    keep(io_.write(regs::RcqCtl::at(q), regs::RcqCtl{}));
+    keep(io_.write(regs::RimMask::at(q), regs::RimMask{}.set(regs::RimMask::kMasked, 1)));
+    keep(io_.flush());
+    if (first.ok()) keep(wait_idle(deadline));
     enabled_ = false;
     std::array<Packet, 16> batch{};
     drain_bounded(kRcq, [&](std::uint32_t budget) {
@@ -192,7 +197,7 @@ class RxQueue {
     in_packet_ = false;
     hpq_.release_all(pool_);
     ppq_.release_all(pool_);
-    return idle;
+    return first;
   }
 
   void free() {
