@@ -196,3 +196,66 @@ TEST(HostileRemoval, RxDisableOnARemovedDeviceHandsOverWhatArrived) {
   EXPECT_TRUE(got == sent);
   EXPECT_EQ(nic.dev.rx(0).free_pages(), SmallNic::Dev::Rx::kPages);
 }
+
+// Defect 6: Device::close() freed the Rx page pool while packets handed out earlier,
+// documented to stay valid until released, still pointed into it.
+TEST(Lifetime, PacketsHeldAcrossCloseStayValidUntilReleased) {
+  SmallNic nic;
+  nic.open_loopback();
+  std::vector<std::vector<std::uint8_t>> sent;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    sent.push_back(make_raw(kStation, 300 + i, 20 + i));
+    ASSERT_TRUE(nic.send(sent.back()).ok());
+  }
+  nic.model.run();
+  std::vector<SmallPacket> held(8);
+  ASSERT_EQ(nic.dev.rx(0).poll(held), 3u);
+  held.resize(3);
+  ASSERT_TRUE(nic.dev.close().ok());
+  // Memory freed by close() would be handed out again here, and overwritten.
+  auto other = nic.plat.dma_alloc(1u << 20, 4096);
+  ASSERT_TRUE(other.ok());
+  std::fill_n(static_cast<std::uint8_t*>(other->cpu), other->size, std::uint8_t{0xEE});
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    std::vector<std::uint8_t> bytes;
+    for (const RxFragment& f : held[i].fragments())
+      bytes.insert(bytes.end(), f.data, f.data + f.len);
+    EXPECT_TRUE(bytes == sent[i]) << "packet " << i << " changed after close()";
+  }
+  EXPECT_EQ(nic.plat.live_allocations(), 3u);  // Tx buffers, other, and the held pool
+  nic.dev.rx(0).release(held);
+  EXPECT_EQ(nic.plat.live_allocations(), 2u);  // the pool went with the last packet
+  nic.plat.dma_free(*other);
+  // A new session on the same Device works.
+  nic.open_loopback();
+  ASSERT_TRUE(nic.send(sent[0]).ok());
+  nic.model.run();
+  const auto got = nic.collect();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].bytes == sent[0]);
+  EXPECT_EQ(nic.model.faults().total(), 0u);
+}
+
+// Issue 15, item 7 (with defect 6): the default close() handed every queue's leftover
+// packets to queue 0's release, adjusting queue 0's counts for other queues' pages.
+struct TwoRxQueues : SmallRings {
+  static constexpr std::uint32_t kRxQueues = 2;
+};
+
+TEST(Lifetime, DefaultCloseReturnsEachLeftoverToItsOwnQueue) {
+  Nic<TwoRxQueues> nic;
+  nic.open_loopback();
+  // RSS spreads flows over both queues; nothing is polled.
+  FlowSpec flow;
+  flow.dst = kStation;
+  for (std::uint16_t port = 0; port < 16; ++port) {
+    flow.src_port = static_cast<std::uint16_t>(1000 + port);
+    ASSERT_TRUE(nic.send(make_frame(flow, 100, port)).ok());
+  }
+  nic.model.run();
+  ASSERT_TRUE(nic.dev.close().ok());
+  using Rx = Nic<TwoRxQueues>::Dev::Rx;
+  EXPECT_EQ(nic.dev.rx(0).free_pages(), Rx::kPages);
+  EXPECT_EQ(nic.dev.rx(1).free_pages(), Rx::kPages);
+  EXPECT_EQ(nic.plat.live_allocations(), 1u);
+}

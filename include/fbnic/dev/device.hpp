@@ -13,6 +13,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "fbnic/base/mac_address.hpp"
@@ -107,9 +108,7 @@ class Device {
     if (st.ok()) st = link_.start(mode, link_opts).status();
     if (!st.ok()) {
       log(p, LogLevel::kError, "fbnic: bring-up failed: ", st.name());
-      teardown([](std::uint64_t) {}, [](std::uint64_t) {},
-               [this](const typename Rx::Packet& pkt) { rx_[0].release(pkt); })
-          .ignore();
+      teardown([](std::uint64_t) {}, [](std::uint64_t) {}, ReleaseToItsQueue{}).ignore();
       return st;
     }
     open_ = true;
@@ -118,15 +117,17 @@ class Device {
 
   // Quiesces and releases everything. on_tx_done / on_tx_aborted receive the cookie of
   // every packet still owned by a Tx queue; on_rx every packet still in an Rx queue.
+  // Packets handed out by poll() before stay valid until released (after close() too);
+  // the last release frees their queue's buffers. Destroying the Device frees them all.
   template <class TxDone, class TxAborted, class RxPacket>
   Status close(TxDone&& on_tx_done, TxAborted&& on_tx_aborted, RxPacket&& on_rx) {
     if (!open_) return ok_status();
     open_ = false;
     return teardown(on_tx_done, on_tx_aborted, on_rx);
   }
+  // The same, dropping what is left: each Rx packet goes back to its own queue.
   Status close() {
-    return close([](std::uint64_t) {}, [](std::uint64_t) {},
-                 [this](const typename Rx::Packet& pkt) { rx_[0].release(pkt); });
+    return close([](std::uint64_t) {}, [](std::uint64_t) {}, ReleaseToItsQueue{});
   }
 
   // The periodic work: heartbeat (every 10 s, call about once a second) and link state.
@@ -149,6 +150,9 @@ class Device {
   }
 
  private:
+  // on_rx for a close that keeps nothing: every packet back to the queue it came from.
+  struct ReleaseToItsQueue {};
+
   template <class Q, std::size_t... I>
   std::array<Q, sizeof...(I)> make_queues(std::index_sequence<I...>) {
     return {Q(io_, static_cast<std::uint32_t>(I), queue_vector(static_cast<std::uint32_t>(I)))...};
@@ -181,7 +185,13 @@ class Device {
     const Deadline idle =
         Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.idle_timeout_ms} * 1000);
     for (auto& q : tx_) keep(q.disable(idle, on_tx_done, on_tx_aborted));
-    for (auto& q : rx_) keep(q.disable(idle, on_rx));
+    for (auto& q : rx_) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<RxPacket>, ReleaseToItsQueue>) {
+        keep(q.disable(idle, [&q](const typename Rx::Packet& pkt) { q.release(pkt); }));
+      } else {
+        keep(q.disable(idle, on_rx));
+      }
+    }
     const std::uint32_t vectors = kTxQueues > kRxQueues ? kTxQueues : kRxQueues;
     for (std::uint32_t i = 0; i < vectors; ++i) keep(mask_vector(io_, queue_vector(i)));
     for (auto& q : tx_) q.free();

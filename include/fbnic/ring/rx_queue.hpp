@@ -9,6 +9,9 @@
 //                 pages until release(). Then the buffer rings are refilled from the page
 //                 pool and each doorbell written once. No MMIO read.
 //
+// A packet handed out stays valid until released, also after the queue is disabled and
+// freed: the page pool then goes with the last release (or with the queue object).
+//
 // The device packs several packets into one 4 KiB buffer; it consumes buffers in ring
 // order, so a completion naming slot s tells the host that every slot before s is
 // finished (and s too, with PAGE_FIN). Completions that contradict the host's state are
@@ -97,7 +100,11 @@ class RxQueue {
       : io_(io), pool_(io.platform()), queue_(queue), vector_(vector) {}
   RxQueue(const RxQueue&) = delete;
   RxQueue& operator=(const RxQueue&) = delete;
-  ~RxQueue() { free(); }
+  // Packets still held die with the queue.
+  ~RxQueue() {
+    free();
+    pool_.free();
+  }
 
   [[nodiscard]] std::uint32_t index() const { return queue_; }
   [[nodiscard]] std::uint32_t vector() const { return vector_; }
@@ -109,6 +116,7 @@ class RxQueue {
 
   Status allocate() {
     if (rcq_.attached()) return ok_status();
+    free_pool_when_released_ = false;  // a pool kept for held packets serves again
     Status st = pool_.allocate();
     if (st.ok()) st = hpq_.ring.allocate(io_.platform());
     if (st.ok()) st = ppq_.ring.allocate(io_.platform());
@@ -121,7 +129,7 @@ class RxQueue {
   // both buffer queues.
   Status enable() {
     if (!rcq_.attached()) return Error::kFailedPrecondition;
-    pool_.reset();
+    pool_.restock();  // packets held from an earlier session keep their pages
     hpq_.reset();
     ppq_.reset();
     rcq_.clear();
@@ -200,11 +208,17 @@ class RxQueue {
     return first;
   }
 
+  // Frees the rings; the page pool too, unless packets handed out still point into it:
+  // then it goes when the last of them is released.
   void free() {
     hpq_.ring.release(io_.platform());
     ppq_.ring.release(io_.platform());
     rcq_.release(io_.platform());
-    pool_.free();
+    if (pool_.all_free() || !pool_.allocated()) {
+      pool_.free();
+    } else {
+      free_pool_when_released_ = true;
+    }
   }
 
   // --- the hot path ---
@@ -218,14 +232,19 @@ class RxQueue {
   }
 
   void release(const Packet& p) {
-    for (std::uint32_t i = 0; i < p.frags; ++i) pool_.unref(p.frag[i].page);
+    unref(p);
+    if (free_pool_when_released_) free_pool_if_unused();
   }
   void release(std::span<const Packet> packets) {
-    for (const Packet& p : packets) release(p);
+    for (const Packet& p : packets) unref(p);
+    if (free_pool_when_released_) free_pool_if_unused();
   }
   // Another holder of a fragment's page (e.g. a Tx buffer pointing into it).
   void retain(const RxFragment& f) { pool_.ref(f.page); }
-  void release(const RxFragment& f) { pool_.unref(f.page); }
+  void release(const RxFragment& f) {
+    pool_.unref(f.page);
+    if (free_pool_when_released_) free_pool_if_unused();
+  }
   [[nodiscard]] std::uint64_t dma(const RxFragment& f) const {
     return pool_.dma(f.page) + f.offset;
   }
@@ -336,8 +355,17 @@ class RxQueue {
   static constexpr std::uint64_t kFrameErrors =
       desc::Rcd{}.set(desc::Rcd::kErrMacEop, 1).set(desc::Rcd::kErrTruncated, 1).raw();
 
+  void unref(const Packet& p) {
+    for (std::uint32_t i = 0; i < p.frags; ++i) pool_.unref(p.frag[i].page);
+  }
+  void free_pool_if_unused() {
+    if (!pool_.all_free()) return;
+    pool_.free();
+    free_pool_when_released_ = false;
+  }
+
   void release_fragments(Packet& pkt) {
-    release(pkt);
+    unref(pkt);
     pkt.frags = 0;
     pkt.len = 0;
   }
@@ -410,6 +438,7 @@ class RxQueue {
   Packet partial_{};
   bool in_packet_ = false;
   bool partial_bad_ = false;
+  bool free_pool_when_released_ = false;
   RxCounters counters_{};
 };
 
