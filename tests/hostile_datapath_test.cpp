@@ -259,3 +259,28 @@ TEST(Lifetime, DefaultCloseReturnsEachLeftoverToItsOwnQueue) {
   EXPECT_EQ(nic.dev.rx(1).free_pages(), Rx::kPages);
   EXPECT_EQ(nic.plat.live_allocations(), 1u);
 }
+
+// Defect 12: with use_firmware = false nothing enabled bus mastering: open() succeeded,
+// the link came up, and no packet ever moved, silently.
+TEST(NoFirmware, OpenWithoutFirmwareMovesPacketsAndStopsDmaAtClose) {
+  SmallNic nic;
+  DeviceConfig cfg = nic.config();
+  cfg.use_firmware = false;
+  const auto& caps = nic.model.firmware().config().caps;
+  cfg.link_mode = mac::LinkConfig::from_firmware(caps.link_speed, caps.link_fec);
+  nic.open_loopback(cfg);
+  const auto frame = make_raw(kStation, 500, 30);
+  ASSERT_TRUE(nic.send(frame).ok());
+  nic.model.run();
+  const auto got = nic.collect();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].bytes == frame);
+  EXPECT_EQ(nic.reclaim(), 1u);
+  EXPECT_EQ(nic.model.faults().count(mock::Fault::kDmaBusMasterOff), 0u);
+  ASSERT_TRUE(nic.dev.close().ok());
+  // Nothing the device does after close() reaches host memory.
+  using Ar = regs::PulObTlpHdrArCfg;
+  using Aw = regs::PulObTlpHdrAwCfg;
+  EXPECT_EQ(nic.model.regs().get<Ar>().get(Ar::kBme), 0u);
+  EXPECT_EQ(nic.model.regs().get<Aw>().get(Aw::kBme), 0u);
+}

@@ -4,7 +4,8 @@
 //            ownership, heartbeat) -> queues (allocate, enable, fill, arm vectors) ->
 //            classifier (RSS, MAC filters) -> link
 //   close(): link -> classifier -> queues (quiesce: every packet delivered or reported)
-//            -> ownership released -> mailbox closed
+//            -> ownership released -> mailbox closed -> bus mastering off -> queue memory
+//            freed (nothing is freed while the device could still write to it)
 //
 // A failure part way through open() undoes what was done, ownership included.
 // MSI-X vectors: 0 mailbox, 1 link, 2 + i queue pair i.
@@ -25,6 +26,7 @@
 #include "fbnic/mac/link.hpp"
 #include "fbnic/platform/deadline.hpp"
 #include "fbnic/regs/intr.hpp"
+#include "fbnic/regs/pul.hpp"
 #include "fbnic/ring/policy.hpp"
 #include "fbnic/ring/rx_queue.hpp"
 #include "fbnic/ring/tx_queue.hpp"
@@ -158,7 +160,17 @@ class Device {
     return {Q(io_, static_cast<std::uint32_t>(I), queue_vector(static_cast<std::uint32_t>(I)))...};
   }
 
+  // The PUL's bus-master enables gate all device DMA. The mailbox turns them on when it
+  // opens; without firmware nothing else would.
+  Status bus_mastering(bool on) {
+    const std::uint32_t bme = on ? 1 : 0;
+    FBNIC_TRY(io_.write(regs::PulObTlpHdrArCfg{}.set(regs::PulObTlpHdrArCfg::kBme, bme)));
+    FBNIC_TRY(io_.write(regs::PulObTlpHdrAwCfg{}.set(regs::PulObTlpHdrAwCfg::kBme, bme)));
+    return io_.flush();
+  }
+
   Status start_queues() {
+    FBNIC_TRY(bus_mastering(true));
     for (auto& q : tx_) FBNIC_TRY(q.allocate());
     for (auto& q : rx_) FBNIC_TRY(q.allocate());
     for (auto& q : tx_) FBNIC_TRY(q.enable());
@@ -194,12 +206,13 @@ class Device {
     }
     const std::uint32_t vectors = kTxQueues > kRxQueues ? kTxQueues : kRxQueues;
     for (std::uint32_t i = 0; i < vectors; ++i) keep(mask_vector(io_, queue_vector(i)));
-    for (auto& q : tx_) q.free();
-    for (auto& q : rx_) q.free();
     if (cfg_.use_firmware) {
       keep(
           fw_.stop(Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.firmware_timeout_ms} * 1000)));
     }
+    keep(bus_mastering(false));
+    for (auto& q : tx_) q.free();
+    for (auto& q : rx_) q.free();
     return first;
   }
 
