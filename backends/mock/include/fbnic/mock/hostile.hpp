@@ -92,16 +92,21 @@ struct CompletionFaults {
   }
 };
 
-// Bits of one register that read back fixed, whatever the device or driver wrote.
+// Bits that read back fixed, whatever the device or driver wrote, at `count` registers
+// `stride` bytes apart from `offset` (e.g. FW_CMPL of every mailbox Rx descriptor).
 struct StuckBits {
   Bar bar = Bar::kCsr;
   std::uint32_t offset = 0;
   std::uint32_t ones = 0;   // read as 1
   std::uint32_t zeros = 0;  // read as 0
+  std::uint32_t count = 1;
+  std::uint32_t stride = 4;
 
   [[nodiscard]] bool active() const { return (ones | zeros) != 0; }
   [[nodiscard]] std::uint32_t apply(Bar b, std::uint32_t off, std::uint32_t v) const {
-    return active() && b == bar && off == offset ? (v | ones) & ~zeros : v;
+    if (!active() || b != bar || off < offset || stride == 0) return v;
+    const std::uint32_t d = off - offset;
+    return d % stride == 0 && d / stride < count ? (v | ones) & ~zeros : v;
   }
 };
 

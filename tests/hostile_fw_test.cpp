@@ -1,0 +1,75 @@
+// The firmware client and mailbox against a hostile firmware and a hostile bus: storms,
+// stuck bits, late and unsolicited answers, lies about an update, silence, and messages
+// carrying what the upstream parser does not read. Every call returns by its deadline
+// and ownership never leaks.
+#include <gtest/gtest.h>
+
+#include <fbnic/fw/client.hpp>
+#include <fbnic/mock/hosted.hpp>
+#include <fbnic/mock/mock.hpp>
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace {
+using namespace fbnic;
+using Model = mock::Device<>;
+using Plat = mock::Platform<Model>;
+
+constexpr std::uint64_t kSecond = 1'000'000;  // in microseconds, for Deadline::after_us
+constexpr std::uint64_t kNsPerUs = 1000;
+
+struct Fixture : ::testing::Test {
+  Model dev;
+  mock::HostRam ram{4 << 20};
+  Plat plat{dev, ram.span()};
+  Io<Plat> io{plat};
+  fw::Mailbox<Plat> mbx{io};
+  fw::Client<Plat> client{mbx};
+
+  Deadline in(std::uint64_t us) { return Deadline::after_us(plat.now_ns(), us); }
+  mock::Misbehaviour& bad() { return dev.firmware().misbehave(); }
+  void start() { ASSERT_TRUE(client.start(in(10 * kSecond)).ok()); }
+
+  // Runs fn with a deadline `us` from now; checks it returned by then (virtual time).
+  template <class Fn>
+  Status by_deadline(std::uint64_t us, Fn&& fn) {
+    const Deadline d = in(us);
+    const Status st = fn(d);
+    EXPECT_LE(plat.now_ns(), d.ns()) << "returned " << (plat.now_ns() - d.ns()) << " ns late";
+    return st;
+  }
+};
+
+// A test's own end to a loop the library failed to bound (see hostile_datapath_test).
+constexpr std::uint64_t kBackstopAccesses = 300'000;
+
+// Defect 2: the mailbox receive loop ended only at a descriptor without FW_CMPL. A stuck
+// completion bit, or a firmware filling each Rx buffer as soon as it is posted, kept
+// every mailbox call spinning past its deadline.
+TEST_F(Fixture, StuckCompletionBitCannotHoldACallPastItsDeadline) {
+  start();
+  dev.hostile().stuck[0] = {
+      Bar::kIpc, regs::MbxDescLo::at(0, regs::kMailboxRx).offset, 0x2, 0, regs::kMailboxDescs,
+      8};  // FW_CMPL reads 1 in every Rx descriptor
+  dev.hostile().remove_after = kBackstopAccesses;
+  const Status st = by_deadline(500'000, [&](Deadline d) { return client.heartbeat(d).status(); });
+  EXPECT_FALSE(dev.removed()) << "the call spun until the device vanished";
+  EXPECT_NE(st, Error::kDeviceRemoved);
+  dev.hostile().calm();
+}
+
+TEST_F(Fixture, LogStormCannotHoldACallPastItsDeadline) {
+  start();
+  bad().storm = true;
+  dev.hostile().remove_after = kBackstopAccesses;
+  const Status st = by_deadline(kSecond, [&](Deadline d) { return client.heartbeat(d).status(); });
+  EXPECT_FALSE(dev.removed()) << "the call spun until the device vanished";
+  EXPECT_TRUE(st.ok()) << st.name();  // the answer goes out before the storm's lines
+  bad().storm = false;
+  dev.hostile().calm();
+  EXPECT_TRUE(client.read_sensors(in(kSecond)).ok());
+}
+
+}  // namespace
