@@ -72,4 +72,21 @@ TEST_F(Fixture, LogStormCannotHoldACallPastItsDeadline) {
   EXPECT_TRUE(client.read_sensors(in(kSecond)).ok());
 }
 
+// Defect 7: one unsolicited capabilities message with an old version disabled the client
+// for good: every later request failed, the ownership release at stop() included, so the
+// firmware still believed the host owned the NIC.
+TEST_F(Fixture, UnsolicitedOldCapabilitiesDoNotDisableTheClient) {
+  start();
+  const std::uint32_t running = client.capabilities().version;
+  dev.firmware().config().caps.version = fw::Version::make(0, 1, 0, 0).raw;
+  dev.firmware().send_capabilities();
+  plat.delay_us(1000);
+  ASSERT_TRUE(client.poll().ok());
+  EXPECT_EQ(client.capabilities().version, running);  // not taken as the running version
+  EXPECT_GE(client.stats().unexpected, 1u);
+  EXPECT_TRUE(client.heartbeat(in(kSecond)).ok());
+  EXPECT_TRUE(client.stop(in(kSecond)).ok());
+  EXPECT_FALSE(dev.firmware().host_owns_nic());
+}
+
 }  // namespace

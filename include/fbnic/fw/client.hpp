@@ -10,7 +10,10 @@
 //   flood                 the first answer is used, the copies are dropped and counted
 //   malformed, truncated  kBadMessage as soon as the awaited message arrives broken
 //   unknown message IDs   dropped and counted; the awaited answer is still taken
-//   firmware too old      kTooOld from capabilities(); later requests are refused
+//   firmware too old      kTooOld from capabilities(); later requests are refused (giving
+//                         ownership back never is)
+//   unsolicited capabilities  refresh the cached ones, unless they are unusable (version 0
+//                         or below the minimum): then dropped and counted, nothing changes
 #pragma once
 
 #include <array>
@@ -389,11 +392,14 @@ class Client {
   }
 
   Status ownership(bool take, Deadline deadline) {
-    FBNIC_TRY(transact(OwnershipReq{take}, msg_id::kOwnershipResp, deadline, [&](auto bytes) {
-      const auto r = tlv::decode<OwnershipResp>(bytes);
-      if (r.ok()) note_heartbeat(r->time_ms);
-      return r.status();
-    }));
+    // Giving ownership back is never refused, whatever the firmware's version.
+    const bool refusable = take;
+    FBNIC_TRY(
+        transact(OwnershipReq{take}, msg_id::kOwnershipResp, deadline, refusable, [&](auto bytes) {
+          const auto r = tlv::decode<OwnershipResp>(bytes);
+          if (r.ok()) note_heartbeat(r->time_ms);
+          return r.status();
+        }));
     owned_ = take;
     return ok_status();
   }
@@ -411,7 +417,12 @@ class Client {
   // the outcome. Other messages are handled on the side.
   template <class Req, class OnResp>
   Status transact(const Req& req, std::uint16_t resp_id, Deadline deadline, OnResp&& on_resp) {
-    if (tx_refused_ && resp_id != msg_id::kFwCapResp) return Error::kTooOld;
+    return transact(req, resp_id, deadline, resp_id != msg_id::kFwCapResp, on_resp);
+  }
+  template <class Req, class OnResp>
+  Status transact(const Req& req, std::uint16_t resp_id, Deadline deadline, bool refusable,
+                  OnResp&& on_resp) {
+    if (tx_refused_ && refusable) return Error::kTooOld;
     FBNIC_TRY(pump([](std::uint16_t, auto) { return false; }));  // stale answers go first
     FBNIC_TRY(mbx_.send(req));
     Status outcome = Error::kBusy;
@@ -452,10 +463,16 @@ class Client {
     switch (id) {
       case msg_id::kFwCapResp: {  // sent again after a flash update
         const auto caps = tlv::decode<FwCapResp>(bytes);
-        if (caps.ok()) {
-          accept_capabilities(*caps).ignore();
-        } else {
+        if (!caps.ok()) {
           ++stats_.malformed;
+        } else if (caps->version == 0 || Version{caps->version} < kMinFirmware) {
+          // The version gate is start()'s; an unasked message cannot take the mailbox away.
+          ++stats_.unexpected;
+          log(mbx_.platform(), LogLevel::kWarning,
+              "fbnic: dropped unsolicited capabilities with firmware version ",
+              Version{caps->version});
+        } else {
+          caps_ = *caps;
         }
         return;
       }
