@@ -89,4 +89,16 @@ TEST_F(Fixture, UnsolicitedOldCapabilitiesDoNotDisableTheClient) {
   EXPECT_FALSE(dev.firmware().host_owns_nic());
 }
 
+// Every wait ends by its deadline, not a poll step later: a firmware that never becomes
+// ready is polled every 20 ms, and a deadline between two polls is still kept.
+TEST_F(Fixture, WaitsEndByTheirDeadlineNotAPollStepLater) {
+  bad().not_ready = true;
+  EXPECT_EQ(by_deadline(1'234'567, [&](Deadline d) { return client.start(d); }), Error::kTimeout);
+  bad().not_ready = false;
+  start();
+  bad().silent = true;  // and a request polled every millisecond
+  EXPECT_EQ(by_deadline(333'333, [&](Deadline d) { return client.heartbeat(d).status(); }),
+            Error::kTimeout);
+}
+
 }  // namespace
