@@ -101,4 +101,35 @@ TEST_F(Fixture, WaitsEndByTheirDeadlineNotAPollStepLater) {
             Error::kTimeout);
 }
 
+// Defect 8: ownership leaked from start(). An ownership answer after the deadline left
+// the firmware owning with the host unaware; a late heartbeat answer made start() send
+// the release with an expired deadline and reset the rings before the firmware read it.
+TEST_F(Fixture, LateOwnershipAnswerLeavesTheFirmwareNotOwned) {
+  bad().late_id = fw::msg_id::kOwnershipResp;
+  bad().late_us = 5 * kSecond;
+  EXPECT_EQ(by_deadline(2 * kSecond, [&](Deadline d) { return client.start(d); }), Error::kTimeout);
+  plat.delay_us(10 * kSecond);  // every late answer has come and gone
+  EXPECT_FALSE(dev.firmware().host_owns_nic());
+  EXPECT_FALSE(client.owns_device());
+  EXPECT_EQ(plat.live_allocations(), 0u);
+}
+
+TEST_F(Fixture, LateHeartbeatAnswerLeavesTheFirmwareNotOwned) {
+  bad().late_id = fw::msg_id::kHeartbeatResp;
+  bad().late_us = 5 * kSecond;
+  EXPECT_EQ(by_deadline(2 * kSecond, [&](Deadline d) { return client.start(d); }), Error::kTimeout);
+  plat.delay_us(10 * kSecond);
+  EXPECT_FALSE(dev.firmware().host_owns_nic());
+  EXPECT_EQ(plat.live_allocations(), 0u);
+}
+
+TEST_F(Fixture, StopKeepsTimeToCloseAfterASilentRelease) {
+  start();
+  bad().late_id = fw::msg_id::kOwnershipResp;
+  bad().late_us = 5 * kSecond;
+  EXPECT_EQ(by_deadline(kSecond, [&](Deadline d) { return client.stop(d); }), Error::kTimeout);
+  plat.delay_us(10 * kSecond);
+  EXPECT_FALSE(dev.firmware().host_owns_nic());
+}
+
 }  // namespace

@@ -83,26 +83,34 @@ class Client {
   // --- lifecycle ---
 
   // Announces the host: opens the mailbox, checks the firmware version, takes ownership
-  // and sends the first heartbeat. On any failure after ownership is taken it is given
-  // back before returning.
+  // and sends the first heartbeat. If anything fails once the ownership request went out
+  // (its answer may only be late), ownership is given back before returning. The steps
+  // get three quarters of the time to the deadline; the rest is kept for that release and
+  // for the firmware to read it before the mailbox closes, so start() returns by its
+  // deadline with the firmware not owning the NIC.
   Status start(Deadline deadline) {
-    FBNIC_TRY(mbx_.open(deadline));
-    Status st = request_capabilities(deadline).status();
+    const Deadline steps = share(deadline, 3, 4);
+    FBNIC_TRY(mbx_.open(steps));
+    Status st = request_capabilities(steps).status();
+    bool asked = false;
     if (st.ok()) {
-      st = take_ownership(deadline);
-      if (st.ok()) {
-        st = heartbeat(deadline).status();
-        if (!st.ok()) release_ownership(deadline).ignore();
-      }
+      asked = true;
+      st = take_ownership(steps);
+      if (st.ok()) st = heartbeat(steps).status();
     }
-    if (!st.ok()) mbx_.close(deadline).ignore();
+    if (!st.ok()) {
+      if (asked) release_ownership(share(deadline, 1, 2)).ignore();
+      mbx_.close(deadline).ignore();
+    }
     return st;
   }
 
   // Gives ownership back and closes the mailbox; both are attempted whatever happens.
+  // The release waits at most half the time, so the firmware still gets to read it
+  // before the mailbox closes.
   Status stop(Deadline deadline) {
     if (!mbx_.is_open()) return ok_status();
-    const Status released = owned_ ? release_ownership(deadline) : ok_status();
+    const Status released = owned_ ? release_ownership(share(deadline, 1, 2)) : ok_status();
     const Status closed = mbx_.close(deadline);
     heartbeats_on_ = false;
     return released.ok() ? closed : released;
@@ -377,6 +385,12 @@ class Client {
 
  private:
   std::uint64_t now() { return mbx_.platform().now_ns(); }
+
+  // A deadline `num/den` of the way from now to `d`.
+  Deadline share(Deadline d, std::uint64_t num, std::uint64_t den) {
+    const std::uint64_t t = now();
+    return d.expired(t) ? d : Deadline::at_ns(t + (d.ns() - t) / den * num);
+  }
 
   Status accept_capabilities(const FwCapResp& caps) {
     if (caps.version == 0) return Error::kBadMessage;
