@@ -132,4 +132,17 @@ TEST_F(Fixture, StopKeepsTimeToCloseAfterASilentRelease) {
   EXPECT_FALSE(dev.firmware().host_owns_nic());
 }
 
+// Defect 10: update_firmware reported success on "finished, no error" without checking
+// that the firmware had asked for the whole image.
+TEST_F(Fixture, UpdateFinishedBeforeTheWholeImageWasAskedForIsAnError) {
+  start();
+  bad().finish_after = 4096;
+  std::vector<std::uint8_t> image(10'000, 0x5A);
+  EXPECT_EQ(client.update_firmware(fw::FlashSection::kControlFw, image, in(10 * kSecond)),
+            Error::kBadMessage);
+  bad().finish_after = 0;
+  EXPECT_TRUE(client.update_firmware(fw::FlashSection::kControlFw, image, in(10 * kSecond)).ok());
+  EXPECT_EQ(dev.firmware().flashed_bytes(), 10'000u);
+}
+
 }  // namespace

@@ -264,7 +264,9 @@ class Client {
   // Writes image to a flash section. The firmware drives the transfer: it asks for each
   // chunk by offset and length, and ends with a finish message carrying its verdict.
   // A cancel (should_cancel) or a bad chunk request is answered with an error, and the
-  // call returns kAborted or kBadMessage once the firmware has confirmed it stopped.
+  // call returns kAborted or kBadMessage once the firmware has confirmed it stopped. A
+  // finish without error before the firmware asked for every byte of the image is
+  // kBadMessage too: the image it took is not the one given.
   Status update_firmware(FlashSection section, std::span<const std::uint8_t> image,
                          Deadline deadline, const UpdateProgress& progress = {}) {
     if (image.empty() || image.size() > 0xFFFF'FFFFu) return Error::kInvalidArgument;
@@ -277,6 +279,7 @@ class Client {
     // takes all three kinds of message.
     Status verdict = Error::kBusy;
     Status refused = ok_status();  // why the host said no; final once the firmware confirms
+    std::uint32_t covered = 0;     // the firmware has asked for every byte before this
     std::optional<UpgradeChunkResp> unsent;  // a reply that found the Tx ring full
     auto send_or_keep = [&](const UpgradeChunkResp& reply) {
       const Status st = mbx_.send(reply);
@@ -302,8 +305,14 @@ class Client {
             verdict = refused;
           } else if (!r.ok()) {
             verdict = r.status();
+          } else if (r->error.value_or(0) != 0) {
+            verdict = Error::kFirmwareError;
+          } else if (covered != total) {
+            log(mbx_.platform(), LogLevel::kError, "fbnic: firmware finished the update after ",
+                covered, " of ", total, " bytes");
+            verdict = Error::kBadMessage;
           } else {
-            verdict = r->error.value_or(0) == 0 ? ok_status() : Status(Error::kFirmwareError);
+            verdict = ok_status();
           }
           return true;
         }
@@ -323,6 +332,7 @@ class Client {
           reply.offset = off;
           reply.length = len;
           reply.data.data = image.subspan(off, len);
+          if (off <= covered && off + len > covered) covered = off + len;
           if (progress.on_progress != nullptr) progress.on_progress(progress.ctx, off + len, total);
         }
         send_or_keep(reply).ignore();
