@@ -145,4 +145,29 @@ TEST_F(Fixture, UpdateFinishedBeforeTheWholeImageWasAskedForIsAnError) {
   EXPECT_EQ(dev.firmware().flashed_bytes(), 10'000u);
 }
 
+// Defect 11: with a silent firmware keepalive reported a timeout, then after about 150 s
+// "busy" once its unanswered heartbeats filled the Tx mailbox, and from then every
+// request failed "busy" at once.
+TEST_F(Fixture, SilentFirmwareNeverMakesKeepaliveOrRequestsBusy) {
+  start();
+  bad().silent = true;
+  std::uint32_t timeouts = 0;
+  for (int s = 0; s < 300; ++s) {
+    plat.delay_us(kSecond);
+    const Status st = client.keepalive();
+    ASSERT_NE(st, Error::kBusy) << "after " << s + 1 << " s";
+    if (st == Error::kTimeout) ++timeouts;
+  }
+  EXPECT_GE(timeouts, 25u);  // reported every period, not once
+  EXPECT_EQ(client.read_sensors(in(100'000)).status(), Error::kTimeout);
+  bad().silent = false;
+  Status health = Error::kTimeout;
+  for (int s = 0; s < 25 && !health.ok(); ++s) {
+    plat.delay_us(kSecond);
+    health = client.keepalive();
+  }
+  EXPECT_TRUE(health.ok()) << health.name();
+  EXPECT_TRUE(client.read_sensors(in(kSecond)).ok());
+}
+
 }  // namespace

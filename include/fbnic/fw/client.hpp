@@ -134,7 +134,7 @@ class Client {
 
   Result<HeartbeatResp> heartbeat(Deadline deadline) {
     Result<HeartbeatResp> resp = Error::kTimeout;
-    last_heartbeat_req_ns_ = now();
+    last_heartbeat_req_ns_ = last_check_ns_ = now();
     FBNIC_TRY(transact(HeartbeatReq{}, msg_id::kHeartbeatResp, deadline, [&](auto bytes) {
       resp = tlv::decode<HeartbeatResp>(bytes);
       if (resp.ok()) note_heartbeat(resp->uptime_ms);
@@ -146,10 +146,14 @@ class Client {
 
   // Call about once a second. Every ten seconds it checks that the last heartbeat was
   // answered and that the firmware's uptime did not go backwards (a reboot), then sends
-  // the next one. kTimeout means the firmware is presumed dead; kAborted that it rebooted.
+  // the next one. kTimeout means the firmware is presumed dead (reported every period
+  // until it answers); kAborted that it rebooted. A new heartbeat goes out only once the
+  // firmware has taken everything posted: a silent firmware would otherwise have the Tx
+  // ring filled with heartbeats, and every request would then find it full.
   Status keepalive() {
     FBNIC_TRY(poll());
-    if (!heartbeats_on_ || now() - last_heartbeat_req_ns_ < kHeartbeatPeriodNs) return ok_status();
+    if (!heartbeats_on_ || now() - last_check_ns_ < kHeartbeatPeriodNs) return ok_status();
+    last_check_ns_ = now();
     Status health = ok_status();
     if (last_heartbeat_resp_ns_ < last_heartbeat_req_ns_) {
       health = Error::kTimeout;
@@ -159,8 +163,10 @@ class Client {
       log(mbx_.platform(), LogLevel::kError, "fbnic: firmware uptime went backwards: it rebooted");
     }
     firmware_rebooted_ = false;
-    last_heartbeat_req_ns_ = now();
-    FBNIC_TRY(mbx_.send(HeartbeatReq{}));
+    if (mbx_.tx_in_flight() == 0) {
+      last_heartbeat_req_ns_ = now();
+      FBNIC_TRY(mbx_.send(HeartbeatReq{}));
+    }
     return health;
   }
 
@@ -601,6 +607,7 @@ class Client {
   bool heartbeats_on_ = false;
   bool firmware_rebooted_ = false;
   std::uint64_t last_heartbeat_req_ns_ = 0;
+  std::uint64_t last_check_ns_ = 0;
   std::uint64_t last_heartbeat_resp_ns_ = 0;
   std::uint64_t last_uptime_ms_ = 0;
   std::array<LogEntry, LogCapacity> logs_{};
