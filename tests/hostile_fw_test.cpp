@@ -9,6 +9,7 @@
 #include <fbnic/mock/mock.hpp>
 
 #include <cstdint>
+#include <initializer_list>
 #include <utility>
 #include <vector>
 
@@ -168,6 +169,43 @@ TEST_F(Fixture, SilentFirmwareNeverMakesKeepaliveOrRequestsBusy) {
   }
   EXPECT_TRUE(health.ok()) << health.name();
   EXPECT_TRUE(client.read_sensors(in(kSecond)).ok());
+}
+
+// Defect 14: the heartbeat answer's schema typed attribute 1 (message count) as a 32-bit
+// integer although upstream's parser does not index it, so a firmware sending it at
+// another width made every heartbeat fail. Attributes upstream does not parse are
+// skipped, whatever their width.
+TEST_F(Fixture, AttributesTheUpstreamParserSkipsAreSkipped) {
+  bad().unindexed_attrs = true;  // heartbeat message count as 64 bits, FW_STATE as 2 bytes
+  start();
+  EXPECT_TRUE(client.heartbeat(in(kSecond)).ok());
+  EXPECT_TRUE(client.request_capabilities(in(kSecond)).ok());
+  EXPECT_EQ(client.stats().malformed, 0u);
+}
+
+// The audit behind defect 14: every message the host decodes declares exactly the
+// attribute IDs upstream's parser indexes for it (fbnic_fw.c, the fbnic_tlv_index
+// tables; BMC_MAC_ADDR 0x2 only inside the array). Messages upstream does not parse
+// (EEPROM read, COMPHY, sensor alarm, TEST) are listed in docs/reliability.md.
+constexpr std::uint32_t ids(std::initializer_list<std::uint32_t> l) {
+  std::uint32_t m = 0;
+  for (std::uint32_t i : l) m |= 1u << i;
+  return m;
+}
+TEST(UpstreamIndex, SchemasDeclareWhatUpstreamParsesAndNothingElse) {
+  using tlv::detail::known_ids;
+  EXPECT_EQ(known_ids<fw::FwCapResp>(), ids({0x0, 0x1, 0x3, 0x4, 0x5, 0x6, 0x8, 0xa, 0xb, 0xc, 0xd,
+                                             0xe, 0xf, 0x10, 0x11, 0x12, 0x15}));
+  EXPECT_EQ(known_ids<fw::OwnershipResp>(), ids({0x1}));
+  EXPECT_EQ(known_ids<fw::HeartbeatResp>(), ids({0x0}));
+  EXPECT_EQ(known_ids<fw::CoredumpInfoResp>(), ids({0x0, 0x1, 0x2}));
+  EXPECT_EQ(known_ids<fw::CoredumpReadResp>(), ids({0x0, 0x1, 0x2, 0x3}));
+  EXPECT_EQ(known_ids<fw::UpgradeStartResp>(), ids({0x0}));
+  EXPECT_EQ(known_ids<fw::UpgradeChunkReq>(), ids({0x0, 0x1}));
+  EXPECT_EQ(known_ids<fw::UpgradeFinishReq>(), ids({0x0}));
+  EXPECT_EQ(known_ids<fw::QsfpReadResp>(), ids({0x0, 0x1, 0x2, 0x3, 0x4, 0x5}));
+  EXPECT_EQ(known_ids<fw::TseneReadResp>(), ids({0x0, 0x1, 0x2}));
+  EXPECT_EQ(known_ids<fw::LogMsgReq>(), ids({0x0, 0x1, 0x2, 0x3, 0x4, 0x5, 0x6}));
 }
 
 }  // namespace
