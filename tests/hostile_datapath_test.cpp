@@ -284,3 +284,61 @@ TEST(NoFirmware, OpenWithoutFirmwareMovesPacketsAndStopsDmaAtClose) {
   EXPECT_EQ(nic.model.regs().get<Ar>().get(Ar::kBme), 0u);
   EXPECT_EQ(nic.model.regs().get<Aw>().get(Aw::kBme), 0u);
 }
+
+// --- every wait on the device ends by its deadline or its budget ---
+
+TEST(HostileTx, DisableDrainsAtMostOneRingFromADeviceThatIgnoresDisable) {
+  SmallNic nic;
+  nic.open_loopback();
+  const auto frame = make_raw(kStation, 100, 40);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(nic.send(frame).ok());
+  nic.model.run();  // twenty completions wait in the TCQ
+  nic.model.hostile().tx.ignore_disable = true;
+  nic.model.hostile().remove_after = kBackstopAccesses;
+  std::uint32_t done = 0;
+  const Status st = nic.dev.close(
+      [&](std::uint64_t c) {
+        ++done;
+        nic.free_cookie(c);
+      },
+      [&](std::uint64_t c) { nic.free_cookie(c); },
+      [&](const SmallPacket& p) { nic.dev.rx(0).release(p); });
+  EXPECT_FALSE(nic.model.removed()) << "close() drained until the device vanished";
+  EXPECT_TRUE(st.ok()) << st.name();
+  EXPECT_EQ(done, 20u);  // the replays of old heads were refused
+  EXPECT_TRUE(nic.in_flight.empty());
+}
+
+TEST(HostileQueues, QueuesThatNeverGoIdleEndCloseByTheIdleDeadline) {
+  SmallNic nic;
+  DeviceConfig cfg = nic.config();
+  cfg.idle_timeout_ms = 300;
+  nic.open_loopback(cfg);
+  const auto frame = make_raw(kStation, 100, 41);
+  nic.model.hostile().tx_stall = true;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(nic.send(frame).ok());
+  nic.model.hostile().never_idle = true;
+  const std::uint64_t t0 = nic.plat.now_ns();
+  std::uint32_t aborted = 0;
+  EXPECT_EQ(nic.dev.close([&](std::uint64_t c) { nic.free_cookie(c); },
+                          [&](std::uint64_t c) {
+                            ++aborted;
+                            nic.free_cookie(c);
+                          },
+                          [&](const SmallPacket& p) { nic.dev.rx(0).release(p); }),
+            Error::kTimeout);
+  // One idle deadline for every queue (the TMI drop and its second wait included), then
+  // the firmware's few microseconds to take the ownership release.
+  EXPECT_LE(nic.plat.now_ns() - t0, 300'000'000u + 1'000'000u);
+  EXPECT_EQ(aborted, 5u);
+  EXPECT_EQ(nic.plat.live_allocations(), 1u);
+  EXPECT_FALSE(nic.model.firmware().host_owns_nic());
+}
+
+TEST(HostileQueues, WaitForALinkThatNeverComesEndsByItsDeadline) {
+  SmallNic nic;
+  ASSERT_TRUE(nic.dev.open(nic.config()).ok());  // no cable, no loopback
+  const Deadline d = nic.in_us(750'000);
+  EXPECT_EQ(nic.dev.wait_link_up(d), Error::kLinkDown);
+  EXPECT_LE(nic.plat.now_ns(), d.ns());
+}

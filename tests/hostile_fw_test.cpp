@@ -208,4 +208,54 @@ TEST(UpstreamIndex, SchemasDeclareWhatUpstreamParsesAndNothingElse) {
   EXPECT_EQ(known_ids<fw::LogMsgReq>(), ids({0x0, 0x1, 0x2, 0x3, 0x4, 0x5, 0x6}));
 }
 
+// --- every wait on the firmware ends by its deadline (docs/reliability.md lists them) ---
+
+TEST_F(Fixture, StopOnASilentFirmwareEndsByItsDeadline) {
+  start();
+  bad().silent = true;  // neither the release nor anything else is taken
+  EXPECT_EQ(by_deadline(kSecond, [&](Deadline d) { return client.stop(d); }), Error::kTimeout);
+  EXPECT_FALSE(mbx.is_open());
+  EXPECT_EQ(plat.live_allocations(), 0u);
+}
+
+TEST_F(Fixture, UpdateAgainstAFirmwareThatGoesSilentEndsByItsDeadline) {
+  start();
+  std::vector<std::uint8_t> image(100'000, 0x11);
+  fw::UpdateProgress progress;
+  progress.ctx = &dev;
+  progress.on_progress = [](void* ctx, std::uint32_t done, std::uint32_t) {
+    if (done >= 8192) static_cast<Model*>(ctx)->firmware().misbehave().silent = true;
+  };
+  EXPECT_EQ(by_deadline(2 * kSecond,
+                        [&](Deadline d) {
+                          return client.update_firmware(fw::FlashSection::kUser, image, d,
+                                                        progress);
+                        }),
+            Error::kTimeout);
+}
+
+TEST_F(Fixture, CoredumpReadFromALateFirmwareEndsByItsDeadline) {
+  dev.firmware().config().coredump_bytes = 20'000;  // six chunks
+  start();
+  bad().late_us = 300'000;
+  std::vector<std::uint8_t> dump(20'000);
+  EXPECT_EQ(
+      by_deadline(kSecond, [&](Deadline d) { return client.read_coredump(dump, d).status(); }),
+      Error::kTimeout);
+}
+
+// Mailbox::reap walks the Tx ring up to the host's own tail: a FW_CMPL bit stuck at 1
+// cannot take it further, and requests still complete or time out.
+TEST_F(Fixture, StuckTxCompletionBitsAreBoundedByTheRing) {
+  start();
+  dev.hostile().stuck[0] = {
+      Bar::kIpc, regs::MbxDescLo::at(0, regs::kMailboxTx).offset, 0x2, 0, regs::kMailboxDescs, 8};
+  for (int i = 0; i < 40; ++i) {
+    const Status st = by_deadline(50'000, [&](Deadline d) { return client.heartbeat(d).status(); });
+    EXPECT_TRUE(st.ok() || st == Error::kTimeout) << st.name();
+  }
+  EXPECT_LT(mbx.tx_in_flight(), regs::kMailboxDescs);
+  dev.hostile().calm();
+}
+
 }  // namespace
