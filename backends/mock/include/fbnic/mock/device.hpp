@@ -350,6 +350,7 @@ class Device {
   }
 
   std::uint8_t* dma_target(std::uint64_t iova, std::size_t len, Direction dir) {
+    if (removed_) return nullptr;  // a device that is gone reaches nothing
     if (!bus_master_enabled(dir)) {
       faults_.record(Fault::kDmaBusMasterOff, iova, len);
       return nullptr;

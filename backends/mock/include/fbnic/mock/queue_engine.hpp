@@ -249,7 +249,8 @@ class QueueEngine {
     return t;
   }
   // True when the 4 KiB buffer holding dma_addr was posted to queue q's HPQ or PPQ since
-  // its BDQ was last reset: what an Rx completion may legitimately point into.
+  // its BDQ was last reset (a doorbell named it, taken or refused): the most an Rx
+  // completion, even a lying one, may make a host read.
   [[nodiscard]] bool was_posted(std::uint32_t q, std::uint64_t dma_addr) const {
     if (q >= Queues) return false;
     const std::uint64_t page = dma_addr & ~std::uint64_t{desc::kRxBufferBytes - 1};
@@ -304,12 +305,14 @@ class QueueEngine {
     std::uint64_t addr = 0;
     std::uint16_t id = 0;
     std::uint32_t next_off = 0;
-    AddrSet<1024> owned;   // buffers posted and not yet finished
-    AddrSet<1024> posted;  // every buffer posted since the last reset
+    AddrSet<1024> owned;         // buffers posted and not yet finished
+    AddrSet<1024> posted;        // every buffer posted since the last reset
+    std::uint32_t doorbell = 0;  // the host's last tail doorbell, taken or refused
     void reset() {
       head = 0;
       open = false;
       next_off = 0;
+      doorbell = 0;
       owned.clear();
       posted.clear();
     }
@@ -572,6 +575,17 @@ class QueueEngine {
     const std::uint64_t ring = hpq ? base(regs::BdqHpqBal::at(q)) : base(regs::BdqPpqBal::at(q));
     const std::uint32_t outstanding = (old_tail - b.head) & (entries - 1);
     const std::uint32_t added = (value - old_tail) & (entries - 1);
+    // Bookkeeping for was_posted(), not a device access: what the host posted since its
+    // own last doorbell, whether the device takes it or not (a lying device can make a
+    // host post into its ring, and a refused doorbell leaves the device's tail behind).
+    for (std::uint32_t i = b.doorbell; i != value; i = (i + 1) & (entries - 1)) {
+      if (const std::uint8_t* p = dev_.dma_space().translate(ring + std::uint64_t{i} * 8, 8)) {
+        std::uint64_t raw = 0;
+        copy_bytes(&raw, p, 8);
+        (void)b.posted.insert(desc::Bd::from_raw(from_le(raw)).addr());
+      }
+    }
+    b.doorbell = value;
     if (outstanding + added >= entries) {
       dev_.faults().record(Fault::kRingOverrun, q, value);
       return;
@@ -583,7 +597,6 @@ class QueueEngine {
       if (!b.owned.insert(bd.addr()) && b.owned.contains(bd.addr())) {
         dev_.faults().record(Fault::kBufferReused, q, bd.addr());
       }
-      (void)b.posted.insert(bd.addr());
     }
     r.put(tail_reg, regs::BdqHpqTail::from_raw(value));
   }
