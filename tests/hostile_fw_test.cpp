@@ -258,4 +258,22 @@ TEST_F(Fixture, StuckTxCompletionBitsAreBoundedByTheRing) {
   dev.hostile().calm();
 }
 
+// Found by mailbox_fuzz: requests to a silent firmware filled the Tx ring; once the
+// firmware answered again, stop() failed to post the ownership release at once (busy)
+// and the firmware went on believing the host owned the NIC. A request now waits, up to
+// its deadline, for the firmware to make room.
+TEST_F(Fixture, RequestsWaitForRoomInAFullTxRingUntilTheirDeadline) {
+  start();
+  bad().silent = true;
+  for (int i = 0; i < 20; ++i) {
+    const Status st = by_deadline(1000, [&](Deadline d) { return client.heartbeat(d).status(); });
+    EXPECT_EQ(st, Error::kTimeout) << i;
+  }
+  EXPECT_EQ(mbx.tx_in_flight(), regs::kMailboxDescs - 1);  // full of unread requests
+  bad().silent = false;
+  EXPECT_TRUE(by_deadline(kSecond, [&](Deadline d) { return client.stop(d); }).ok());
+  plat.delay_us(kSecond);
+  EXPECT_FALSE(dev.firmware().host_owns_nic());
+}
+
 }  // namespace

@@ -6,7 +6,8 @@
 // counted and dropped. So a firmware that stays silent, answers late, floods, or sends
 // garbage costs the caller one error and leaves the mailbox usable:
 //
-//   silent or late        kTimeout at the deadline; a late answer is dropped when it comes
+//   silent or late        kTimeout at the deadline; a late answer is dropped when it comes;
+//                         a request finding the Tx ring full waits for room until then
 //   flood                 the first answer is used, the copies are dropped and counted
 //   malformed, truncated  kBadMessage as soon as the awaited message arrives broken
 //   unknown message IDs   dropped and counted; the awaited answer is still taken
@@ -454,7 +455,9 @@ class Client {
                   OnResp&& on_resp) {
     if (tx_refused_ && refusable) return Error::kTooOld;
     FBNIC_TRY(pump([](std::uint16_t, auto) { return false; }));  // stale answers go first
-    FBNIC_TRY(mbx_.send(req));
+    // A Tx ring full of requests the firmware has not read yet: wait for room, as long
+    // as the deadline allows, rather than failing at once.
+    FBNIC_TRY(poll_until(mbx_.platform(), deadline, kPollStepUs, [&] { return mbx_.send(req); }));
     Status outcome = Error::kBusy;
     return poll_until(mbx_.platform(), deadline, kPollStepUs, [&]() -> Status {
       FBNIC_TRY(pump([&](std::uint16_t id, auto bytes) {
