@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the hand-made seeds of rx_ring_fuzz and tx_ring_fuzz (tools, not CI):
-    tests/fuzz/make_ring_seeds.py tests/fuzz
+"""Writes the hand-made seeds of rx_ring_fuzz, tx_ring_fuzz and mailbox_fuzz (not run in
+CI; the seeds it wrote are committed):
+    tests/fuzz/make_seeds.py tests/fuzz
 Each seed: a split byte, operations in the target's encoding, then 256 bytes of entropy
 for the model's hostile choices. The op numbers follow LLVMFuzzerTestOneInput."""
 import os
@@ -59,3 +60,28 @@ for w, name in [(0, 'corrupt'), (1, 'stale'), (2, 'duplicate'), (3, 'ignore_disa
     write('tx_ring_fuzz', 'hostile_' + name,
           tsend(2) + tadv(1) + trec(5) + thost(w, value)
           + b''.join(tsend(1 + i % 4) + tadv(1) + trec(3) for i in range(25)) + TCYCLE)
+
+# mailbox_fuzz: 0 start(u8 deadline ms) | 1 stop(u8) | 2 request(u8 kind, args, u8 deadline)
+#               7 firmware(u8 what, u8 value, args) | 11 advance(u8 x 100 ms) + keepalive
+#               12 poll | 13 advance(u16 us)
+MSTART = bytes([0, 250])
+MSTOP = bytes([1, 250])
+def mreq(kind, *args): return bytes([2, kind] + list(args) + [250])
+def mfw(what, value, *args): return bytes([7, what, value] + list(args))
+MKEEP = bytes([11, 20])
+MPOLL = bytes([12])
+requests = (mreq(0) + mreq(1) + mreq(2, 0, 0, 0, 127) + mreq(3, 0, 1, 0, 16) + mreq(4, 1)
+            + mreq(5, 0, 40) + mreq(6, 1, 3) + mreq(7, 1, 2, 3, 4) + mreq(8, 0, 16, 0xab, 0, 1)
+            + mreq(9, 1, 1) + MPOLL + MKEEP + MKEEP)
+write('mailbox_fuzz', 'healthy', MSTART + requests + MSTOP + MSTART + mreq(0) + MSTOP)
+for what, value, name in [(0, 1, 'silent'), (1, 100, 'late'), (3, 30, 'flood'), (4, 1, 'malformed'),
+                          (5, 1, 'truncated'), (6, 1, 'garbage'), (7, 1, 'unknown_first'),
+                          (8, 1, 'storm'), (9, 1, 'unindexed_attrs'), (10, 64, 'finish_early'),
+                          (12, 0, 'stuck_rx_fw_cmpl'), (12, 2, 'stuck_tx_fw_cmpl'),
+                          (13, 100, 'removal')]:
+    write('mailbox_fuzz', 'fw_' + name, MSTART + mfw(what, value) + requests + MSTOP)
+write('mailbox_fuzz', 'late_ownership', mfw(2, 2) + mfw(1, 250) + MSTART + MSTART + requests + MSTOP)
+heartbeat = bytes([0x15, 0x80, 0x04, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x39, 0x30, 0, 0, 0, 0, 0, 0])
+write('mailbox_fuzz', 'raw_messages',
+      MSTART + mfw(14, len(heartbeat), 16, 0, 0) + heartbeat + MPOLL
+      + mfw(14, 8, 0xff, 0xff, 1) + bytes(8) + MPOLL + mfw(15, 1, 0, 0, 1, 0) + MPOLL + requests + MSTOP)
