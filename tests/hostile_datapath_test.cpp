@@ -342,3 +342,14 @@ TEST(HostileQueues, WaitForALinkThatNeverComesEndsByItsDeadline) {
   EXPECT_EQ(nic.dev.wait_link_up(d), Error::kLinkDown);
   EXPECT_LE(nic.plat.now_ns(), d.ns());
 }
+
+// Resource exhaustion: DMA memory runs out part way through open(); what was done is
+// undone, ownership included, and nothing stays allocated.
+TEST(Exhaustion, OpenWithoutEnoughDmaMemoryUndoesEverything) {
+  SmallNic nic(1u << 20, 16);  // 1 MiB of host RAM, 256 KiB of it the test's Tx buffers
+  EXPECT_EQ(nic.dev.open(nic.config()), Error::kNoMemory);
+  EXPECT_FALSE(nic.dev.is_open());
+  EXPECT_EQ(nic.plat.live_allocations(), 1u);
+  EXPECT_FALSE(nic.model.firmware().host_owns_nic());
+  EXPECT_EQ(nic.model.faults().total(), 0u);
+}
