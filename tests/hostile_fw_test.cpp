@@ -21,7 +21,7 @@ using Plat = mock::Platform<Model>;
 constexpr std::uint64_t kSecond = 1'000'000;  // in microseconds, for Deadline::after_us
 constexpr std::uint64_t kNsPerUs = 1000;
 
-struct Fixture : ::testing::Test {
+struct HostileFirmware : ::testing::Test {
   Model dev;
   mock::HostRam ram{4 << 20};
   Plat plat{dev, ram.span()};
@@ -49,7 +49,7 @@ constexpr std::uint64_t kBackstopAccesses = 300'000;
 // Defect 2: the mailbox receive loop ended only at a descriptor without FW_CMPL. A stuck
 // completion bit, or a firmware filling each Rx buffer as soon as it is posted, kept
 // every mailbox call spinning past its deadline.
-TEST_F(Fixture, StuckCompletionBitCannotHoldACallPastItsDeadline) {
+TEST_F(HostileFirmware, StuckCompletionBitCannotHoldACallPastItsDeadline) {
   start();
   dev.hostile().stuck[0] = {
       Bar::kIpc, regs::MbxDescLo::at(0, regs::kMailboxRx).offset, 0x2, 0, regs::kMailboxDescs,
@@ -61,7 +61,7 @@ TEST_F(Fixture, StuckCompletionBitCannotHoldACallPastItsDeadline) {
   dev.hostile().calm();
 }
 
-TEST_F(Fixture, LogStormCannotHoldACallPastItsDeadline) {
+TEST_F(HostileFirmware, LogStormCannotHoldACallPastItsDeadline) {
   start();
   bad().storm = true;
   dev.hostile().remove_after = kBackstopAccesses;
@@ -76,7 +76,7 @@ TEST_F(Fixture, LogStormCannotHoldACallPastItsDeadline) {
 // Defect 7: one unsolicited capabilities message with an old version disabled the client
 // for good: every later request failed, the ownership release at stop() included, so the
 // firmware still believed the host owned the NIC.
-TEST_F(Fixture, UnsolicitedOldCapabilitiesDoNotDisableTheClient) {
+TEST_F(HostileFirmware, UnsolicitedOldCapabilitiesDoNotDisableTheClient) {
   start();
   const std::uint32_t running = client.capabilities().version;
   dev.firmware().config().caps.version = fw::Version::make(0, 1, 0, 0).raw;
@@ -92,7 +92,7 @@ TEST_F(Fixture, UnsolicitedOldCapabilitiesDoNotDisableTheClient) {
 
 // Every wait ends by its deadline, not a poll step later: a firmware that never becomes
 // ready is polled every 20 ms, and a deadline between two polls is still kept.
-TEST_F(Fixture, WaitsEndByTheirDeadlineNotAPollStepLater) {
+TEST_F(HostileFirmware, WaitsEndByTheirDeadlineNotAPollStepLater) {
   bad().not_ready = true;
   EXPECT_EQ(by_deadline(1'234'567, [&](Deadline d) { return client.start(d); }), Error::kTimeout);
   bad().not_ready = false;
@@ -105,7 +105,7 @@ TEST_F(Fixture, WaitsEndByTheirDeadlineNotAPollStepLater) {
 // Defect 8: ownership leaked from start(). An ownership answer after the deadline left
 // the firmware owning with the host unaware; a late heartbeat answer made start() send
 // the release with an expired deadline and reset the rings before the firmware read it.
-TEST_F(Fixture, LateOwnershipAnswerLeavesTheFirmwareNotOwned) {
+TEST_F(HostileFirmware, LateOwnershipAnswerLeavesTheFirmwareNotOwned) {
   bad().late_id = fw::msg_id::kOwnershipResp;
   bad().late_us = 5 * kSecond;
   EXPECT_EQ(by_deadline(2 * kSecond, [&](Deadline d) { return client.start(d); }), Error::kTimeout);
@@ -115,7 +115,7 @@ TEST_F(Fixture, LateOwnershipAnswerLeavesTheFirmwareNotOwned) {
   EXPECT_EQ(plat.live_allocations(), 0u);
 }
 
-TEST_F(Fixture, LateHeartbeatAnswerLeavesTheFirmwareNotOwned) {
+TEST_F(HostileFirmware, LateHeartbeatAnswerLeavesTheFirmwareNotOwned) {
   bad().late_id = fw::msg_id::kHeartbeatResp;
   bad().late_us = 5 * kSecond;
   EXPECT_EQ(by_deadline(2 * kSecond, [&](Deadline d) { return client.start(d); }), Error::kTimeout);
@@ -124,7 +124,7 @@ TEST_F(Fixture, LateHeartbeatAnswerLeavesTheFirmwareNotOwned) {
   EXPECT_EQ(plat.live_allocations(), 0u);
 }
 
-TEST_F(Fixture, StopKeepsTimeToCloseAfterASilentRelease) {
+TEST_F(HostileFirmware, StopKeepsTimeToCloseAfterASilentRelease) {
   start();
   bad().late_id = fw::msg_id::kOwnershipResp;
   bad().late_us = 5 * kSecond;
@@ -135,7 +135,7 @@ TEST_F(Fixture, StopKeepsTimeToCloseAfterASilentRelease) {
 
 // Defect 10: update_firmware reported success on "finished, no error" without checking
 // that the firmware had asked for the whole image.
-TEST_F(Fixture, UpdateFinishedBeforeTheWholeImageWasAskedForIsAnError) {
+TEST_F(HostileFirmware, UpdateFinishedBeforeTheWholeImageWasAskedForIsAnError) {
   start();
   bad().finish_after = 4096;
   std::vector<std::uint8_t> image(10'000, 0x5A);
@@ -149,7 +149,7 @@ TEST_F(Fixture, UpdateFinishedBeforeTheWholeImageWasAskedForIsAnError) {
 // Defect 11: with a silent firmware keepalive reported a timeout, then after about 150 s
 // "busy" once its unanswered heartbeats filled the Tx mailbox, and from then every
 // request failed "busy" at once.
-TEST_F(Fixture, SilentFirmwareNeverMakesKeepaliveOrRequestsBusy) {
+TEST_F(HostileFirmware, SilentFirmwareNeverMakesKeepaliveOrRequestsBusy) {
   start();
   bad().silent = true;
   std::uint32_t timeouts = 0;
@@ -175,7 +175,7 @@ TEST_F(Fixture, SilentFirmwareNeverMakesKeepaliveOrRequestsBusy) {
 // integer although upstream's parser does not index it, so a firmware sending it at
 // another width made every heartbeat fail. Attributes upstream does not parse are
 // skipped, whatever their width.
-TEST_F(Fixture, AttributesTheUpstreamParserSkipsAreSkipped) {
+TEST_F(HostileFirmware, AttributesTheUpstreamParserSkipsAreSkipped) {
   bad().unindexed_attrs = true;  // heartbeat message count as 64 bits, FW_STATE as 2 bytes
   start();
   EXPECT_TRUE(client.heartbeat(in(kSecond)).ok());
@@ -210,7 +210,7 @@ TEST(UpstreamIndex, SchemasDeclareWhatUpstreamParsesAndNothingElse) {
 
 // --- every wait on the firmware ends by its deadline (docs/reliability.md lists them) ---
 
-TEST_F(Fixture, StopOnASilentFirmwareEndsByItsDeadline) {
+TEST_F(HostileFirmware, StopOnASilentFirmwareEndsByItsDeadline) {
   start();
   bad().silent = true;  // neither the release nor anything else is taken
   EXPECT_EQ(by_deadline(kSecond, [&](Deadline d) { return client.stop(d); }), Error::kTimeout);
@@ -218,7 +218,7 @@ TEST_F(Fixture, StopOnASilentFirmwareEndsByItsDeadline) {
   EXPECT_EQ(plat.live_allocations(), 0u);
 }
 
-TEST_F(Fixture, UpdateAgainstAFirmwareThatGoesSilentEndsByItsDeadline) {
+TEST_F(HostileFirmware, UpdateAgainstAFirmwareThatGoesSilentEndsByItsDeadline) {
   start();
   std::vector<std::uint8_t> image(100'000, 0x11);
   fw::UpdateProgress progress;
@@ -234,7 +234,7 @@ TEST_F(Fixture, UpdateAgainstAFirmwareThatGoesSilentEndsByItsDeadline) {
             Error::kTimeout);
 }
 
-TEST_F(Fixture, CoredumpReadFromALateFirmwareEndsByItsDeadline) {
+TEST_F(HostileFirmware, CoredumpReadFromALateFirmwareEndsByItsDeadline) {
   dev.firmware().config().coredump_bytes = 20'000;  // six chunks
   start();
   bad().late_us = 300'000;
@@ -246,7 +246,7 @@ TEST_F(Fixture, CoredumpReadFromALateFirmwareEndsByItsDeadline) {
 
 // Mailbox::reap walks the Tx ring up to the host's own tail: a FW_CMPL bit stuck at 1
 // cannot take it further, and requests still complete or time out.
-TEST_F(Fixture, StuckTxCompletionBitsAreBoundedByTheRing) {
+TEST_F(HostileFirmware, StuckTxCompletionBitsAreBoundedByTheRing) {
   start();
   dev.hostile().stuck[0] = {
       Bar::kIpc, regs::MbxDescLo::at(0, regs::kMailboxTx).offset, 0x2, 0, regs::kMailboxDescs, 8};
@@ -262,7 +262,7 @@ TEST_F(Fixture, StuckTxCompletionBitsAreBoundedByTheRing) {
 // firmware answered again, stop() failed to post the ownership release at once (busy)
 // and the firmware went on believing the host owned the NIC. A request now waits, up to
 // its deadline, for the firmware to make room.
-TEST_F(Fixture, RequestsWaitForRoomInAFullTxRingUntilTheirDeadline) {
+TEST_F(HostileFirmware, RequestsWaitForRoomInAFullTxRingUntilTheirDeadline) {
   start();
   bad().silent = true;
   for (int i = 0; i < 20; ++i) {
