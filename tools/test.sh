@@ -3,7 +3,8 @@
 #
 #   0. clang-format over the tree
 #   1. g++, warnings as errors: unit, model, freestanding, package and doc tests
-#   2. clang++, warnings as errors, ASan + UBSan: the same tests, and the TLV fuzzer
+#   2. clang++, warnings as errors, ASan + UBSan: the same tests, and the fuzzers (TLV parser
+#      60 s; Rx ring, Tx ring and mailbox on the hostile model, 30 s each)
 #   3. the VFIO backend against real vfio-pci, IOMMU DMA and MSI-X in a QEMU VM
 #   4. the library in a UEFI application booted in QEMU with OVMF (x86_64) and AAVMF (aarch64)
 #   5. the unmodified upstream Linux driver (User-Mode Linux) on the device model, through
