@@ -14,6 +14,11 @@
 // beyond the tail, or inside a batch) is counted as an error and ignored, never acted on.
 // Only a completion bit for bit identical to the next genuine one passes, and no driver
 // can tell that one apart.
+// The rule assumes one completion per descriptor flagged REQ_COMPLETION (the flag is per
+// descriptor, and upstream flags one per doorbell). A device that merged several into one
+// would show as a Tx queue that stops with bad_completions rising; close() still reports
+// every packet. Accepting any outstanding end instead would let a replayed old head alias
+// a newer end once the ring is over half full, reporting unfetched packets done.
 #pragma once
 
 #include <array>
