@@ -3,7 +3,8 @@
 #
 #   0. clang-format over the tree
 #   1. g++, warnings as errors: unit, model, freestanding, package and doc tests
-#   2. clang++, warnings as errors, ASan + UBSan: the same tests, and the TLV fuzzer
+#   2. clang++, warnings as errors, ASan + UBSan: the same tests, and the fuzzers (TLV parser
+#      60 s; Rx ring, Tx ring and mailbox on the hostile model, 30 s each)
 #   3. other CPUs: the suites cross-built and run under qemu-user on aarch64, riscv64, s390x
 #      (big-endian) and armhf (32-bit); the freestanding program on those and i386, ppc64le,
 #      loongarch64 (GoogleTest per CPU is cached in ~/.cache/fbnic)

@@ -4,7 +4,8 @@
 //            ownership, heartbeat) -> queues (allocate, enable, fill, arm vectors) ->
 //            classifier (RSS, MAC filters) -> link
 //   close(): link -> classifier -> queues (quiesce: every packet delivered or reported)
-//            -> ownership released -> mailbox closed
+//            -> ownership released -> mailbox closed -> bus mastering off -> queue memory
+//            freed (nothing is freed while the device could still write to it)
 //
 // A failure part way through open() undoes what was done, ownership included.
 // MSI-X vectors: 0 mailbox, 1 link, 2 + i queue pair i.
@@ -13,6 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "fbnic/base/mac_address.hpp"
@@ -25,6 +27,7 @@
 #include "fbnic/mac/link.hpp"
 #include "fbnic/platform/deadline.hpp"
 #include "fbnic/regs/intr.hpp"
+#include "fbnic/regs/pul.hpp"
 #include "fbnic/ring/policy.hpp"
 #include "fbnic/ring/rx_queue.hpp"
 #include "fbnic/ring/tx_queue.hpp"
@@ -112,9 +115,7 @@ class Device {
     if (st.ok()) st = link_.start(mode, link_opts).status();
     if (!st.ok()) {
       log(p, LogLevel::kError, "fbnic: bring-up failed: ", st.name());
-      teardown([](std::uint64_t) {}, [](std::uint64_t) {},
-               [this](const typename Rx::Packet& pkt) { rx_[0].release(pkt); })
-          .ignore();
+      teardown([](std::uint64_t) {}, [](std::uint64_t) {}, ReleaseToItsQueue{}).ignore();
       return st;
     }
     open_ = true;
@@ -123,15 +124,17 @@ class Device {
 
   // Quiesces and releases everything. on_tx_done / on_tx_aborted receive the cookie of
   // every packet still owned by a Tx queue; on_rx every packet still in an Rx queue.
+  // Packets handed out by poll() before stay valid until released (after close() too);
+  // the last release frees their queue's buffers. Destroying the Device frees them all.
   template <class TxDone, class TxAborted, class RxPacket>
   Status close(TxDone&& on_tx_done, TxAborted&& on_tx_aborted, RxPacket&& on_rx) {
     if (!open_) return ok_status();
     open_ = false;
     return teardown(on_tx_done, on_tx_aborted, on_rx);
   }
+  // The same, dropping what is left: each Rx packet goes back to its own queue.
   Status close() {
-    return close([](std::uint64_t) {}, [](std::uint64_t) {},
-                 [this](const typename Rx::Packet& pkt) { rx_[0].release(pkt); });
+    return close([](std::uint64_t) {}, [](std::uint64_t) {}, ReleaseToItsQueue{});
   }
 
   // The periodic work, about once a second: the firmware heartbeat (one every 10 s; see
@@ -182,12 +185,25 @@ class Device {
   }
 
  private:
+  // on_rx for a close that keeps nothing: every packet back to the queue it came from.
+  struct ReleaseToItsQueue {};
+
   template <class Q, std::size_t... I>
   std::array<Q, sizeof...(I)> make_queues(std::index_sequence<I...>) {
     return {Q(io_, static_cast<std::uint32_t>(I), queue_vector(static_cast<std::uint32_t>(I)))...};
   }
 
+  // The PUL's bus-master enables gate all device DMA. The mailbox turns them on when it
+  // opens; without firmware nothing else would.
+  Status bus_mastering(bool on) {
+    const std::uint32_t bme = on ? 1 : 0;
+    FBNIC_TRY(io_.write(regs::PulObTlpHdrArCfg{}.set(regs::PulObTlpHdrArCfg::kBme, bme)));
+    FBNIC_TRY(io_.write(regs::PulObTlpHdrAwCfg{}.set(regs::PulObTlpHdrAwCfg::kBme, bme)));
+    return io_.flush();
+  }
+
   Status start_queues() {
+    FBNIC_TRY(bus_mastering(true));
     for (auto& q : tx_) FBNIC_TRY(q.allocate());
     for (auto& q : rx_) FBNIC_TRY(q.allocate());
     for (auto& q : tx_) FBNIC_TRY(q.enable());
@@ -214,15 +230,22 @@ class Device {
     const Deadline idle =
         Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.idle_timeout_ms} * 1000);
     for (auto& q : tx_) keep(q.disable(idle, on_tx_done, on_tx_aborted));
-    for (auto& q : rx_) keep(q.disable(idle, on_rx));
+    for (auto& q : rx_) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<RxPacket>, ReleaseToItsQueue>) {
+        keep(q.disable(idle, [&q](const typename Rx::Packet& pkt) { q.release(pkt); }));
+      } else {
+        keep(q.disable(idle, on_rx));
+      }
+    }
     const std::uint32_t vectors = kTxQueues > kRxQueues ? kTxQueues : kRxQueues;
     for (std::uint32_t i = 0; i < vectors; ++i) keep(mask_vector(io_, queue_vector(i)));
-    for (auto& q : tx_) q.free();
-    for (auto& q : rx_) q.free();
     if (cfg_.use_firmware) {
       keep(
           fw_.stop(Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.firmware_timeout_ms} * 1000)));
     }
+    keep(bus_mastering(false));
+    for (auto& q : tx_) q.free();
+    for (auto& q : rx_) q.free();
     return first;
   }
 

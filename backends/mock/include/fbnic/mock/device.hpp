@@ -23,6 +23,7 @@
 #include "fbnic/mock/firmware.hpp"
 #include "fbnic/mock/frame.hpp"
 #include "fbnic/mock/frame_queue.hpp"
+#include "fbnic/mock/hostile.hpp"
 #include "fbnic/mock/intr_block.hpp"
 #include "fbnic/mock/irq.hpp"
 #include "fbnic/mock/mac_model.hpp"
@@ -43,6 +44,8 @@ struct DeviceCounters {
   std::uint64_t rx_rpc_disabled = 0;     // arrived while RPC_RMI_CONFIG.ENABLE was off
   std::uint64_t rx_to_bmc = 0;           // for the BMC
   std::uint64_t rx_queue_drops = 0;      // the queue was off or out of buffers
+  std::uint64_t dma_reads = 0;           // device reads of host memory that happened
+  std::uint64_t dma_writes = 0;          // device writes to host memory that happened
 };
 
 template <class Config = DefaultConfig>
@@ -79,6 +82,7 @@ class Device {
 
   // --- bus side ---
   std::uint32_t read32(Bar bar, std::uint32_t offset) {
+    vanish_if_due();
     if (removed_) {
       ++dropped_accesses_;
       return 0xFFFF'FFFFu;
@@ -91,11 +95,13 @@ class Device {
     } else {
       note_unmodelled(bar, offset);
     }
+    for (const StuckBits& s : hostile_.stuck) value = s.apply(bar, offset, value);
     accesses_.record(bar, false, offset, value);
     return value;
   }
 
   void write32(Bar bar, std::uint32_t offset, std::uint32_t value) {
+    vanish_if_due();
     if (removed_) {
       ++dropped_accesses_;
       return;
@@ -191,12 +197,14 @@ class Device {
     std::uint8_t* src = dma_target(iova, len, Direction::kRead);
     if (src == nullptr) return false;
     copy_bytes(dst, src, len);
+    ++counters_.dma_reads;
     return true;
   }
   bool dma_write(std::uint64_t iova, const void* src, std::size_t len) {
     std::uint8_t* dst = dma_target(iova, len, Direction::kWrite);
     if (dst == nullptr) return false;
     copy_bytes(dst, src, len);
+    ++counters_.dma_writes;
     return true;
   }
 
@@ -235,6 +243,8 @@ class Device {
   // Surprise removal: reads return all ones and writes vanish, as on a dead PCIe link.
   void set_removed(bool removed) { removed_ = removed; }
   [[nodiscard]] bool removed() const { return removed_; }
+  // The hostile mode (hostile.hpp): off until a test or fuzzer turns a fault on.
+  [[nodiscard]] Hostility& hostile() { return hostile_; }
 
   [[nodiscard]] Regs& regs() { return regs_; }
   [[nodiscard]] Intr& intr() { return intr_; }
@@ -253,6 +263,10 @@ class Device {
  private:
   static constexpr int kMaxStepsPerAdvance = 100'000;
 
+  void vanish_if_due() {
+    if (hostile_.remove_after != 0 && --hostile_.remove_after == 0) removed_ = true;
+  }
+
   std::optional<std::uint32_t> computed_read(std::uint32_t offset) {
     if (auto v = queues_.read(offset)) return v;
     // The host FIFO's fill level, in 64-byte units like its thresholds.
@@ -267,6 +281,7 @@ class Device {
     mac_.update(now_ns_);
     fw_.run();
     queues_.run_tx();
+    queues_.run_hostile();
     run_rx();
     flow_control();
     queues_.run_timers(now_ns_);
@@ -365,6 +380,7 @@ class Device {
   }
 
   std::uint8_t* dma_target(std::uint64_t iova, std::size_t len, Direction dir) {
+    if (removed_) return nullptr;  // a device that is gone reaches nothing
     if (!bus_master_enabled(dir)) {
       faults_.record(Fault::kDmaBusMasterOff, iova, len);
       return nullptr;
@@ -426,6 +442,7 @@ class Device {
   std::array<std::uint8_t, 64> pad_{};
   std::uint64_t now_ns_ = 0;
   bool removed_ = false;
+  Hostility hostile_{};
   std::uint64_t dropped_accesses_ = 0;
   std::uint64_t unmodelled_ = 0;
   std::uint32_t last_unmodelled_ = 0;
