@@ -2,8 +2,9 @@
 // buffers freed from the reclaim callback while Rx frames go back out without a copy.
 #include <gtest/gtest.h>
 
-#include "support/frames.hpp"
-#include "support/nic.hpp"
+#include <fbnic/mock/testing.hpp>
+
+#include "support/gtest_glue.hpp"
 
 #include <array>
 #include <cstdint>
@@ -13,7 +14,7 @@
 
 namespace {
 using namespace fbnic;
-using namespace fbnic::test;
+using namespace fbnic::mock::testing;
 
 DmaBuffer fake_memory(std::vector<std::uint8_t>& bytes, std::uint64_t device) {
   return DmaBuffer{bytes.data(), device, bytes.size(), 1};
@@ -91,7 +92,7 @@ TEST(BufferPool, DoubleFreesAndForeignIndexesAreRefusedAndCounted) {
 // buffer and every Rx page is free again.
 TEST(BufferPool, TxFromThePoolFreedByReclaimWhileRxFramesGoBackOutWithoutACopy) {
   Nic<> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   auto mem = nic.plat.dma_alloc(512 * 2048, 4096);
   ASSERT_TRUE(mem.ok());
   BufferPool<512> pool;
