@@ -12,7 +12,6 @@
 // device failure (a removed device included), 2 on bad usage.
 #include <array>
 #include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,7 +27,7 @@ constexpr const char* kUsage =
     "usage: fbnic-fwd [options] PORT-A [PORT-B]\n"
     "  --count N          stop after forwarding N frames, 0 = until --duration (default 0)\n"
     "  --duration S       stop after S seconds (default 60)\n"
-    "  --queues N         queue pairs: 1, 2, 4 or 8 (default 1; one port needs 2 or more)\n"
+    "  --queues N         queue pairs: 1, 2, 4 or 8 (default 1; one port needs 2, 4 or 8)\n"
     "  --irq              sleep on interrupts when idle instead of polling\n"
     "  --doorbell BDF...  (QEMU route) the ivshmem-doorbell of PORT-A [and PORT-B]\n"
     "  --training-ms N    link training time (default 4000, as upstream)\n"
@@ -38,27 +37,22 @@ constexpr std::uint32_t kBatch = 32;
 constexpr std::uint32_t kMaxFrags = 4;  // Rx pages one Tx cookie can name (16 bits each)
 constexpr std::uint64_t kNoPage = 0xFFFF;
 
-struct Config {
-  vfio::Options options;
-  std::vector<std::string> ports, doorbells;
-  std::uint64_t count = 0;
-  std::uint32_t training_ms = 4000;
-  std::uint64_t duration_s = 60;
-  bool irq = false;
-};
-
 struct Counts {
   std::uint64_t frames = 0, bytes = 0, dropped = 0;
 };
 
+// Gives back to rx the pages a Tx cookie names.
+template <class Rx>
+void release_pages(Rx& rx, std::uint64_t cookie) {
+  for (std::uint32_t i = 0; i < kMaxFrags && (cookie >> (16 * i) & kNoPage) != kNoPage; ++i) {
+    rx.release(RxFragment{nullptr, 0, static_cast<std::uint16_t>(cookie >> (16 * i)), 0});
+  }
+}
+
 // Moves what rx got to tx, zero copy; the cookie names the Rx pages to give back.
 template <class Rx, class Tx>
 std::uint32_t forward(Rx& rx, Tx& tx, Counts& n) {
-  tx.reclaim([&rx](std::uint64_t cookie) {
-    for (std::uint32_t i = 0; i < kMaxFrags && (cookie >> (16 * i) & kNoPage) != kNoPage; ++i) {
-      rx.release(RxFragment{nullptr, 0, static_cast<std::uint16_t>(cookie >> (16 * i)), 0});
-    }
-  });
+  tx.reclaim([&rx](std::uint64_t cookie) { release_pages(rx, cookie); });
   std::array<typename Rx::Packet, kBatch> in{};
   std::array<std::array<TxBuffer, kMaxFrags>, kBatch> bufs{};
   std::array<TxPacket, kBatch> out{};
@@ -94,101 +88,59 @@ std::uint32_t forward(Rx& rx, Tx& tx, Counts& n) {
 }
 
 template <std::uint32_t Q>
-int run(const Config& c) {
-  using Port = tool::Port<tool::ToolPolicy<Q>>;
+int run(const tool::RunOptions& o, std::uint64_t count) {
   const char* tool = "fbnic-fwd";
-  auto iommu = std::make_shared<vfio::Container>(c.options);  // one context for both ports
-  std::vector<std::unique_ptr<Port>> ports;
+  tool::Ports<Q> ports(tool, o);  // one IOMMU context: a page of one port reaches the other
   DeviceConfig cfg;
   cfg.promiscuous = true;  // a forwarder takes whatever arrives
-  cfg.link.training_ms = c.training_ms;
-  for (const std::string& address : c.ports) {
-    ports.push_back(std::make_unique<Port>(iommu, c.options));
-    if (!ports.back()->open(tool, address, cfg, false)) return 1;
-  }
-  for (auto& p : ports) {
-    if (!p->wait_link(tool, 10'000'000 + c.training_ms * 1000ull)) return 1;
-  }
-  tool::Interrupts irqs;
-  std::array<std::uint32_t, Q> vectors{};
-  for (std::uint32_t q = 0; q < Q; ++q) vectors[q] = Port::Nic::queue_vector(q);
-  for (std::size_t i = 0; c.irq && i < ports.size(); ++i) {
-    const std::string bell = i < c.doorbells.size() ? c.doorbells[i] : "";
-    if (!irqs.enable(tool, ports[i]->platform, vectors[Q - 1] + 1, vectors, bell)) return 1;
-  }
+  if (!ports.open(cfg, false)) return 1;
+  const bool two = ports.size() == 2;
   std::printf("%s: forwarding %s\n", tool,
-              ports.size() == 2 ? "between the two ports (queue q to queue q)"
-                                : "between the queues of one port (queue q to queue q+1)");
+              two ? "between the two ports (queue q to queue q)"
+                  : "between the queues of one port (queue q to queue q+1)");
+  // The Rx queue whose frames Tx queue q of port i sends.
+  auto feeder = [&](std::size_t i, std::uint32_t q) -> auto& {
+    return two ? ports[1 - i].nic->rx(q) : ports[0].nic->rx((q + Q - 1) % Q);
+  };
 
-  Port& a = *ports.front();
-  Port& b = *ports.back();
   Counts n;
-  const std::uint64_t t0 = a.platform.now_ns();
-  std::uint64_t last_report = t0, last_progress = t0, last_check = t0, last_frames = 0;
-  std::uint64_t first = 0, last = 0;  // when the first and the last frame went through
-  Status gone = ok_status();
-  while ((c.count == 0 || n.frames < c.count) && tool::stop_signal == 0) {
-    const std::uint64_t now = a.platform.now_ns();
-    std::uint32_t moved = 0;
-    for (std::uint32_t q = 0; q < Q; ++q) {
-      if (ports.size() == 2) {
-        moved += forward(a.nic->rx(q), b.nic->tx(q), n) + forward(b.nic->rx(q), a.nic->tx(q), n);
-      } else {
-        moved += forward(a.nic->rx(q), a.nic->tx((q + 1) % Q), n);
-      }
+  std::uint64_t first = 0, last = 0, last_frames = 0;  // first and last frame through
+  auto report = [&](double at, double dt) {
+    std::printf("%6.1f s  forwarded %8.0f fps\n", at, tool::as_double(n.frames - last_frames) / dt);
+    last_frames = n.frames;
+  };
+  bool moved = false;
+  while ((count == 0 || n.frames < count) && ports.watch(moved, report)) {
+    std::uint32_t got = 0;
+    for (std::size_t i = 0; i < ports.size(); ++i) {
+      for (std::uint32_t q = 0; q < Q; ++q) got += forward(feeder(i, q), ports[i].nic->tx(q), n);
     }
-    if (moved != 0) {
-      last_progress = now;
-      if (first == 0) first = now;
-      last = now;
+    moved = got != 0;
+    if (moved) {
+      last = ports.now();
+      if (first == 0) first = last;
     }
-    const bool second = now - last_report >= 1'000'000'000;
-    if (second || now - last_check >= 10'000'000) {  // are the devices still there?
-      last_check = now;
-      const bool stalled = now - last_progress > 200'000'000;
-      for (auto& p : ports) {
-        gone = p->check(second    ? Port::Check::kService
-                        : stalled ? Port::Check::kPresent
-                                  : Port::Check::kRequest);
-        if (!gone.ok()) {
-          p->print_gone(tool, gone, now - last_progress);
-          break;
-        }
-      }
-      if (!gone.ok()) break;
-    }
-    if (second) {
-      std::printf(
-          "%6.1f s  forwarded %8.0f fps\n", tool::as_double(now - t0) / 1e9,
-          tool::as_double(n.frames - last_frames) / (tool::as_double(now - last_report) / 1e9));
-      last_report = now;
-      last_frames = n.frames;
-    }
-    if (now - t0 > c.duration_s * 1'000'000'000) break;
-    if (moved == 0 && irqs.enabled()) {
-      for (auto& p : ports) {
-        for (const std::uint32_t v : vectors) rearm_vector(p->nic->io(), v).ignore();
-      }
-      irqs.wait(50'000);
-    }
+    if (!moved && o.irq) ports.wait_for_work();
   }
   const double seconds = tool::as_double(last - first) / 1e9;
-  const bool ok = gone.ok() && (c.count == 0 || n.frames >= c.count);
+  const bool ok = ports.gone().ok() && (count == 0 || n.frames >= count);
   std::printf(
       "%s: forwarded %llu frames (%llu bytes) zero-copy, %llu dropped, in %.2f s (first "
       "to last): %.0f frames/s%s\n",
       tool, static_cast<unsigned long long>(n.frames), static_cast<unsigned long long>(n.bytes),
       static_cast<unsigned long long>(n.dropped), seconds,
       seconds > 0 ? tool::as_double(n.frames) / seconds : 0.0, ok ? "" : " -- FAILED");
-  if (irqs.enabled()) {
-    std::printf("%s: interrupts: %llu wakeups, %llu waits timed out\n", tool,
-                static_cast<unsigned long long>(irqs.wakeups),
-                static_cast<unsigned long long>(irqs.timeouts));
+  ports.interrupts().print(tool);
+  // A Tx queue holds pages of the Rx queue that fed it: stop the Tx queues first and give
+  // every page back, so that each Rx page pool is whole again when the devices close.
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    for (std::uint32_t q = 0; q < Q; ++q) {
+      auto give_back = [&rx = feeder(i, q)](std::uint64_t cookie) { release_pages(rx, cookie); };
+      const Deadline idle = Deadline::after_us(ports.now(), 500'000);
+      ports[i].nic->tx(q).disable(idle, give_back, give_back).ignore();
+    }
   }
-  // Each port's close hands back the other port's pages still in its Tx queue: close both
-  // devices before any of their memory goes.
-  for (auto& p : ports) p->nic->close().ignore();
-  for (auto& p : ports) p->close(tool);
+  ports.close();
   return ok ? 0 : 1;
 }
 
@@ -196,17 +148,12 @@ int run(const Config& c) {
 
 int main(int argc, char** argv) {
   tool::Args args("fbnic-fwd", argc, argv, kUsage);
-  Config c;
-  c.options = tool::parse_vfio_options(args);
-  c.count = args.number("--count", 0, ~0ull, 0);
-  c.duration_s = args.number("--duration", 1, 86400, 60);
-  const auto queues = args.number("--queues", 1, 128, 1);
-  c.irq = args.flag("--irq");
-  while (const char* bell = args.value("--doorbell")) c.doorbells.emplace_back(bell);
-  c.training_ms = static_cast<std::uint32_t>(args.number("--training-ms", 0, 60'000, 4000));
-  c.ports = args.rest();
-  if (c.ports.empty() || c.ports.size() > 2) args.bad("name one port or two");
-  if (c.ports.size() == 1 && queues < 2) args.bad("one port forwards between queues: --queues 2+");
+  tool::RunOptions o = tool::parse_run_options(args);
+  const std::uint64_t count = args.number("--count", 0, ~0ull, 0);
+  o.ports = args.rest();
+  if (o.ports.empty() || o.ports.size() > 2) args.bad("name one port or two");
+  if (o.ports.size() == 1 && o.queues < 2)
+    args.bad("one port forwards between its queues: --queues 2, 4 or 8");
   tool::stop_on_signals();
-  return tool::with_queues(args, queues, [&](auto q) { return run<decltype(q)::value>(c); });
+  return tool::with_queues(o.queues, [&](auto q) { return run<decltype(q)::value>(o, count); });
 }

@@ -7,11 +7,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -186,16 +188,41 @@ struct ToolPolicy : DefaultPolicy {
   static constexpr std::uint32_t kRxQueues = Queues;
 };
 
-// Queue counts are compile-time Policy constants in this library version: a run-time
-// --queues picks one of these instantiations (fn gets std::integral_constant<Queues>).
+// What fbnic-pktgen and fbnic-fwd share on the command line (the ports are theirs to take).
+struct RunOptions {
+  vfio::Options vfio;
+  std::vector<std::string> ports, doorbells;
+  std::uint32_t queues = 1;
+  std::uint32_t training_ms = 4000;
+  std::uint64_t duration_s = 60;
+  bool irq = false;
+};
+
+inline RunOptions parse_run_options(Args& args) {
+  RunOptions o;
+  o.vfio = parse_vfio_options(args);
+  if (const char* text = args.value("--queues")) {
+    const std::string_view q(text);
+    o.queues = q == "1" ? 1 : q == "2" ? 2 : q == "4" ? 4 : q == "8" ? 8 : 0;
+    if (o.queues == 0) args.bad("--queues is 1, 2, 4 or 8");
+  }
+  o.duration_s = args.number("--duration", 1, 86400, 60);
+  o.irq = args.flag("--irq");
+  while (const char* bell = args.value("--doorbell")) o.doorbells.emplace_back(bell);
+  o.training_ms = static_cast<std::uint32_t>(args.number("--training-ms", 0, 60'000, 4000));
+  return o;
+}
+
+// Queue counts are compile-time Policy constants in this library version: the run-time
+// --queues (1, 2, 4 or 8, checked by parse_run_options) picks one of these instantiations
+// (fn gets std::integral_constant<Queues>).
 template <class Fn>
-int with_queues(Args& args, unsigned long queues, Fn&& fn) {
+int with_queues(std::uint32_t queues, Fn&& fn) {
   switch (queues) {
-    case 1: return fn(std::integral_constant<std::uint32_t, 1>{});
     case 2: return fn(std::integral_constant<std::uint32_t, 2>{});
     case 4: return fn(std::integral_constant<std::uint32_t, 4>{});
     case 8: return fn(std::integral_constant<std::uint32_t, 8>{});
-    default: args.bad("--queues is 1, 2, 4 or 8 in this build");
+    default: return fn(std::integral_constant<std::uint32_t, 1>{});
   }
 }
 
@@ -263,7 +290,8 @@ struct Port {
                 platform.address().c_str(), s.name(), as_double(stalled_ns) / 1e6,
                 why.empty() ? "" : ": ", why.substr(0, why.find('\n')).c_str());
   }
-  // Takes the device down and says what is left: nothing may stay mapped or pinned.
+  // Takes the device down and says what is left in the IOMMU context (the Container, all
+  // its ports' memory): once every device of it is down, nothing may stay mapped or pinned.
   void close(const char* tool) {
     if (nic) nic->close().ignore();
     const std::string address = platform.is_open() ? platform.address() : "the device";
@@ -276,7 +304,7 @@ struct Port {
 // --- interrupts ---
 // The fbnic's MSI-X goes to eventfds; on the QEMU route (no MSI-X through the proxy) the
 // emulator rings an ivshmem-doorbell companion instead (vector v on its vector v % n), and
-// that is what is waited on. Rearm, then wait: a vector masks itself when it fires.
+// that is what is waited on.
 class Interrupts {
  public:
   // Routes the fbnic's vectors 0..count-1 to eventfds and watches those in `watch`: on
@@ -313,16 +341,121 @@ class Interrupts {
       std::uint64_t count = 0;
       if ((p.revents & POLLIN) != 0) (void)!::read(p.fd, &count, sizeof(count));
     }
-    ++(n > 0 ? wakeups : timeouts);
+    ++(n > 0 ? wakeups_ : timeouts_);
     return n > 0;
   }
   [[nodiscard]] bool enabled() const { return !fds_.empty(); }
-  std::uint64_t wakeups = 0;
-  std::uint64_t timeouts = 0;
+  void print(const char* tool) const {
+    if (!enabled()) return;
+    std::printf("%s: interrupts: %llu wakeups, %llu waits timed out\n", tool,
+                static_cast<unsigned long long>(wakeups_),
+                static_cast<unsigned long long>(timeouts_));
+  }
 
  private:
   std::vector<pollfd> fds_;
   std::vector<std::unique_ptr<vfio::Platform>> bells_;
+  std::uint64_t wakeups_ = 0;
+  std::uint64_t timeouts_ = 0;
+};
+
+// The ports of one run, in one IOMMU context (a shared vfio::Container: memory mapped once
+// is reached by every port at one device address), brought up with their links, their
+// interrupts routed when asked; then watched while frames move.
+template <std::uint32_t Queues>
+class Ports {
+ public:
+  using Port = tool::Port<ToolPolicy<Queues>>;
+  using Nic = typename Port::Nic;
+
+  Ports(const char* tool, const RunOptions& o)
+      : tool_(tool), o_(o), iommu_(std::make_shared<vfio::Container>(o.vfio)) {}
+
+  bool open(DeviceConfig cfg, bool loopback) {
+    cfg.link.training_ms = o_.training_ms;
+    for (const std::string& address : o_.ports) {
+      list_.push_back(std::make_unique<Port>(iommu_, o_.vfio));
+      if (!list_.back()->open(tool_, address, cfg, loopback)) return false;
+    }
+    for (auto& p : list_) {
+      if (!p->wait_link(tool_, 10'000'000 + o_.training_ms * 1000ull)) return false;
+    }
+    for (std::uint32_t q = 0; q < Queues; ++q) vectors_[q] = Nic::queue_vector(q);
+    for (std::size_t i = 0; o_.irq && i < list_.size(); ++i) {
+      const std::string bell = i < o_.doorbells.size() ? o_.doorbells[i] : "";
+      if (!irqs_.enable(tool_, list_[i]->platform, vectors_[Queues - 1] + 1, vectors_, bell)) {
+        return false;
+      }
+    }
+    t0_ = last_report_ = last_check_ = last_progress_ = now();
+    return true;
+  }
+  [[nodiscard]] std::size_t size() const { return list_.size(); }
+  Port& operator[](std::size_t i) { return *list_[i]; }
+  Port& front() { return *list_.front(); }
+  Port& back() { return *list_.back(); }
+  std::uint64_t now() { return list_.front()->platform.now_ns(); }
+
+  // Once per turn of a tool's loop (`moved`: frames moved in this turn). Whether the
+  // devices are still there: the kernel's request every 10 ms, config space too once
+  // frames stopped moving for 200 ms, the heartbeat and link each second (then
+  // report(seconds since the start, seconds since the last report) runs). False once a
+  // device is gone (said, and kept in gone()), on SIGINT/SIGTERM, or after --duration.
+  template <class Report>
+  bool watch(bool moved, Report&& report) {
+    const std::uint64_t t = now();
+    if (moved) last_progress_ = t;
+    const bool second = t - last_report_ >= 1'000'000'000;
+    if (second || t - last_check_ >= 10'000'000) {
+      last_check_ = t;
+      const bool stalled = t - last_progress_ > 200'000'000;
+      for (auto& p : list_) {
+        gone_ = p->check(second    ? Port::Check::kService
+                         : stalled ? Port::Check::kPresent
+                                   : Port::Check::kRequest);
+        if (!gone_.ok()) {
+          p->print_gone(tool_, gone_, t - last_progress_);
+          return false;
+        }
+      }
+    }
+    if (second) {
+      report(as_double(t - t0_) / 1e9, as_double(t - last_report_) / 1e9);
+      last_report_ = t;
+    }
+    return stop_signal == 0 && t - t0_ <= o_.duration_s * 1'000'000'000;
+  }
+  [[nodiscard]] Status gone() const { return gone_; }
+  [[nodiscard]] std::uint64_t idle_ns() { return now() - last_progress_; }
+  [[nodiscard]] double seconds() { return as_double(now() - t0_) / 1e9; }
+
+  // Interrupt mode, after the queues were polled: unmask each queue vector, then sleep
+  // until one fires (at most 50 ms). A vector masks itself when it fires; work that came
+  // between the last poll and the unmask fires it again at once, so nothing is missed.
+  void wait_for_work() {
+    for (auto& p : list_) {
+      for (const std::uint32_t v : vectors_) rearm_vector(p->nic->io(), v).ignore();
+    }
+    irqs_.wait(50'000);
+  }
+  [[nodiscard]] const Interrupts& interrupts() const { return irqs_; }
+
+  // Every device down first (each close can hand back memory of another port), then
+  // every port closed; the last one leaves the IOMMU context empty.
+  void close() {
+    for (auto& p : list_) p->nic->close().ignore();
+    for (auto& p : list_) p->close(tool_);
+  }
+
+ private:
+  const char* tool_;
+  const RunOptions& o_;
+  std::shared_ptr<vfio::Container> iommu_;
+  std::vector<std::unique_ptr<Port>> list_;
+  std::array<std::uint32_t, Queues> vectors_{};
+  Interrupts irqs_;
+  Status gone_ = ok_status();
+  std::uint64_t t0_ = 0, last_report_ = 0, last_check_ = 0, last_progress_ = 0;
 };
 
 }  // namespace fbnic::tool
