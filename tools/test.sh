@@ -11,8 +11,10 @@
 #   4. the VFIO backend against real vfio-pci, IOMMU DMA and MSI-X in a QEMU VM
 #   5. the library in a UEFI application booted in QEMU with OVMF (x86_64), AAVMF (aarch64)
 #      and U-Boot's UEFI (riscv64)
-#   6. fbnic-emu (ASan and UBSan) as a PCI device in stock QEMU: OVMF's shell, and a Linux
-#      guest's lspci and vfio-pci
+#   6. fbnic-emu (ASan and UBSan) as a PCI device in stock QEMU: OVMF's shell, a Linux
+#      guest's lspci and vfio-pci, then the VFIO tools in a guest with four NICs
+#      (fbnic-info, fbnic-pktgen, fbnic-fwd: 100,000 frames each, polling and through
+#      interrupts, and their bad input)
 #   7. the unmodified upstream Linux driver (User-Mode Linux) on the device model, through
 #      fbnic-emu built with ASan and UBSan (the first run builds the UML kernel, ~4 min):
 #      its wire on a TAP in a network namespace (ping, iperf3, a pcap tshark checks), then
@@ -48,7 +50,7 @@ tests/vm/vfio/run.sh
 stage "UEFI: the library inside OVMF, AAVMF and U-Boot (QEMU TCG, x86_64, aarch64, riscv64)"
 tests/uefi/run.sh
 
-stage "fbnic-emu as a PCI device in QEMU (x-pci-proxy-dev): OVMF, and Linux with vfio-pci"
+stage "fbnic-emu as a PCI device in QEMU (x-pci-proxy-dev): OVMF, Linux with vfio-pci, the VFIO tools"
 tests/qemu/run.sh --emu build/clang-san/backends/emu/fbnic-emu
 
 stage "upstream Linux fbnic driver (User-Mode Linux 6.12) on the device model, wire on a TAP"

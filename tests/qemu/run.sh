@@ -10,8 +10,10 @@
 #           each other) and an ivshmem doorbell: `lspci -nn` lists them, vfio-pci binds them,
 #           and tests/qemu/guest_probe.cpp measures a BAR read and rings the doorbell
 #   tools   the same kernel with four fbnic-emu NICs, each with a doorbell: fbnic-info,
-#           fbnic-pktgen and fbnic-fwd through vfio-pci, polling and interrupt-driven, then
-#           bad input (tests/qemu/tools_init.sh); fbnic-info's values are checked here
+#           fbnic-pktgen and fbnic-fwd through vfio-pci (FBNIC_TOOLS_FRAMES frames each,
+#           default 100,000), polling and interrupt-driven, fbnic-fwd between the queues of
+#           one port, then bad input (tests/qemu/tools_init.sh); fbnic-info's values are
+#           checked here
 #
 #   --emu PATH       the fbnic-emu to use (default: built in --build-dir, default build-emu)
 #   --keep           keep the scratch directory (consoles, fbnic-emu logs)
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
     --build-dir) build_dir=$(realpath -m "$2"); shift ;;
     --keep) keep=1 ;;
     uefi | linux | tools) phases+=("$1") ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -233,8 +235,13 @@ phase_tools() {
   local t0 rc=0 emu_pid child qemu_pid="" killed=""
   t0=$(date +%s%N)
   # Guest RAM 512 MiB: 64 hugepages of it hold the DMA memory (IOVA = physical address).
+  # iommu=pt: with four proxies QEMU 7.2 crashed in 3 of 10 boots without it (a
+  # use-after-free after the proxy drops the big lock in its memory listener), in none of 12
+  # with it. The devices bound to vfio-pci still get IOMMU domains of their own.
+  # fbnic-emu's private directory (its doorbell sockets) goes in the scratch directory: this
+  # fbnic-emu is killed, so it cannot remove that directory itself.
   # shellcheck disable=SC2054
-  timeout -k 5 "${FBNIC_QEMU_TIMEOUT:-900}" "$emu" qemu --log "$dir/emu.log" \
+  TMPDIR=$dir timeout -k 5 "${FBNIC_QEMU_TIMEOUT:-900}" "$emu" qemu --log "$dir/emu.log" \
     --wire cable:2 --wire cable:3 --wire cable:0 --wire cable:1 --doorbell-vectors 8 \
     --dsn "$tools_dsn" --fw-version "$tools_fw" --bmc "$tools_bmc" -- \
     qemu-system-x86_64 -accel tcg -nodefaults -display none -monitor none -no-reboot \

@@ -6,7 +6,10 @@
 #   fbnic-info     on all four; run.sh checks the values against how it configured the model
 #   fbnic-pktgen   FRAMES frames on GEN in MAC loopback, polling, then interrupt-driven
 #   fbnic-fwd      A <-> B, zero copy, while fbnic-pktgen sends FRAMES frames GEN -> A and
-#                  checks them on SINK <- B; polling, then interrupt-driven
+#                  checks them on SINK <- B; polling, then interrupt-driven; then on A alone
+#                  between its 4 queues (queue q to q+1), fbnic-pktgen --queues 4 on GEN
+#                  sending FRAMES/5 frames that come back to GEN
+#   every run      each port's close leaves no DMA mapping and no locked memory
 #   bad input      IOVA = physical address without hugepages and without root; a second
 #                  process opening a device fbnic-fwd holds; GEN unbound from vfio-pci
 #                  during fbnic-pktgen; fbnic-emu killed during fbnic-pktgen (run.sh kills
@@ -40,6 +43,10 @@ rate() {  # rate NAME LOG: the frames/s of the tool's summary line
   echo "TOOLS-RATE $1 $(sed -n 's/.* \([0-9]*\) frames\/s.*/\1/p' "$2" | tail -1)"
 }
 show() { sed "s/^/  $1| /" "$2"; }
+unmapped() {  # unmapped LOG: every port the tool closed left nothing mapped or locked
+  grep -q ' closed: ' "$1" &&
+    ! grep ' closed: ' "$1" | grep -qv 'closed: 0 DMA mappings left in its IOMMU context, locked memory 0 kB'
+}
 
 A=0000:00:03.0
 B=0000:00:04.0
@@ -94,14 +101,16 @@ echo "GUEST: hugepages reserved: $(cat /proc/sys/vm/nr_hugepages)"
 stage physical-refusals
 
 # --- fbnic-pktgen in MAC loopback ---
-run_pktgen() {  # run_pktgen NAME ARGS...
-  local run=$1 status
+run_pktgen() {  # run_pktgen NAME ARGS... (FRAMES frames, or N with --count N first)
+  local run=$1 n=$FRAMES status
   shift
-  /fbnic-pktgen --count "$FRAMES" $SIZES $T "$@" > "/tmp/$run" 2>&1
+  [ "$1" = --count ] && n=$2 && shift 2
+  /fbnic-pktgen --count "$n" $SIZES $T "$@" > "/tmp/$run" 2>&1
   status=$?
   show "$run" "/tmp/$run"
-  check "$run: $FRAMES sent, $FRAMES back, every byte compared (exit $status)" \
-    grep -q "sent $FRAMES, received $FRAMES (0 missing, 0 corrupt, 0 duplicate)" "/tmp/$run"
+  check "$run: $n sent, $n back, every byte compared (exit $status)" \
+    grep -q "sent $n, received $n (0 missing, 0 corrupt, 0 duplicate)" "/tmp/$run"
+  check "$run: nothing left mapped or locked" unmapped "/tmp/$run"
   rate "$run" "/tmp/$run"
 }
 run_pktgen pktgen-poll --loopback $GEN
@@ -111,15 +120,15 @@ grep -q 'interrupts: [1-9][0-9]* wakeups' /tmp/pktgen-irq || fail "pktgen-irq: n
 stage pktgen-irq
 
 # --- fbnic-fwd between A and B, fed by fbnic-pktgen GEN -> SINK ---
-run_fwd() {  # run_fwd NAME FWD-ARGS -- PKTGEN-ARGS
-  local name=$1 fwd_args="" fwd status
-  shift
+run_fwd() {  # run_fwd NAME FRAMES FWD-ARGS -- PKTGEN-ARGS
+  local name=$1 n=$2 fwd_args="" fwd status
+  shift 2
   while [ "$1" != -- ]; do
     fwd_args="$fwd_args $1"
     shift
   done
   shift
-  /fbnic-fwd --count "$FRAMES" --duration 300 $T $fwd_args $A $B > "/tmp/$name" 2>&1 &
+  /fbnic-fwd --count "$n" --duration 300 $T $fwd_args > "/tmp/$name" 2>&1 &
   fwd=$!
   # Wait for both ports to be up, bounded.
   for _ in $(seq 100); do
@@ -133,20 +142,28 @@ run_fwd() {  # run_fwd NAME FWD-ARGS -- PKTGEN-ARGS
     check "a second process opening $A, which fbnic-fwd holds: refused (exit $status)" \
       grep -q 'busy.*already open' /tmp/busy
   fi
-  run_pktgen "$name-gen" "$@" $GEN $SINK
-  kill -TERM "$fwd" 2>/dev/null  # it ends by itself after $FRAMES frames
+  run_pktgen "$name-gen" --count "$n" "$@"
+  kill -TERM "$fwd" 2>/dev/null  # it ends by itself after $n frames
   wait "$fwd"
   show "$name" "/tmp/$name"
-  check "$name: $FRAMES frames forwarded A -> B zero-copy, none dropped" \
-    grep -q "forwarded $FRAMES frames .* zero-copy, 0 dropped" "/tmp/$name"
+  check "$name: $n frames forwarded zero-copy, none dropped" \
+    grep -q "forwarded $n frames .* zero-copy, 0 dropped" "/tmp/$name"
+  check "$name: every page back, nothing left mapped or locked" unmapped "/tmp/$name"
   rate "$name" "/tmp/$name"
 }
-run_fwd fwd-poll --
+run_fwd fwd-poll "$FRAMES" $A $B -- $GEN $SINK
 stage fwd-poll
-run_fwd fwd-irq --irq --doorbell $BELL_A --doorbell $BELL_B -- --irq --doorbell $BELL_GEN \
-  --doorbell $BELL_SINK
+run_fwd fwd-irq "$FRAMES" --irq --doorbell $BELL_A --doorbell $BELL_B $A $B -- \
+  --irq --doorbell $BELL_GEN --doorbell $BELL_SINK $GEN $SINK
 grep -q 'interrupts: [1-9][0-9]* wakeups' /tmp/fwd-irq || fail "fwd-irq: no interrupt woke it"
 stage fwd-irq
+# One port, between its queues: GEN -> A (RSS over A's 4 queues) -> A's next queue -> GEN.
+run_fwd fwd-queues $((FRAMES / 5)) --queues 4 $A -- --queues 4 $GEN
+for q in 0 1 2 3; do
+  check "fwd-queues: pktgen's queue $q sent and received frames" \
+    grep -q "queue $q: tx [1-9][0-9]*, rx [1-9][0-9]*" /tmp/fwd-queues-gen
+done
+stage fwd-queues
 
 # --- a device that goes away during fbnic-pktgen ---
 removal() {  # removal NAME DEVICE: starts pktgen (its pid in $pktgen), waits until frames move
