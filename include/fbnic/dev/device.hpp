@@ -19,6 +19,7 @@
 
 #include "fbnic/base/mac_address.hpp"
 #include "fbnic/base/status.hpp"
+#include "fbnic/dev/queue_ref.hpp"
 #include "fbnic/dev/stats.hpp"
 #include "fbnic/fw/client.hpp"
 #include "fbnic/fw/mailbox.hpp"
@@ -67,7 +68,10 @@ class Device {
         link_(io_),
         hw_(io_),
         tx_(make_queues<Tx>(std::make_index_sequence<kTxQueues>{})),
-        rx_(make_queues<Rx>(std::make_index_sequence<kRxQueues>{})) {}
+        rx_(make_queues<Rx>(std::make_index_sequence<kRxQueues>{})) {
+    for (std::uint32_t i = 0; i < kTxQueues; ++i) tx_ref_[i] = TxRef<Tx>(tx_[i]);
+    for (std::uint32_t i = 0; i < kRxQueues; ++i) rx_ref_[i] = RxRef<Rx>(rx_[i]);
+  }
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
   ~Device() { close().ignore(); }
@@ -77,8 +81,18 @@ class Device {
   [[nodiscard]] fw::Client<P>& firmware() { return fw_; }
   [[nodiscard]] rpc::Classifier<P>& classifier() { return rpc_; }
   [[nodiscard]] mac::Link<P>& link() { return link_; }
-  [[nodiscard]] Tx& tx(std::uint32_t i) { return tx_[i]; }
-  [[nodiscard]] Rx& rx(std::uint32_t i) { return rx_[i]; }
+  // Queue i (dev/queue_ref.hpp). An index past the queues this Device holds is logged and
+  // gives a ref to no queue, whose calls are refused: never an access out of bounds.
+  [[nodiscard]] TxRef<Tx>& tx(std::uint32_t i) {
+    if (i < kTxQueues) return tx_ref_[i];
+    no_such_queue("tx(", i, kTxQueues, " Tx queue(s) (Policy::kTxQueues)");
+    return tx_ref_[kTxQueues];
+  }
+  [[nodiscard]] RxRef<Rx>& rx(std::uint32_t i) {
+    if (i < kRxQueues) return rx_ref_[i];
+    no_such_queue("rx(", i, kRxQueues, " Rx queue(s) (Policy::kRxQueues)");
+    return rx_ref_[kRxQueues];
+  }
   [[nodiscard]] const DeviceConfig& config() const { return cfg_; }
   static constexpr std::uint32_t queue_vector(std::uint32_t pair) {
     return regs::kFirstQueueVector + pair;
@@ -188,6 +202,12 @@ class Device {
   // on_rx for a close that keeps nothing: every packet back to the queue it came from.
   struct ReleaseToItsQueue {};
 
+  [[gnu::cold, gnu::noinline]] void no_such_queue(const char* call, std::uint32_t i,
+                                                  std::uint32_t count, const char* what) {
+    log(io_.platform(), LogLevel::kError, "fbnic: ", call, i, "): no such queue: this Device has ",
+        count, what, "; every call on it is refused");
+  }
+
   template <class Q, std::size_t... I>
   std::array<Q, sizeof...(I)> make_queues(std::index_sequence<I...>) {
     return {Q(io_, static_cast<std::uint32_t>(I), queue_vector(static_cast<std::uint32_t>(I)))...};
@@ -257,6 +277,9 @@ class Device {
   HwCounters<P, kRxQueues> hw_;
   std::array<Tx, kTxQueues> tx_;
   std::array<Rx, kRxQueues> rx_;
+  // One ref per queue and, last, one to no queue (what a bad index gets).
+  std::array<TxRef<Tx>, kTxQueues + 1> tx_ref_{};
+  std::array<RxRef<Rx>, kRxQueues + 1> rx_ref_{};
   DeviceConfig cfg_{};
   bool open_ = false;
 };

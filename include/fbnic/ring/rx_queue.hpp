@@ -223,11 +223,14 @@ class RxQueue {
 
   // --- the hot path ---
 
+  // On a queue that is not open (before open(), after close(), or one the device does not
+  // use) it does nothing and returns 0; packets held from before can still be released.
   std::uint32_t poll(std::span<Packet> out) {
+    if (!enabled_) return 0;
     const std::uint32_t slots = out.size() < kRcq ? static_cast<std::uint32_t>(out.size()) : kRcq;
     const std::uint32_t budget = slots * kCompletionsPerPacket;
     const std::uint32_t n = collect(out, budget < kRcq ? budget : kRcq).packets;
-    if (enabled_) refill();
+    refill();
     return n;
   }
 

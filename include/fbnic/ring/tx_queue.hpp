@@ -201,7 +201,7 @@ class TxQueue {
   SendResult send(std::span<const TxPacket> packets) {
     SendResult result;
     if (!enabled_) {
-      result.status = Error::kFailedPrecondition;
+      result.status = refuse_not_open();
       return result;
     }
     std::uint32_t last_meta = 0;
@@ -255,8 +255,11 @@ class TxQueue {
   // on_done(cookie) for every packet the device finished, at most `budget` of them, from
   // at most `budget` completions; returns how many. Packets beyond the budget are handed
   // back by the next call.
+  // On a queue that is not open (before open(), after close(), or one the device does not
+  // use) it does nothing and returns 0: close() reported every packet already.
   template <class OnDone>
   std::uint32_t reclaim(OnDone&& on_done, std::uint32_t budget = kRing) {
+    if (!enabled_) return 0;
     const std::uint32_t completions = budget < kCompletions ? budget : kCompletions;
     const std::uint32_t done = take_completions(on_done, budget, completions).packets;
     counters_.completed += done;
@@ -268,6 +271,13 @@ class TxQueue {
     std::uint64_t cookie = 0;
     std::uint32_t descs = 0;  // at a packet's first descriptor: how many it used
   };
+
+  [[gnu::cold, gnu::noinline]] Status refuse_not_open() {
+    log(io_.platform(), LogLevel::kError, "fbnic: tx queue ", queue_,
+        ": send() on a queue that is not open; open() the device first (queues at or past "
+        "DeviceConfig::tx_queues stay closed)");
+    return Error::kFailedPrecondition;
+  }
 
   // To the wire, no offload: most packets.
   static constexpr std::uint64_t kPlainMeta = desc::Twd{}.set(desc::Twd::kDestMac, 1).raw();
