@@ -105,4 +105,205 @@ TEST(Mistakes, QueueIndexPastTheCapacityIsRefusedNotIndexed) {
   EXPECT_EQ(r.nic.model.faults().total(), 0u);
 }
 
+// --- item 2: Tx lengths against the device's limits and the MTU ---
+
+// A DMA buffer of `bytes` in the rig's host memory, filled with a pattern.
+struct Buffer {
+  DmaBuffer mem{};
+  template <class R>
+  Buffer(R& r, std::size_t bytes) {
+    mem = r.nic.plat.dma_alloc(bytes, 4096).value();
+    for (std::size_t i = 0; i < bytes; ++i) static_cast<std::uint8_t*>(mem.cpu)[i] = 0x5A;
+    static_cast<std::uint8_t*>(mem.cpu)[0] = 0x02;  // a unicast destination
+  }
+};
+
+// Sends one packet of these buffers; what came back, and what left on the wire.
+template <class R>
+SendResult send_one(R& r, std::initializer_list<TxBuffer> bufs, TxOffload off = {}) {
+  const std::vector<TxBuffer> b(bufs);
+  const TxPacket pkt{std::span<const TxBuffer>(b), off, 77};
+  const SendResult s = r.nic.dev.tx(0).send(std::span(&pkt, 1));
+  r.nic.model.run();
+  return s;
+}
+
+std::uint64_t wire_frames(auto& r) { return r.nic.model.queues().counters().tx_frames; }
+
+TEST(Mistakes, TxBufferLongerThanTheDescriptorLengthFieldIsRefused) {
+  Rig<> r;
+  ASSERT_OK(r.nic.open_loopback());
+  const Buffer big(r, 70'000);
+  for (std::uint32_t len : {70'000u, 65'536u}) {
+    r.clear();
+    const SendResult s = send_one(r, {{big.mem.device, len}});
+    EXPECT_EQ(s.sent, 0u) << len;
+    EXPECT_EQ(s.status, Error::kInvalidArgument) << len;
+    EXPECT_TRUE(r.logged({"TxBuffer::len", std::to_string(len).c_str(), "65535"})) << r.lines();
+  }
+  EXPECT_EQ(wire_frames(r), 0u) << "nothing truncated went out";
+  EXPECT_EQ(r.nic.dev.tx(0).counters().rejected, 2u);
+  EXPECT_EQ(r.nic.dev.tx(0).counters().packets, 0u);
+  EXPECT_EQ(r.nic.dev.tx(0).in_flight(), 0u);
+}
+
+TEST(Mistakes, TxBufferOfZeroBytesIsRefused) {
+  Rig<> r;
+  ASSERT_OK(r.nic.open_loopback());
+  const Buffer b(r, 4096);
+  const SendResult s = send_one(r, {{b.mem.device, 60}, {b.mem.device, 0}});
+  EXPECT_EQ(s.status, Error::kInvalidArgument);
+  EXPECT_EQ(s.sent, 0u);
+  EXPECT_TRUE(r.logged({"buffer 1", "TxBuffer::len = 0"})) << r.lines();
+  EXPECT_EQ(wire_frames(r), 0u);
+  EXPECT_EQ(r.nic.dev.tx(0).counters().rejected, 1u);
+}
+
+TEST(Mistakes, TxBufferAddressBeyondTheDescriptorsAddressFieldIsRefused) {
+  Rig<> r;
+  ASSERT_OK(r.nic.open_loopback());
+  const SendResult s = send_one(r, {{std::uint64_t{1} << 46, 60}});
+  EXPECT_EQ(s.status, Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"TxBuffer::dma", "46 bits"})) << r.lines();
+  EXPECT_EQ(r.nic.model.faults().total(), 0u) << "the device never saw it";
+}
+
+TEST(Mistakes, TxPacketsWithNoBuffersOrTooManyAreRefused) {
+  Rig<> r;
+  ASSERT_OK(r.nic.open_loopback());
+  const SendResult none = send_one(r, {});
+  EXPECT_EQ(none.status, Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"no buffers"})) << r.lines();
+  const Buffer b(r, 4096);
+  std::vector<TxBuffer> many(DefaultPolicy::kMaxTxBuffers + 1, TxBuffer{b.mem.device, 60});
+  const TxPacket pkt{std::span<const TxBuffer>(many), {}, 1};
+  EXPECT_EQ(r.nic.dev.tx(0).send(std::span(&pkt, 1)).status, Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"17 buffers", "kMaxTxBuffers = 16"})) << r.lines();
+  EXPECT_EQ(r.nic.dev.tx(0).counters().rejected, 2u);
+}
+
+TEST(Mistakes, TxFrameLongerThanTheMtuIsRefusedAndTheLimitFollowsTheMtu) {
+  for (std::uint32_t mtu : {1500u, 9000u, 9728u}) {
+    Rig<> r;
+    DeviceConfig cfg = r.nic.config();
+    cfg.mtu = mtu;
+    ASSERT_OK(r.nic.open_loopback(cfg));
+    const std::uint32_t limit = mtu + 18 < 9742 ? mtu + 18 : 9742;  // header and a VLAN tag
+    const Buffer b(r, 16384);
+    EXPECT_OK(send_one(r, {{b.mem.device, limit}}).status);
+    EXPECT_OK(send_one(r, {{b.mem.device, limit - 100}, {b.mem.device + 8192, 100}}).status);
+    r.clear();
+    const SendResult s = send_one(r, {{b.mem.device, limit - 100}, {b.mem.device + 8192, 101}});
+    EXPECT_EQ(s.status, Error::kInvalidArgument) << mtu;
+    EXPECT_TRUE(r.logged({std::to_string(limit + 1).c_str(), "DeviceConfig::mtu"})) << r.lines();
+    EXPECT_EQ(wire_frames(r), 2u) << mtu;
+    EXPECT_EQ(r.nic.dev.tx(0).counters().rejected, 1u);
+    EXPECT_EQ(r.nic.reclaim(), 2u);
+  }
+}
+
+TEST(Mistakes, MtuOutsideTheDevicesRangeIsRefusedAtOpen) {
+  for (std::uint32_t mtu : {0u, 1279u, 9729u, 65536u}) {
+    Rig<> r;
+    DeviceConfig cfg = r.nic.config();
+    cfg.mtu = mtu;
+    EXPECT_EQ(r.nic.dev.open(cfg), Error::kInvalidArgument) << mtu;
+    EXPECT_FALSE(r.nic.dev.is_open());
+    EXPECT_TRUE(r.logged({"DeviceConfig::mtu", std::to_string(mtu).c_str(), "1280", "9728"}))
+        << r.lines();
+  }
+}
+
+TEST(Mistakes, TxOffloadFieldsTheDescriptorCannotCarryAreRefusedByName) {
+  Rig<> r;
+  ASSERT_OK(r.nic.open_loopback());
+  const Buffer b(r, 4096);
+  TxOffload odd;
+  odd.checksum = true;
+  odd.l2_len = 15;
+  odd.l3_len = 20;
+  odd.csum_field = 6;
+  EXPECT_EQ(send_one(r, {{b.mem.device, 100}}, odd).status, Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"TxOffload::l2_len = 15", "2-byte"})) << r.lines();
+  TxOffload wide = odd;
+  wide.l2_len = 14;
+  wide.l3_len = 1024;
+  EXPECT_EQ(send_one(r, {{b.mem.device, 1100}}, wide).status, Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"TxOffload::l3_len = 1024", "510"})) << r.lines();
+  TxOffload tso = odd;
+  tso.l2_len = 14;
+  tso.mss = 1460;
+  tso.l4_header_len = 20;
+  EXPECT_EQ(send_one(r, {{b.mem.device, 3000}}, tso).status, Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"TxOffload::l3", "TSO"})) << r.lines();
+  EXPECT_EQ(wire_frames(r), 0u);
+  EXPECT_EQ(r.nic.dev.tx(0).counters().rejected, 3u);
+}
+
+TEST(Mistakes, TsoSegmentsLargerThanTheMtuAreRefused) {
+  Rig<> r;
+  DeviceConfig cfg = r.nic.config();
+  cfg.mtu = 1500;
+  ASSERT_OK(r.nic.open_loopback(cfg));
+  FlowSpec f;
+  f.tcp = true;
+  const auto big = make_frame(f, 20'000, 1, {.tso_seed = true});
+  TxOffload o;
+  o.checksum = true;
+  o.l2_len = 14;
+  o.l3_len = 20;
+  o.csum_field = 16;
+  o.l4_header_len = 20;
+  o.l3 = TxOffload::L3::kIpv4;
+  o.l4 = TxOffload::L4::kTcp;
+  o.mss = 1465;  // 54 + 1465 = 1519 > 1518
+  EXPECT_EQ(r.nic.send(big, 2, o), Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"TxOffload::mss = 1465", "1519", "1518"})) << r.lines();
+  o.mss = 1464;
+  EXPECT_OK(r.nic.send(big, 2, o));
+  r.nic.model.run();
+  EXPECT_EQ(wire_frames(r), (20'000u + 1463) / 1464);
+}
+
+TEST(Mistakes, TsoPacketLargerThanTheDeviceSegmentsIsRefused) {
+  Rig<> r;
+  ASSERT_OK(r.nic.open_loopback());
+  const Buffer b(r, 70'000);
+  TxOffload o;
+  o.l2_len = 14;
+  o.l3_len = 20;
+  o.csum_field = 16;
+  o.l4_header_len = 20;
+  o.l3 = TxOffload::L3::kIpv4;
+  o.l4 = TxOffload::L4::kTcp;
+  o.mss = 1448;
+  const SendResult s = send_one(r, {{b.mem.device, 60'000}, {b.mem.device + 60'000, 5'537}}, o);
+  EXPECT_EQ(s.status, Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"65537", "65536"})) << r.lines();
+  EXPECT_EQ(wire_frames(r), 0u);
+}
+
+// A bad packet in the middle of a batch: those before it go, it and those after do not, and
+// its slots are not left posted (the next send reuses them).
+TEST(Mistakes, ABadPacketStopsTheBatchThereAndPostsNothingOfItself) {
+  Rig<> r;
+  ASSERT_OK(r.nic.open_loopback());
+  const Buffer b(r, 4096);
+  const TxBuffer good{b.mem.device, 100};
+  const TxBuffer bad{b.mem.device, 0};
+  const std::array<TxPacket, 3> batch{
+      {{std::span(&good, 1), {}, 1}, {std::span(&bad, 1), {}, 2}, {std::span(&good, 1), {}, 3}}};
+  const SendResult s = r.nic.dev.tx(0).send(batch);
+  EXPECT_EQ(s.sent, 1u);
+  EXPECT_EQ(s.status, Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"packet 1 of the batch"})) << r.lines();
+  r.nic.model.run();
+  EXPECT_EQ(wire_frames(r), 1u);
+  std::vector<std::uint64_t> done;
+  r.nic.dev.tx(0).reclaim([&](std::uint64_t c) { done.push_back(c); });
+  EXPECT_EQ(done, std::vector<std::uint64_t>{1});
+  EXPECT_EQ(r.nic.dev.tx(0).in_flight(), 0u);
+  EXPECT_EQ(r.nic.model.faults().total(), 0u);
+}
+
 }  // namespace

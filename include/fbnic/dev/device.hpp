@@ -37,8 +37,17 @@
 
 namespace fbnic {
 
+// The MTU range: upstream's (fbnic_netdev.c: IPV6_MIN_MTU up to the largest frame less the
+// 14-byte Ethernet header).
+inline constexpr std::uint32_t kMinMtu = 1280;
+inline constexpr std::uint32_t kMaxMtu = desc::kMaxFrameBytes - 14;
+
 struct DeviceConfig {
-  MacAddress mac;            // the station address (upstream derives it from the DSN)
+  MacAddress mac;  // the station address (upstream derives it from the DSN)
+  // Tx frames longer than mtu + 18 (the Ethernet header and one VLAN tag), or than the
+  // device's 9742 bytes, are refused by send() (kInvalidArgument); so are TSO segments.
+  // kMinMtu..kMaxMtu. Rx takes frames up to 9742 bytes whatever the MTU, as upstream does.
+  std::uint32_t mtu = 1500;
   bool use_firmware = true;  // talk to the management firmware over the mailbox
   mac::PcieParams pcie{};
   rpc::RssConfig rss{};    // key, tables and fields; tables default to spreading
@@ -101,6 +110,12 @@ class Device {
   Status open(const DeviceConfig& cfg) {
     if (open_) return Error::kFailedPrecondition;
     if (!cfg.mac.is_valid_unicast()) return Error::kInvalidArgument;
+    if (cfg.mtu < kMinMtu || cfg.mtu > kMaxMtu) {
+      log(io_.platform(), LogLevel::kError, "fbnic: open(): DeviceConfig::mtu = ", cfg.mtu,
+          " is outside the device's range ", kMinMtu, "..", kMaxMtu,
+          " (1500 for Ethernet, 9000 for jumbo frames)");
+      return Error::kInvalidArgument;
+    }
     cfg_ = cfg;
     P& p = io_.platform();
     FBNIC_TRY(mac::init_datapath(io_, cfg.pcie));
@@ -222,8 +237,12 @@ class Device {
     return io_.flush();
   }
 
+  // The longest Tx frame the MTU allows: an Ethernet header and one VLAN tag beyond it.
+  [[nodiscard]] std::uint32_t max_tx_frame() const { return cfg_.mtu + 18; }
+
   Status start_queues() {
     FBNIC_TRY(bus_mastering(true));
+    for (auto& q : tx_) q.set_max_frame(max_tx_frame());
     for (auto& q : tx_) FBNIC_TRY(q.allocate());
     for (auto& q : rx_) FBNIC_TRY(q.allocate());
     for (auto& q : tx_) FBNIC_TRY(q.enable());

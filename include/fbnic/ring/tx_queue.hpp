@@ -38,12 +38,13 @@
 #include "fbnic/ring/desc_ring.hpp"
 #include "fbnic/ring/drain.hpp"
 #include "fbnic/ring/policy.hpp"
+#include "fbnic/ring/tx_refusal.hpp"
 
 namespace fbnic {
 
 struct TxBuffer {
-  std::uint64_t dma = 0;  // device address
-  std::uint32_t len = 0;  // 1..65535
+  std::uint64_t dma = 0;  // device address (46 bits)
+  std::uint32_t len = 0;  // 1..65535 bytes
 };
 
 // Checksum offload: the device sums from l4_offset to the end of the frame (seeded with
@@ -78,7 +79,7 @@ struct TxCounters {
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
   std::uint64_t completed = 0;
-  std::uint64_t rejected = 0;  // packets refused by send (malformed)
+  std::uint64_t rejected = 0;  // packets send() refused (lengths, fields; see send())
   std::uint64_t full = 0;      // batches cut short by a full ring
   std::uint64_t bad_completions = 0;
   std::uint64_t doorbells = 0;
@@ -198,6 +199,12 @@ class TxQueue {
 
   // --- the hot path ---
 
+  // Each packet is checked against what the device carries (desc/twd.hpp) and the frame
+  // limit (set_max_frame): buffers of 1..65535 bytes at 46-bit addresses, at most
+  // Policy::kMaxTxBuffers of them, a frame no longer than the limit (a TSO packet: at most
+  // 64 KiB, each segment within the limit), offload fields that fit the META descriptor.
+  // The first packet that does not stops the batch with kInvalidArgument; it is counted in
+  // counters().rejected, logged with the field at fault, and nothing of it is posted.
   SendResult send(std::span<const TxPacket> packets) {
     SendResult result;
     if (!enabled_) {
@@ -211,7 +218,7 @@ class TxQueue {
     for (const TxPacket& pkt : packets) {
       const auto n = static_cast<std::uint32_t>(pkt.buffers.size());
       if (n == 0 || n > Policy::kMaxTxBuffers) {
-        result.status = Error::kInvalidArgument;
+        result.status = refuse(pkt, result.sent);
         break;
       }
       if (n + 1 > kRing - 1 - (tail - clean_)) {
@@ -220,23 +227,38 @@ class TxQueue {
         break;
       }
       std::uint64_t meta = kPlainMeta;
+      std::uint32_t limit = max_frame_;
       if (pkt.offload.checksum || pkt.offload.mss != 0) {
         const Result<std::uint64_t> m = meta_for(pkt.offload);
         if (!m.ok()) {
-          result.status = m.status();
+          result.status = refuse(pkt, result.sent);
           break;
         }
         meta = *m;
+        if (pkt.offload.mss != 0) limit = desc::kMaxTsoBytes;
       }
-      slots_[tail & (kRing - 1)] = {pkt.cookie, n + 1};
-      last_meta = tail;
-      last_meta_value = meta;
+      // Written past the tail, so invisible to the device until the doorbell: a packet
+      // found bad after this is simply not committed.
+      const std::uint32_t first = tail;
       twq_.write(tail++, meta);
+      std::uint64_t frame = 0;
+      bool bad = false;
       for (std::uint32_t i = 0; i < n; ++i) {
         const TxBuffer& b = pkt.buffers[i];
+        // One compare catches 0 and lengths beyond the 16-bit LEN field.
+        bad |= (b.len - 1u >= desc::kMaxTxBufferBytes) | (b.dma > desc::kMaxTxBufferAddress);
         twq_.write(tail++, desc::Twd::buffer(b.dma, b.len, i + 1 == n).raw());
-        bytes += b.len;
+        frame += b.len;
       }
+      if (bad || frame > limit) {
+        tail = first;
+        result.status = refuse(pkt, result.sent);
+        break;
+      }
+      slots_[first & (kRing - 1)] = {pkt.cookie, n + 1};
+      last_meta = first;
+      last_meta_value = meta;
+      bytes += frame;
       ++result.sent;
     }
     if (result.status == Error::kInvalidArgument) ++counters_.rejected;
@@ -251,6 +273,13 @@ class TxQueue {
     ring_doorbell();
     return result;
   }
+
+  // The longest frame send() takes without TSO (and the longest TSO segment): the device's
+  // 9742 bytes unless set lower (Device sets the MTU's limit at open).
+  void set_max_frame(std::uint32_t bytes) {
+    max_frame_ = bytes < desc::kMaxFrameBytes ? bytes : desc::kMaxFrameBytes;
+  }
+  [[nodiscard]] std::uint32_t max_frame() const { return max_frame_; }
 
   // on_done(cookie) for every packet the device finished, at most `budget` of them, from
   // at most `budget` completions; returns how many. Packets beyond the budget are handed
@@ -293,7 +322,8 @@ class TxQueue {
         .set(T::kCsumOffset, o.csum_field / 2u);
     if (o.mss != 0) {
       if ((o.l4_header_len & 3u) != 0 || o.l3 == TxOffload::L3::kNone ||
-          o.l4 == TxOffload::L4::kNone) {
+          o.l4 == TxOffload::L4::kNone ||
+          std::uint32_t{o.l2_len} + o.l3_len + o.l4_header_len + o.mss > max_frame_) {
         return Error::kInvalidArgument;
       }
       meta.set(T::kReqLso, 1)
@@ -306,6 +336,11 @@ class TxQueue {
     }
     if (!meta.fits()) return Error::kInvalidArgument;
     return meta.raw();
+  }
+
+  [[gnu::cold, gnu::noinline]] Status refuse(const TxPacket& pkt, std::uint32_t index) const {
+    log_tx_refusal(io_.platform(), queue_, index, pkt, max_frame_, Policy::kMaxTxBuffers);
+    return Error::kInvalidArgument;
   }
 
   void ring_doorbell() {
@@ -389,6 +424,7 @@ class TxQueue {
   std::uint32_t queue_;
   std::uint32_t vector_;
   bool enabled_ = false;
+  std::uint32_t max_frame_ = desc::kMaxFrameBytes;
   DescRing<kRing> twq_{};
   DescRing<kCompletions> tcq_{};
   // Every batch takes two descriptors or more, so at most half a ring is outstanding.

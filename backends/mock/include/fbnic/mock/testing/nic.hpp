@@ -71,10 +71,12 @@ struct Nic {
 
   Deadline in_us(std::uint64_t us) { return Deadline::after_us(plat.now_ns(), us); }
 
-  // The station address, and no link training wait (the model's PHY trains at once).
+  // The station address, no link training wait (the model's PHY trains at once), and the
+  // largest MTU, so that every frame the device carries can be sent.
   DeviceConfig config() const {
     DeviceConfig c;
     c.mac = kStation;
+    c.mtu = kMaxMtu;
     c.link.training_ms = 0;
     return c;
   }
