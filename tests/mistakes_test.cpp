@@ -306,4 +306,90 @@ TEST(Mistakes, ABadPacketStopsTheBatchThereAndPostsNothingOfItself) {
   EXPECT_EQ(r.nic.model.faults().total(), 0u);
 }
 
+// --- item 3: an application that never releases Rx packets ---
+
+struct SmallRings : DefaultPolicy {
+  static constexpr std::uint32_t kTxRing = 64;
+  static constexpr std::uint32_t kTcqRing = 64;
+  static constexpr std::uint32_t kHpqRing = 64;
+  static constexpr std::uint32_t kPpqRing = 64;
+  static constexpr std::uint32_t kRcqRing = 64;
+  static constexpr std::uint32_t kRxSparePages = 64;
+};
+
+TEST(Mistakes, NeverReleasingRxPacketsCountsTheDropsAndCloseSaysWhatIsHeld) {
+  Rig<SmallRings> r;
+  ASSERT_OK(r.nic.open_loopback());
+  std::vector<Rig<SmallRings>::Packet> held;
+  std::vector<Rig<SmallRings>::Packet> batch(32);
+  constexpr std::uint32_t kSent = 400;
+  for (std::uint32_t i = 0; i < kSent; ++i) {
+    ASSERT_OK(r.nic.send(make_raw(kStation, 1000, i)));
+    r.nic.model.run();
+    r.nic.reclaim();
+    const std::uint32_t n = r.nic.dev.rx(0).poll(batch);  // polled again and again
+    held.insert(held.end(), batch.begin(), batch.begin() + n);
+  }
+  const std::uint64_t dropped = r.nic.model.regs().get(regs::RdeBdqDropCnt::at(0)).raw();
+  ASSERT_GT(dropped, 0u);
+  ASSERT_EQ(held.size() + dropped, kSent);
+  EXPECT_TRUE(r.logged({"rx queue 0", "no free Rx buffers"})) << r.lines();
+  // The queue's no_buffers counts frames the device dropped, not the refills that failed.
+  ASSERT_OK(r.nic.dev.service());
+  EXPECT_EQ(r.nic.dev.rx(0).counters().no_buffers, dropped);
+  EXPECT_GT(r.nic.dev.rx(0).counters().refill_short, 0u);
+  typename decltype(r.nic.dev)::Stats s;
+  ASSERT_OK(r.nic.dev.stats(s));
+  EXPECT_EQ(s.rx[0].rde_pkt_bdq_drop, dropped);
+  EXPECT_EQ(r.nic.dev.rx(0).held(), held.size());
+  // close() succeeds (the packets stay valid), and says how many the application holds.
+  r.clear();
+  EXPECT_OK(r.nic.dev.close());
+  EXPECT_EQ(r.nic.dev.rx(0).held(), held.size());
+  EXPECT_TRUE(r.logged({"rx queue 0", std::to_string(held.size()).c_str(), "still holds"}))
+      << r.lines();
+  r.nic.dev.rx(0).release(held);
+  EXPECT_EQ(r.nic.dev.rx(0).held(), 0u);
+  EXPECT_EQ(r.nic.plat.live_allocations(), 1u) << "only the kit's Tx pool is left";
+}
+
+struct TwoQueues : DefaultPolicy {
+  static constexpr std::uint32_t kRxQueues = 2;
+};
+
+TEST(Mistakes, ReleasingAnRxPacketTwiceOrToAnotherQueueIsRefused) {
+  Rig<TwoQueues> r;
+  ASSERT_OK(r.nic.open_loopback());
+  ASSERT_OK(r.nic.send(make_raw(kStation, 100, 1)));
+  r.nic.model.run();
+  std::array<Rig<TwoQueues>::Packet, 4> got{};
+  std::uint32_t q = 0;
+  std::uint32_t n = 0;
+  for (; q < 2 && n == 0; ++q) n = r.nic.dev.rx(q).poll(got);
+  ASSERT_EQ(n, 1u);
+  const std::uint32_t mine = q - 1;
+  const std::uint32_t other = 1 - mine;
+  const std::uint32_t free_before = r.nic.dev.rx(other).free_pages();
+  r.nic.dev.rx(other).release(got[0]);  // the wrong queue
+  EXPECT_EQ(r.nic.dev.rx(other).free_pages(), free_before);
+  EXPECT_EQ(r.nic.dev.rx(other).counters().bad_releases, 1u);
+  EXPECT_TRUE(r.logged({"release", "does not hold"})) << r.lines();
+  r.nic.dev.rx(mine).release(got[0]);
+  EXPECT_EQ(r.nic.dev.rx(mine).held(), 0u);
+  const std::uint32_t free_after = r.nic.dev.rx(mine).free_pages();
+  r.nic.dev.rx(mine).release(got[0]);  // twice
+  EXPECT_EQ(r.nic.dev.rx(mine).free_pages(), free_after);
+  EXPECT_EQ(r.nic.dev.rx(mine).counters().bad_releases, 1u);
+  RxFragment forged = got[0].frag[0];
+  forged.page = 60'000;
+  r.nic.dev.rx(mine).release(forged);
+  EXPECT_EQ(r.nic.dev.rx(mine).counters().bad_releases, 2u);
+  // Traffic still flows on both queues, nothing leaked.
+  ASSERT_OK(r.nic.send(make_raw(kStation, 100, 2)));
+  r.nic.model.run();
+  EXPECT_EQ(r.nic.collect(0).size() + r.nic.collect(1).size(), 1u);
+  ASSERT_OK(r.nic.dev.close());
+  EXPECT_EQ(r.nic.plat.live_allocations(), 1u);
+}
+
 }  // namespace

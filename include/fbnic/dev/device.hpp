@@ -155,11 +155,22 @@ class Device {
   // every packet still owned by a Tx queue; on_rx every packet still in an Rx queue.
   // Packets handed out by poll() before stay valid until released (after close() too);
   // the last release frees their queue's buffers. Destroying the Device frees them all.
+  // close() succeeds with packets still held, but logs, per Rx queue, how many the
+  // application has not released (rx(i).held() says it too): their buffers stay allocated
+  // until then.
   template <class TxDone, class TxAborted, class RxPacket>
   Status close(TxDone&& on_tx_done, TxAborted&& on_tx_aborted, RxPacket&& on_rx) {
     if (!open_) return ok_status();
     open_ = false;
-    return teardown(on_tx_done, on_tx_aborted, on_rx);
+    const Status st = teardown(on_tx_done, on_tx_aborted, on_rx);
+    for (Rx& q : rx_) {
+      if (q.held() != 0) {
+        log(io_.platform(), LogLevel::kWarning, "fbnic: close(): rx queue ", q.index(),
+            ": the application still holds ", q.held(),
+            " packets from poll(); their buffers stay allocated until it releases them");
+      }
+    }
+    return st;
   }
   // The same, dropping what is left: each Rx packet goes back to its own queue.
   Status close() {
@@ -174,6 +185,7 @@ class Device {
     Status fw = cfg_.use_firmware ? fw_.keepalive() : ok_status();
     const Status link = link_.poll().status();
     const Status counters = hw_.refresh32();
+    sync_rx_drops();
     if (!fw.ok()) return fw;
     return link.ok() ? counters : link;
   }
@@ -188,6 +200,7 @@ class Device {
       return Error::kFailedPrecondition;
     }
     FBNIC_TRY(hw_.read(out));
+    sync_rx_drops();
     for (std::uint32_t i = 0; i < kTxQueues; ++i) {
       const TxCounters& c = tx_[i].counters();
       out.tx[i] = {c.packets, c.bytes, c.rejected, c.full};
@@ -197,7 +210,7 @@ class Device {
       out.rx[i].packets = c.packets;
       out.rx[i].bytes = c.bytes;
       out.rx[i].dropped = c.dropped;
-      out.rx[i].alloc_failed = c.no_buffers;
+      out.rx[i].alloc_failed = c.refill_short;
     }
     return ok_status();
   }
@@ -214,6 +227,11 @@ class Device {
   }
 
  private:
+  // Each Rx queue's no_buffers: the frames the device dropped on it for want of a buffer.
+  void sync_rx_drops() {
+    for (Rx& q : rx_) q.set_no_buffers(hw_.total32(regs::RdeBdqDropCnt::at(q.index())));
+  }
+
   // on_rx for a close that keeps nothing: every packet back to the queue it came from.
   struct ReleaseToItsQueue {};
 

@@ -72,6 +72,7 @@ class RxRef {
     return q_ != nullptr ? q_->counters() : kNoCounters;
   }
   [[nodiscard]] std::uint32_t free_pages() const { return q_ != nullptr ? q_->free_pages() : 0; }
+  [[nodiscard]] std::uint32_t held() const { return q_ != nullptr ? q_->held() : 0; }
 
   std::uint32_t poll(std::span<Packet> out) { return q_ != nullptr ? q_->poll(out) : 0; }
   void release(const Packet& p) {
