@@ -392,4 +392,66 @@ TEST(Mistakes, ReleasingAnRxPacketTwiceOrToAnotherQueueIsRefused) {
   EXPECT_EQ(r.nic.plat.live_allocations(), 1u);
 }
 
+// --- item 6: queue counts chosen at run time ---
+
+struct FourPairs : DefaultPolicy {
+  static constexpr std::uint32_t kTxQueues = 4;
+  static constexpr std::uint32_t kRxQueues = 4;
+  static constexpr std::uint32_t kHpqRing = 64;
+  static constexpr std::uint32_t kPpqRing = 64;
+  static constexpr std::uint32_t kRxSparePages = 64;
+};
+
+TEST(Mistakes, MoreQueuesThanThePolicyHoldsAreRefusedAtOpen) {
+  Rig<> r;
+  DeviceConfig cfg = r.nic.config();
+  cfg.tx_queues = 2;
+  EXPECT_EQ(r.nic.dev.open(cfg), Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"DeviceConfig::tx_queues = 2", "holds 1", "Policy::kTxQueues"}))
+      << r.lines();
+  cfg.tx_queues = 1;
+  cfg.rx_queues = 129;
+  EXPECT_EQ(r.nic.dev.open(cfg), Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"DeviceConfig::rx_queues = 129"})) << r.lines();
+  EXPECT_FALSE(r.nic.dev.is_open());
+  EXPECT_EQ(r.nic.plat.live_allocations(), 1u) << "nothing but the kit's Tx pool";
+}
+
+TEST(Mistakes, QueuesPastTheRunTimeCountStayClosedAndRefuse) {
+  Rig<FourPairs> r;
+  DeviceConfig cfg = r.nic.config();
+  cfg.tx_queues = 2;
+  cfg.rx_queues = 2;
+  ASSERT_OK(r.nic.open_loopback(cfg));
+  EXPECT_EQ(r.nic.dev.tx_queues(), 2u);
+  EXPECT_EQ(r.nic.dev.rx_queues(), 2u);
+  EXPECT_EQ(r.nic.send(make_raw(kStation, 100, 1), 1, {}, 3), Error::kFailedPrecondition);
+  EXPECT_TRUE(r.logged({"tx queue 3", "not open"})) << r.lines();
+  std::array<Rig<FourPairs>::Packet, 4> out{};
+  EXPECT_EQ(r.nic.dev.rx(2).poll(out), 0u);
+  EXPECT_FALSE(r.nic.dev.rx(3).enabled());
+  EXPECT_OK(r.nic.send(make_raw(kStation, 100, 2), 1, {}, 1));
+  EXPECT_EQ(r.nic.model.faults().total(), 0u);
+}
+
+TEST(Mistakes, RulesAndRssEntriesNamingAQueueNotOpenAreRefused) {
+  Rig<FourPairs> r;
+  DeviceConfig cfg = r.nic.config();
+  cfg.rx_queues = 2;
+  cfg.spread_rss = false;
+  cfg.rss.table[1][7] = 3;
+  EXPECT_EQ(r.nic.dev.open(cfg), Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"rss.table[1][7] = 3", "2 Rx queue(s)"})) << r.lines();
+  cfg.rss.table[1][7] = 1;
+  ASSERT_OK(r.nic.open_loopback(cfg));
+  rpc::FlowMatch web;
+  web.l4 = rpc::FlowMatch::L4::kTcp;
+  web.dst_port = 443;
+  const auto rule = r.nic.dev.classifier().add_rule(web, {rpc::FlowAction::Kind::kQueue, 2});
+  EXPECT_EQ(rule.status(), Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"FlowAction::queue = 2", "2 Rx queue(s)"})) << r.lines();
+  EXPECT_EQ(r.nic.dev.classifier().remove_rule(5), Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"remove_rule(5)", "no user rule"})) << r.lines();
+}
+
 }  // namespace

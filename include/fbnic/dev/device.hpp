@@ -48,6 +48,12 @@ struct DeviceConfig {
   // device's 9742 bytes, are refused by send() (kInvalidArgument); so are TSO segments.
   // kMinMtu..kMaxMtu. Rx takes frames up to 9742 bytes whatever the MTU, as upstream does.
   std::uint32_t mtu = 1500;
+  // Queues to open: 1 up to what the Policy holds (Policy::kTxQueues, kRxQueues, at most
+  // 128); 0 opens all it holds. The Device object is sized by the Policy; DMA memory and
+  // interrupt vectors are taken only for the queues opened, and RSS spreads over the Rx
+  // queues opened. Queues past the count stay closed (their calls are refused).
+  std::uint32_t tx_queues = 0;
+  std::uint32_t rx_queues = 0;
   bool use_firmware = true;  // talk to the management firmware over the mailbox
   mac::PcieParams pcie{};
   rpc::RssConfig rss{};    // key, tables and fields; tables default to spreading
@@ -65,6 +71,8 @@ class Device {
  public:
   using Tx = TxQueue<P, Policy>;
   using Rx = RxQueue<P, Policy>;
+  // The most queues this Device holds (its size follows); DeviceConfig chooses how many of
+  // them open() opens.
   static constexpr std::uint32_t kTxQueues = Policy::kTxQueues;
   static constexpr std::uint32_t kRxQueues = Policy::kRxQueues;
   using Stats = fbnic::Stats<kTxQueues, kRxQueues>;
@@ -103,6 +111,9 @@ class Device {
     return rx_ref_[kRxQueues];
   }
   [[nodiscard]] const DeviceConfig& config() const { return cfg_; }
+  // The queues open (or last opened): what DeviceConfig::tx_queues / rx_queues chose.
+  [[nodiscard]] std::uint32_t tx_queues() const { return tx_count_; }
+  [[nodiscard]] std::uint32_t rx_queues() const { return rx_count_; }
   static constexpr std::uint32_t queue_vector(std::uint32_t pair) {
     return regs::kFirstQueueVector + pair;
   }
@@ -116,7 +127,21 @@ class Device {
           " (1500 for Ethernet, 9000 for jumbo frames)");
       return Error::kInvalidArgument;
     }
+    const std::uint32_t txq = cfg.tx_queues == 0 ? kTxQueues : cfg.tx_queues;
+    const std::uint32_t rxq = cfg.rx_queues == 0 ? kRxQueues : cfg.rx_queues;
+    if (txq > kTxQueues || rxq > kRxQueues) {
+      const bool tx = txq > kTxQueues;
+      log(io_.platform(), LogLevel::kError,
+          "fbnic: open(): DeviceConfig::", tx ? "tx_queues = " : "rx_queues = ", tx ? txq : rxq,
+          ", but this Device holds ", tx ? kTxQueues : kRxQueues,
+          tx ? " (Policy::kTxQueues)" : " (Policy::kRxQueues)",
+          ": ask for fewer, or raise it in the Policy");
+      return Error::kInvalidArgument;
+    }
+    if (!cfg.spread_rss) FBNIC_TRY(check_rss_table(cfg.rss, rxq));
     cfg_ = cfg;
+    tx_count_ = txq;
+    rx_count_ = rxq;
     P& p = io_.platform();
     FBNIC_TRY(mac::init_datapath(io_, cfg.pcie));
     // Counters count from here (a reset since the last open may have zeroed them).
@@ -134,10 +159,11 @@ class Device {
     mac::LinkOptions link_opts = cfg.link;
     if (rpc_.has_bmc()) link_opts.keep_up_on_stop = true;  // the BMC still needs the port
 
+    rpc_.set_rx_queues(rx_count_);
     Status st = start_queues();
     if (st.ok()) {
       rpc::RssConfig rss = cfg.rss;
-      if (cfg.spread_rss) rss.table = rpc::RssConfig::spread(kRxQueues).table;
+      if (cfg.spread_rss) rss.table = rpc::RssConfig::spread(rx_count_).table;
       st = rpc_.start(rss);
     }
     if (st.ok()) st = rpc_.set_rx_mode(rx_mode());
@@ -201,6 +227,8 @@ class Device {
     }
     FBNIC_TRY(hw_.read(out));
     sync_rx_drops();
+    out.tx_queues = tx_count_;
+    out.rx_queues = rx_count_;
     for (std::uint32_t i = 0; i < kTxQueues; ++i) {
       const TxCounters& c = tx_[i].counters();
       out.tx[i] = {c.packets, c.bytes, c.rejected, c.full};
@@ -258,20 +286,40 @@ class Device {
   // The longest Tx frame the MTU allows: an Ethernet header and one VLAN tag beyond it.
   [[nodiscard]] std::uint32_t max_tx_frame() const { return cfg_.mtu + 18; }
 
+  // Queue pairs share a vector: as many as the larger of the two counts.
+  [[nodiscard]] std::uint32_t vectors() const {
+    return tx_count_ > rx_count_ ? tx_count_ : rx_count_;
+  }
+
+  // A table naming an Rx queue that is not open would send frames nowhere.
+  Status check_rss_table(const rpc::RssConfig& rss, std::uint32_t rxq) {
+    for (std::uint32_t t = 0; t < rss.table.size(); ++t) {
+      for (std::uint32_t i = 0; i < rss.table[t].size(); ++i) {
+        if (rss.table[t][i] < rxq) continue;
+        log(io_.platform(), LogLevel::kError, "fbnic: open(): DeviceConfig::rss.table[", t, "][", i,
+            "] = ", rss.table[t][i], ", but only ", rxq,
+            " Rx queue(s) open (DeviceConfig::rx_queues): name queues below that, or set "
+            "spread_rss");
+        return Error::kInvalidArgument;
+      }
+    }
+    return ok_status();
+  }
+
   Status start_queues() {
     FBNIC_TRY(bus_mastering(true));
-    for (auto& q : tx_) q.set_max_frame(max_tx_frame());
-    for (auto& q : tx_) FBNIC_TRY(q.allocate());
-    for (auto& q : rx_) FBNIC_TRY(q.allocate());
-    for (auto& q : tx_) FBNIC_TRY(q.enable());
-    for (auto& q : rx_) FBNIC_TRY(q.enable());
+    for (std::uint32_t i = 0; i < tx_count_; ++i) tx_[i].set_max_frame(max_tx_frame());
+    for (std::uint32_t i = 0; i < tx_count_; ++i) FBNIC_TRY(tx_[i].allocate());
+    for (std::uint32_t i = 0; i < rx_count_; ++i) FBNIC_TRY(rx_[i].allocate());
+    for (std::uint32_t i = 0; i < tx_count_; ++i) FBNIC_TRY(tx_[i].enable());
+    for (std::uint32_t i = 0; i < rx_count_; ++i) FBNIC_TRY(rx_[i].enable());
     FBNIC_TRY(io_.flush());
-    const std::uint32_t vectors = kTxQueues > kRxQueues ? kTxQueues : kRxQueues;
-    for (std::uint32_t i = 0; i < vectors; ++i) {
+    const std::uint32_t n = vectors();
+    for (std::uint32_t i = 0; i < n; ++i) {
       FBNIC_TRY(arm_vector(io_, queue_vector(i), Policy::kRxCoalesceUs, Policy::kTxCoalesceUs));
     }
     // One interrupt now, so that an interrupt-driven user polls once after bring-up.
-    for (std::uint32_t i = 0; i < vectors; ++i) FBNIC_TRY(fire_vector(io_, queue_vector(i)));
+    for (std::uint32_t i = 0; i < n; ++i) FBNIC_TRY(fire_vector(io_, queue_vector(i)));
     return ok_status();
   }
 
@@ -294,8 +342,7 @@ class Device {
         keep(q.disable(idle, on_rx));
       }
     }
-    const std::uint32_t vectors = kTxQueues > kRxQueues ? kTxQueues : kRxQueues;
-    for (std::uint32_t i = 0; i < vectors; ++i) keep(mask_vector(io_, queue_vector(i)));
+    for (std::uint32_t i = 0; i < vectors(); ++i) keep(mask_vector(io_, queue_vector(i)));
     if (cfg_.use_firmware) {
       keep(
           fw_.stop(Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.firmware_timeout_ms} * 1000)));
@@ -318,6 +365,8 @@ class Device {
   std::array<TxRef<Tx>, kTxQueues + 1> tx_ref_{};
   std::array<RxRef<Rx>, kRxQueues + 1> rx_ref_{};
   DeviceConfig cfg_{};
+  std::uint32_t tx_count_ = kTxQueues;
+  std::uint32_t rx_count_ = kRxQueues;
   bool open_ = false;
 };
 

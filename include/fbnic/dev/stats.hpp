@@ -127,6 +127,10 @@ template <std::uint32_t TxQueues, std::uint32_t RxQueues>
 struct Stats {
   static constexpr std::uint32_t kTxQueues = TxQueues;
   static constexpr std::uint32_t kRxQueues = RxQueues;
+  // How many of the queues below were open (Device::stats() sets it; for_each_stat lists
+  // only those).
+  std::uint32_t tx_queues = TxQueues;
+  std::uint32_t rx_queues = RxQueues;
   std::array<TxQueueStats, TxQueues> tx{};
   std::array<RxQueueStats, RxQueues> rx{};
   MacStats mac{};
