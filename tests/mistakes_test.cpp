@@ -454,4 +454,45 @@ TEST(Mistakes, RulesAndRssEntriesNamingAQueueNotOpenAreRefused) {
   EXPECT_TRUE(r.logged({"remove_rule(5)", "no user rule"})) << r.lines();
 }
 
+// --- item 5: every error says what was wrong, how much, and the fix ---
+
+TEST(Mistakes, TooLittleDmaMemorySaysHowMuchForWhat) {
+  CaptureLog log;
+  Nic<DefaultPolicy, mock::DefaultConfig, CaptureLog> nic(1u << 20, 1, log);
+  ASSERT_OK(nic.setup());
+  EXPECT_EQ(nic.dev.open(nic.config()), Error::kNoMemory);
+  bool named = false;
+  for (const std::string& l : *log.lines) {
+    named = named || (l.find("rx queue 0") != std::string::npos &&
+                      l.find("page pool") != std::string::npos &&
+                      l.find("3145728 bytes") != std::string::npos &&
+                      l.find("docs/porting.md") != std::string::npos);
+  }
+  EXPECT_TRUE(named) << "no line names the allocation";
+  EXPECT_EQ(nic.plat.live_allocations(), 1u) << "open() undid what it took";
+}
+
+TEST(Mistakes, CallsInTheWrongStateAndBadConfigurationsAreNamed) {
+  Rig<> r;
+  EXPECT_EQ(r.nic.dev.service(), Error::kFailedPrecondition);
+  EXPECT_TRUE(r.logged({"service()", "not open"})) << r.lines();
+  DeviceConfig cfg = r.nic.config();
+  cfg.mac = MacAddress{{0x01, 0, 0, 0, 0, 1}};  // a multicast address
+  EXPECT_EQ(r.nic.dev.open(cfg), Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"DeviceConfig::mac", "01:00:00:00:00:01", "unicast"})) << r.lines();
+  ASSERT_OK(r.nic.open_loopback());
+  EXPECT_EQ(r.nic.dev.open(r.nic.config()), Error::kFailedPrecondition);
+  EXPECT_TRUE(r.logged({"open()", "already open", "close()"})) << r.lines();
+  std::array<std::uint8_t, 8> none{};
+  EXPECT_EQ(r.nic.dev.firmware()
+                .read_eeprom(0, std::span<std::uint8_t>(none.data(), 0), r.nic.in_us(1000))
+                .status(),
+            Error::kInvalidArgument);
+  EXPECT_TRUE(r.logged({"read_eeprom()", "0 bytes"})) << r.lines();
+  ASSERT_OK(r.nic.dev.close());
+  EXPECT_EQ(r.nic.dev.firmware().read_eeprom(0, none, r.nic.in_us(1000)).status(),
+            Error::kFailedPrecondition);
+  EXPECT_TRUE(r.logged({"mailbox", "not open"})) << r.lines();
+}
+
 }  // namespace

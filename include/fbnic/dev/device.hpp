@@ -119,8 +119,17 @@ class Device {
   }
 
   Status open(const DeviceConfig& cfg) {
-    if (open_) return Error::kFailedPrecondition;
-    if (!cfg.mac.is_valid_unicast()) return Error::kInvalidArgument;
+    if (open_) {
+      log(io_.platform(), LogLevel::kError,
+          "fbnic: open() on a device already open: close() it first");
+      return Error::kFailedPrecondition;
+    }
+    if (!cfg.mac.is_valid_unicast()) {
+      log(io_.platform(), LogLevel::kError, "fbnic: open(): DeviceConfig::mac = ", cfg.mac,
+          " is not a unicast station address (multicast bit set, or all zeros); upstream "
+          "takes it from the device serial number");
+      return Error::kInvalidArgument;
+    }
     if (cfg.mtu < kMinMtu || cfg.mtu > kMaxMtu) {
       log(io_.platform(), LogLevel::kError, "fbnic: open(): DeviceConfig::mtu = ", cfg.mtu,
           " is outside the device's range ", kMinMtu, "..", kMaxMtu,
@@ -207,7 +216,11 @@ class Device {
   // docs/firmware.md for what a lapse does), the link state, and the device's 32-bit
   // counters (so that none wraps unseen between two stats() calls).
   Status service() {
-    if (!open_) return Error::kFailedPrecondition;
+    if (!open_) {
+      log(io_.platform(), LogLevel::kError,
+          "fbnic: service() on a device not open: open() it first");
+      return Error::kFailedPrecondition;
+    }
     Status fw = cfg_.use_firmware ? fw_.keepalive() : ok_status();
     const Status link = link_.poll().status();
     const Status counters = hw_.refresh32();

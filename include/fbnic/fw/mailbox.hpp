@@ -247,7 +247,8 @@ class Mailbox {
         auto r = io_.platform().dma_alloc(desc::kMbxBufferBytes, 4096);
         if (!r.ok()) {
           release_buffers();
-          return r.status();
+          return dma_refused(io_.platform(), r.status(), desc::kMbxBufferBytes,
+                             "a firmware mailbox buffer (", 2 * kRing, " of them)");
         }
         b = r.value();
       }

@@ -126,10 +126,20 @@ class RxQueue {
   Status allocate() {
     if (rcq_.attached()) return ok_status();
     free_pool_when_released_ = false;  // a pool kept for held packets serves again
+    P& p = io_.platform();
     Status st = pool_.allocate();
-    if (st.ok()) st = hpq_.ring.allocate(io_.platform());
-    if (st.ok()) st = ppq_.ring.allocate(io_.platform());
-    if (st.ok()) st = rcq_.allocate(io_.platform());
+    if (!st.ok()) {
+      st = dma_refused(p, st, std::size_t{kPages} * desc::kRxBufferBytes, "rx queue ", queue_,
+                       "'s page pool (", kPages, " Rx buffers of 4 KiB)");
+    }
+    const auto ring = [&](auto& r, const char* what) {
+      if (!st.ok()) return;
+      st = r.allocate(p);
+      if (!st.ok()) st = dma_refused(p, st, r.kAllocBytes, "rx queue ", queue_, what);
+    };
+    ring(hpq_.ring, "'s header buffer ring");
+    ring(ppq_.ring, "'s payload buffer ring");
+    ring(rcq_, "'s completion ring");
     if (!st.ok()) free();
     return st;
   }

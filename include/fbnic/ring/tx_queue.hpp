@@ -111,10 +111,17 @@ class TxQueue {
 
   Status allocate() {
     if (twq_.attached()) return ok_status();
-    FBNIC_TRY(twq_.allocate(io_.platform()));
-    const Status st = tcq_.allocate(io_.platform());
-    if (!st.ok()) free();
-    return st;
+    P& p = io_.platform();
+    if (const Status st = twq_.allocate(p); !st.ok()) {
+      return dma_refused(p, st, twq_.kAllocBytes, "tx queue ", queue_, "'s work ring (", kRing,
+                         " descriptors)");
+    }
+    if (const Status st = tcq_.allocate(p); !st.ok()) {
+      free();
+      return dma_refused(p, st, tcq_.kAllocBytes, "tx queue ", queue_, "'s completion ring (",
+                         kCompletions, " entries)");
+    }
+    return ok_status();
   }
 
   // The upstream order: each ring in reset while its base and size are written.
