@@ -495,4 +495,51 @@ TEST(Mistakes, CallsInTheWrongStateAndBadConfigurationsAreNamed) {
   EXPECT_TRUE(r.logged({"mailbox", "not open"})) << r.lines();
 }
 
+// --- descriptor fields: a platform whose DMA addresses the device cannot reach ---
+
+// mock::Platform, except that large allocations come back at device addresses past the
+// 46 bits a buffer descriptor carries.
+struct FarPlatform {
+  mock::Platform<mock::Device<>, CaptureLog>& inner;
+  static constexpr std::uint64_t kFar = std::uint64_t{1} << 46;
+  std::uint32_t read32(Bar bar, std::uint32_t offset) { return inner.read32(bar, offset); }
+  void write32(Bar bar, std::uint32_t offset, std::uint32_t value) {
+    inner.write32(bar, offset, value);
+  }
+  Result<DmaBuffer> dma_alloc(std::size_t size, std::size_t align) {
+    Result<DmaBuffer> r = inner.dma_alloc(size, align);
+    if (r.ok() && size > (1u << 20)) r->device += kFar;
+    return r;
+  }
+  void dma_free(const DmaBuffer& b) {
+    DmaBuffer real = b;
+    if (real.device >= kFar) real.device -= kFar;
+    inner.dma_free(real);
+  }
+  std::uint64_t now_ns() { return inner.now_ns(); }
+  void delay_us(std::uint32_t us) { inner.delay_us(us); }
+  void log(LogLevel level, const char* line) { inner.log(level, line); }
+};
+
+TEST(Mistakes, DmaAddressesBeyondWhatTheDescriptorsCarryAreRefused) {
+  mock::Device<> model;
+  mock::HostRam ram(64u << 20);
+  CaptureLog log;
+  mock::Platform<mock::Device<>, CaptureLog> inner(model, ram.span(), log);
+  FarPlatform far{inner};
+  fbnic::Device<FarPlatform> nic(far);
+  DeviceConfig cfg;
+  cfg.mac = kStation;
+  cfg.link.training_ms = 0;
+  EXPECT_EQ(nic.open(cfg), Error::kOutOfRange);
+  bool named = false;
+  for (const std::string& l : *log.lines) {
+    named = named ||
+            (l.find("page pool") != std::string::npos && l.find("46 bits") != std::string::npos);
+  }
+  EXPECT_TRUE(named);
+  EXPECT_EQ(inner.live_allocations(), 0u) << "open() gave back what it took";
+  EXPECT_EQ(model.faults().total(), 0u) << "the device never saw a truncated address";
+}
+
 }  // namespace

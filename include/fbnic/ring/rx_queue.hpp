@@ -131,6 +131,14 @@ class RxQueue {
     if (!st.ok()) {
       st = dma_refused(p, st, std::size_t{kPages} * desc::kRxBufferBytes, "rx queue ", queue_,
                        "'s page pool (", kPages, " Rx buffers of 4 KiB)");
+    } else if ((pool_.dma(kPages - 1) >> 12) > desc::Bd::kAddr.kMax) {
+      // A buffer descriptor carries address bits 45:12: nothing above can be posted.
+      log(p, LogLevel::kError, "fbnic: rx queue ", queue_,
+          ": the platform's dma_alloc gave the "
+          "page pool device address ",
+          Hex{pool_.dma(0)}, ", beyond the 46 bits the device reaches");
+      pool_.free();
+      st = Error::kOutOfRange;
     }
     const auto ring = [&](auto& r, const char* what) {
       if (!st.ok()) return;
