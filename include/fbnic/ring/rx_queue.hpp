@@ -78,7 +78,11 @@ struct RxCounters {
   std::uint64_t bytes = 0;
   std::uint64_t dropped = 0;          // frames the device flagged (MAC error, truncated)
   std::uint64_t bad_completions = 0;  // completions that contradict the host's state
-  std::uint64_t no_buffers = 0;       // refills cut short by an empty page pool
+  // Frames the device dropped for want of a posted buffer (its RDE_PKT_BDQ_DROP counter),
+  // as of the last Device::service() or stats(): the queue reads no register itself.
+  std::uint64_t no_buffers = 0;
+  std::uint64_t refill_short = 0;  // refills cut short by an empty page pool (not drops)
+  std::uint64_t bad_releases = 0;  // release() of something this queue does not hold
   std::uint64_t doorbells = 0;
 };
 
@@ -111,16 +115,39 @@ class RxQueue {
   [[nodiscard]] bool enabled() const { return enabled_; }
   [[nodiscard]] const RxCounters& counters() const { return counters_; }
   [[nodiscard]] std::uint32_t free_pages() const { return pool_.free_pages(); }
+  // Packets poll() handed out that the application has not released (0 once none of
+  // their buffers is held any more, however they were given back).
+  [[nodiscard]] std::uint32_t held() const { return held_; }
+  // The device's count behind counters().no_buffers (Device keeps it up to date).
+  void set_no_buffers(std::uint64_t dropped) { counters_.no_buffers = dropped; }
 
   // --- lifecycle ---
 
   Status allocate() {
     if (rcq_.attached()) return ok_status();
     free_pool_when_released_ = false;  // a pool kept for held packets serves again
+    P& p = io_.platform();
     Status st = pool_.allocate();
-    if (st.ok()) st = hpq_.ring.allocate(io_.platform());
-    if (st.ok()) st = ppq_.ring.allocate(io_.platform());
-    if (st.ok()) st = rcq_.allocate(io_.platform());
+    if (!st.ok()) {
+      st = dma_refused(p, st, std::size_t{kPages} * desc::kRxBufferBytes, "rx queue ", queue_,
+                       "'s page pool (", kPages, " Rx buffers of 4 KiB)");
+    } else if ((pool_.dma(kPages - 1) >> 12) > desc::Bd::kAddr.kMax) {
+      // A buffer descriptor carries address bits 45:12: nothing above can be posted.
+      log(p, LogLevel::kError, "fbnic: rx queue ", queue_,
+          ": the platform's dma_alloc gave the "
+          "page pool device address ",
+          Hex{pool_.dma(0)}, ", beyond the 46 bits the device reaches");
+      pool_.free();
+      st = Error::kOutOfRange;
+    }
+    const auto ring = [&](auto& r, const char* what) {
+      if (!st.ok()) return;
+      st = r.allocate(p);
+      if (!st.ok()) st = dma_refused(p, st, r.kAllocBytes, "rx queue ", queue_, what);
+    };
+    ring(hpq_.ring, "'s header buffer ring");
+    ring(ppq_.ring, "'s payload buffer ring");
+    ring(rcq_, "'s completion ring");
     if (!st.ok()) free();
     return st;
   }
@@ -223,26 +250,37 @@ class RxQueue {
 
   // --- the hot path ---
 
+  // On a queue that is not open (before open(), after close(), or one the device does not
+  // use) it does nothing and returns 0; packets held from before can still be released.
   std::uint32_t poll(std::span<Packet> out) {
+    if (!enabled_) return 0;
     const std::uint32_t slots = out.size() < kRcq ? static_cast<std::uint32_t>(out.size()) : kRcq;
     const std::uint32_t budget = slots * kCompletionsPerPacket;
     const std::uint32_t n = collect(out, budget < kRcq ? budget : kRcq).packets;
-    if (enabled_) refill();
+    refill();
     return n;
   }
 
+  // A packet this queue did not hand out, or released already, is refused: counted in
+  // counters().bad_releases and logged, its pages left alone.
   void release(const Packet& p) {
-    unref(p);
+    release_packet(p);
     if (free_pool_when_released_) free_pool_if_unused();
   }
   void release(std::span<const Packet> packets) {
-    for (const Packet& p : packets) unref(p);
+    for (const Packet& p : packets) release_packet(p);
     if (free_pool_when_released_) free_pool_if_unused();
   }
-  // Another holder of a fragment's page (e.g. a Tx buffer pointing into it).
-  void retain(const RxFragment& f) { pool_.ref(f.page); }
+  // Another holder of a fragment's page (e.g. a Tx buffer pointing into it); each retain()
+  // is undone by one release(fragment).
+  void retain(const RxFragment& f) {
+    if (!user_page(f.page)) return refuse_release("retain");
+    pool_.ref(f.page);
+    ++user_refs_;
+  }
   void release(const RxFragment& f) {
-    pool_.unref(f.page);
+    if (!user_page(f.page)) return refuse_release("release");
+    drop_user_ref(f.page);
     if (free_pool_when_released_) free_pool_if_unused();
   }
   [[nodiscard]] std::uint64_t dma(const RxFragment& f) const {
@@ -342,6 +380,7 @@ class RxQueue {
     }
     counters_.packets += packets;
     counters_.bytes += bytes;
+    held_ += static_cast<std::uint32_t>(packets);
     in_packet_ = in_packet;
     partial_bad_ = bad;
     if (in_packet) partial_ = out[n];
@@ -356,7 +395,32 @@ class RxQueue {
       desc::Rcd{}.set(desc::Rcd::kErrMacEop, 1).set(desc::Rcd::kErrTruncated, 1).raw();
 
   void unref(const Packet& p) {
-    for (std::uint32_t i = 0; i < p.frags; ++i) pool_.unref(p.frag[i].page);
+    for (std::uint32_t i = 0; i < p.frags; ++i) drop_user_ref(p.frag[i].page);
+  }
+  void drop_user_ref(std::uint16_t page) {
+    pool_.unref(page);
+    if (--user_refs_ == 0) held_ = 0;
+  }
+  // A page the application may hold a reference to: in the pool, referenced by someone.
+  [[nodiscard]] bool user_page(std::uint32_t page) const {
+    return page < kPages && pool_.refs(static_cast<std::uint16_t>(page)) != 0 && user_refs_ != 0;
+  }
+  // A packet poll() handed out: each fragment where this queue's pool put it.
+  void release_packet(const Packet& p) {
+    bool ours = held_ != 0 && p.frags <= Policy::kMaxRxFrags;
+    for (std::uint32_t i = 0; ours && i < p.frags; ++i) {
+      const RxFragment& f = p.frag[i];
+      ours = user_page(f.page) && f.data == pool_.cpu(f.page) + f.offset;
+    }
+    if (!ours) return refuse_release("release");
+    unref(p);
+    if (held_ != 0) --held_;
+  }
+  [[gnu::cold, gnu::noinline]] void refuse_release(const char* call) {
+    ++counters_.bad_releases;
+    log(io_.platform(), LogLevel::kError, "fbnic: rx queue ", queue_, ": ", call,
+        "() of a packet or fragment this queue does not hold (released already, another "
+        "queue's, or not from poll()): ignored, its pages left alone");
   }
   void free_pool_if_unused() {
     if (!pool_.all_free()) return;
@@ -385,6 +449,7 @@ class RxQueue {
     q.release_before(pos, pool_);  // the device moved past every earlier buffer
     const std::uint16_t page = q.page[pos & (N - 1)];
     pool_.ref(page);
+    ++user_refs_;
     pkt.frag[pkt.frags++] = {pool_.cpu(page) + off, len, page, static_cast<std::uint16_t>(off)};
     pkt.len += len;
     if (rcd.get(R::kPageFin) != 0) q.release_before(pos + 1, pool_);
@@ -401,7 +466,8 @@ class RxQueue {
     while (q.tail - q.head < N - 1) {
       const std::uint16_t page = pool_.take();
       if (page == decltype(pool_)::kNone) {
-        ++counters_.no_buffers;
+        ++counters_.refill_short;
+        if (q.tail == q.head && !starved_) starving();
         break;
       }
       const std::uint32_t slot = q.tail & (N - 1);
@@ -410,9 +476,18 @@ class RxQueue {
       ++q.tail;
     }
     if (q.tail == start) return;
+    starved_ = false;
     dma_wmb();
     io_.write(doorbell, TailReg::from_raw(q.tail & (N - 1))).ignore();
     ++counters_.doorbells;
+  }
+
+  // Every page is held by packets the application kept: the device drops what arrives.
+  [[gnu::cold, gnu::noinline]] void starving() {
+    starved_ = true;
+    log(io_.platform(), LogLevel::kWarning, "fbnic: rx queue ", queue_,
+        ": no free Rx buffers: all ", kPages, " pages are held by ", held_,
+        " packets not yet released; the device drops what arrives until release()");
   }
 
   Status wait_idle(Deadline deadline) {
@@ -439,6 +514,9 @@ class RxQueue {
   bool in_packet_ = false;
   bool partial_bad_ = false;
   bool free_pool_when_released_ = false;
+  bool starved_ = false;
+  std::uint32_t held_ = 0;       // packets handed out, not released
+  std::uint32_t user_refs_ = 0;  // page references outside the rings (packets, retain())
   RxCounters counters_{};
 };
 
