@@ -1,7 +1,7 @@
 // Encoding and parsing a capabilities response (the largest message at bring-up), with
 // the library's schema-driven codec and with a hand-written baseline that does the same
-// byte work directly. Reports ns per message and per attribute, and heap allocations
-// per message (the library must make none).
+// byte work directly, timed in pairs (bench/paired.hpp). Reports ns per message, and heap
+// allocations per message (the library must make none).
 #include <benchmark/benchmark.h>
 
 #include <fbnic/base/bytes.hpp>
@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "alloc_counter.hpp"
+#include "paired.hpp"
 
 namespace {
 using namespace fbnic;
@@ -123,7 +124,7 @@ bool baseline_decode(const std::uint8_t* in, std::size_t size, fw::FwCapResp& c)
 }
 
 // Heap allocations per call of fn, counted over 1000 calls outside the timed loop (the
-// benchmark framework itself allocates between timed batches).
+// benchmark framework itself allocates between runs).
 template <class Fn>
 double allocations_per_call(Fn&& fn) {
   const std::uint64_t before = bench::allocations();
@@ -131,62 +132,81 @@ double allocations_per_call(Fn&& fn) {
   return static_cast<double>(bench::allocations() - before) / 1000.0;
 }
 
-template <class Fn>
-void report(benchmark::State& state, Fn&& fn) {
-  const auto iters = static_cast<double>(state.iterations());
-  state.counters["ns_per_attr"] = benchmark::Counter(
-      iters * kAttributes, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  state.counters["allocs_per_msg"] = allocations_per_call(fn);
+// --- the steps, each a separate aligned function (bench/paired.hpp) ---
+
+[[gnu::noinline, gnu::aligned(64)]] void lib_encode(const fw::FwCapResp& caps,
+                                                    std::span<std::uint8_t> buf) {
+  auto out = tlv::encode(caps, buf);
+  benchmark::DoNotOptimize(out);
+}
+[[gnu::noinline, gnu::aligned(64)]] void base_encode(const fw::FwCapResp& caps,
+                                                     std::span<std::uint8_t> buf) {
+  benchmark::DoNotOptimize(baseline_encode(caps, buf.data()));
+  benchmark::ClobberMemory();
+}
+[[gnu::noinline, gnu::aligned(64)]] void lib_parse(std::span<const std::uint8_t> bytes) {
+  auto caps = tlv::decode<fw::FwCapResp>(bytes);
+  benchmark::DoNotOptimize(caps);
+}
+[[gnu::noinline, gnu::aligned(64)]] void base_parse(std::span<const std::uint8_t> bytes) {
+  fw::FwCapResp caps;
+  benchmark::DoNotOptimize(baseline_decode(bytes.data(), bytes.size(), caps));
+  benchmark::DoNotOptimize(caps);
 }
 
-void BM_Encode_Library(benchmark::State& state) {
+// The targets issue 16 sets (library / baseline).
+constexpr double kTargetEncode = 1.2;
+constexpr double kTargetParse = 1.5;
+
+// Alternates the two sides, one message each per window, the first of the two alternating.
+template <class Lib, class Base>
+void paired(benchmark::State& state, const char* name, double target, Lib&& lib, Base&& base) {
+  bench::Windows wl, wb;
+  for (int i = 0; i < 1000; ++i) {  // warm-up
+    lib();
+    base();
+  }
+  wl.reserve(state.max_iterations);
+  wb.reserve(state.max_iterations);
+  bool lib_first = true;
+  for (auto _ : state) {
+    if (lib_first) {
+      wl.time(lib);
+      wb.time(base);
+    } else {
+      wb.time(base);
+      wl.time(lib);
+    }
+    lib_first = !lib_first;
+  }
+  bench::record(state, name, "ns/msg", target, wl, wb, 1, 1 / bench::ticks_per_ns());
+  bench::Runs& r = bench::results()[name];
+  r.extra["allocs/msg"] = allocations_per_call(lib);
+  r.extra["attrs"] = kAttributes;
+}
+
+void BM_Encode(benchmark::State& state) {
   const auto caps = sample();
   std::array<std::uint8_t, 4096> buf{};
-  auto once = [&] {
-    auto out = tlv::encode(caps, buf);
-    benchmark::DoNotOptimize(out);
-  };
-  for (auto _ : state) once();
-  report(state, once);
+  paired(
+      state, "encode", kTargetEncode, [&] { lib_encode(caps, buf); },
+      [&] { base_encode(caps, buf); });
 }
-BENCHMARK(BM_Encode_Library);
 
-void BM_Encode_Baseline(benchmark::State& state) {
-  const auto caps = sample();
-  std::array<std::uint8_t, 4096> buf{};
-  auto once = [&] {
-    benchmark::DoNotOptimize(baseline_encode(caps, buf.data()));
-    benchmark::ClobberMemory();
-  };
-  for (auto _ : state) once();
-  report(state, once);
-}
-BENCHMARK(BM_Encode_Baseline);
-
-void BM_Parse_Library(benchmark::State& state) {
+void BM_Parse(benchmark::State& state) {
   std::array<std::uint8_t, 4096> buf{};
   const auto bytes = tlv::encode(sample(), buf);
-  auto once = [&] {
-    auto caps = tlv::decode<fw::FwCapResp>(*bytes);
-    benchmark::DoNotOptimize(caps);
-  };
-  for (auto _ : state) once();
-  report(state, once);
+  if (!bytes.ok()) return state.SkipWithError("encode");
+  paired(
+      state, "parse", kTargetParse, [&] { lib_parse(*bytes); }, [&] { base_parse(*bytes); });
 }
-BENCHMARK(BM_Parse_Library);
 
-void BM_Parse_Baseline(benchmark::State& state) {
-  std::array<std::uint8_t, 4096> buf{};
-  const auto bytes = tlv::encode(sample(), buf);
-  auto once = [&] {
-    fw::FwCapResp caps;
-    benchmark::DoNotOptimize(baseline_decode(bytes->data(), bytes->size(), caps));
-    benchmark::DoNotOptimize(caps);
-  };
-  for (auto _ : state) once();
-  report(state, once);
+void register_all(std::uint32_t samples) {
+  bench::declare("encode");
+  bench::declare("parse");
+  benchmark::RegisterBenchmark("encode", BM_Encode)->Iterations(5 * samples);
+  benchmark::RegisterBenchmark("parse", BM_Parse)->Iterations(5 * samples);
 }
-BENCHMARK(BM_Parse_Baseline);
 
 // The two encoders agree byte for byte, so the comparison is like for like.
 bool encoders_agree() {
@@ -201,8 +221,5 @@ bool encoders_agree() {
 
 int main(int argc, char** argv) {
   if (!encoders_agree()) return 1;
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return fbnic::bench::paired_main(argc, argv, register_all);
 }
