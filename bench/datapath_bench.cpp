@@ -145,14 +145,13 @@ struct Sink {
 };
 
 template <class Tx>
-[[gnu::noinline, gnu::aligned(64)]] std::uint32_t lib_tx(Tx& txq, std::span<const TxPacket> pkts) {
+FBNIC_BENCH_STEP std::uint32_t lib_tx(Tx& txq, std::span<const TxPacket> pkts) {
   txq.reclaim(Sink{});
   return txq.send(pkts).sent;
 }
 
 template <class Rx>
-[[gnu::noinline, gnu::aligned(64)]] std::uint32_t lib_rx(Rx& rxq,
-                                                         std::span<typename Rx::Packet> out) {
+FBNIC_BENCH_STEP std::uint32_t lib_rx(Rx& rxq, std::span<typename Rx::Packet> out) {
   const std::uint32_t n = rxq.poll(out);
   rxq.release(std::span<const typename Rx::Packet>(out.data(), n));
   return n;
@@ -161,9 +160,8 @@ template <class Rx>
 // The packets' page references travel with the Tx buffers (the cookie) and are dropped
 // when the device has sent them.
 template <class Rx, class Tx>
-[[gnu::noinline, gnu::aligned(64)]] std::uint32_t lib_forward(Rx& rxq, Tx& txq,
-                                                              std::span<typename Rx::Packet> in,
-                                                              TxBuffer* bufs, TxPacket* pkts) {
+FBNIC_BENCH_STEP std::uint32_t lib_forward(Rx& rxq, Tx& txq, std::span<typename Rx::Packet> in,
+                                           TxBuffer* bufs, TxPacket* pkts) {
   const std::uint32_t n = rxq.poll(in);
   for (std::uint32_t i = 0; i < n; ++i) {
     const RxFragment& f = in[i].frag[0];
@@ -324,27 +322,23 @@ struct PlainRig {
 };
 
 template <std::uint32_t Ring>
-[[gnu::noinline, gnu::aligned(64)]] std::uint32_t base_tx(PlainTx<Ring>& tx, const TxBuffer* bufs,
-                                                          const std::uint64_t* cookies,
-                                                          std::uint32_t n) {
+FBNIC_BENCH_STEP std::uint32_t base_tx(PlainTx<Ring>& tx, const TxBuffer* bufs,
+                                       const std::uint64_t* cookies, std::uint32_t n) {
   tx.reclaim(Sink{});
   tx.send(bufs, cookies, n);
   return n;
 }
 
 template <std::uint32_t Ring>
-[[gnu::noinline, gnu::aligned(64)]] std::uint32_t base_rx(PlainRx<Ring>& rx,
-                                                          typename PlainRx<Ring>::Pkt* out,
-                                                          std::uint32_t n) {
+FBNIC_BENCH_STEP std::uint32_t base_rx(PlainRx<Ring>& rx, typename PlainRx<Ring>::Pkt* out,
+                                       std::uint32_t n) {
   return rx.poll(out, n);
 }
 
 template <std::uint32_t Ring>
-[[gnu::noinline, gnu::aligned(64)]] std::uint32_t base_forward(PlainRig<Ring>& rig,
-                                                               typename PlainRx<Ring>::Pkt* in,
-                                                               TxBuffer* bufs,
-                                                               std::uint64_t* cookies,
-                                                               std::uint32_t batch) {
+FBNIC_BENCH_STEP std::uint32_t base_forward(PlainRig<Ring>& rig, typename PlainRx<Ring>::Pkt* in,
+                                            TxBuffer* bufs, std::uint64_t* cookies,
+                                            std::uint32_t batch) {
   const std::uint32_t n = rig.rx.poll(in, batch);
   for (std::uint32_t i = 0; i < n; ++i) {
     bufs[i] = {rig.pages.device + static_cast<std::uint64_t>(in[i].data - rig.rx.pages), in[i].len};

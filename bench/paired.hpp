@@ -27,6 +27,14 @@
 #include <x86intrin.h>
 #endif
 
+// A timed step: out of line, 64-byte aligned, and (GCC) compiled without knowledge of its
+// callers, so that no constant of the bench (a buffer's size, a batch) specializes it.
+#if defined(__clang__)
+#define FBNIC_BENCH_STEP [[gnu::noinline, gnu::aligned(64)]]
+#else
+#define FBNIC_BENCH_STEP [[gnu::noinline, gnu::noipa, gnu::aligned(64)]]
+#endif
+
 namespace fbnic::bench {
 
 // A timing window. On x86 the TSC, fenced so that the window holds exactly the code
@@ -93,7 +101,7 @@ inline Typical typical(std::vector<std::uint32_t> t) {
           static_cast<double>(t.size() - kept) / static_cast<double>(t.size())};
 }
 
-[[gnu::noinline, gnu::aligned(64)]] inline void empty_step() { benchmark::ClobberMemory(); }
+FBNIC_BENCH_STEP inline void empty_step() { benchmark::ClobberMemory(); }
 
 // The cost of an empty window around a call, subtracted from every result.
 inline double window_overhead() {
