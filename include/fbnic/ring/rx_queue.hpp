@@ -237,7 +237,21 @@ class RxQueue {
     if (free_pool_when_released_) free_pool_if_unused();
   }
   void release(std::span<const Packet> packets) {
-    for (const Packet& p : packets) unref(p);
+    // Packets next to each other share a page: their references are dropped together,
+    // not by a count changed in memory per packet (each waiting for the last one's store).
+    std::uint16_t page = 0;
+    std::uint32_t refs = 0;
+    for (const Packet& p : packets) {
+      for (std::uint32_t i = 0; i < p.frags; ++i) {
+        if (p.frag[i].page != page) {
+          if (refs != 0) pool_.unref(page, refs);
+          page = p.frag[i].page;
+          refs = 0;
+        }
+        ++refs;
+      }
+    }
+    if (refs != 0) pool_.unref(page, refs);
     if (free_pool_when_released_) free_pool_if_unused();
   }
   // Another holder of a fragment's page (e.g. a Tx buffer pointing into it).
@@ -363,22 +377,16 @@ class RxQueue {
       desc::Rcd{}.set(desc::Rcd::kErrMacEop, 1).set(desc::Rcd::kErrTruncated, 1).raw();
 
   // What a packet of one header buffer looks like: a finished HDR_AL, then a finished
-  // META without frame errors (DONE as expected on the completion's lap).
+  // META without frame errors, by the DONE value of the completion's lap.
   static constexpr std::uint64_t kHdrMask =
       desc::Rcd{}.set_all(desc::Rcd::kDone).set_all(desc::Rcd::kType).raw();
   static constexpr std::uint64_t kMetaMask = kHdrMask | kFrameErrors;
-  static constexpr std::uint64_t header_al(std::uint64_t done) {
-    return desc::Rcd{}
-        .set(desc::Rcd::kDone, done)
-        .set(desc::Rcd::kType, desc::Rcd::kTypeHdrAl)
-        .raw();
-  }
-  static constexpr std::uint64_t meta(std::uint64_t done) {
-    return desc::Rcd{}
-        .set(desc::Rcd::kDone, done)
-        .set(desc::Rcd::kType, desc::Rcd::kTypeMeta)
-        .raw();
-  }
+  static constexpr std::array<std::uint64_t, 2> kHeaderAl = {
+      desc::Rcd{}.set(desc::Rcd::kType, desc::Rcd::kTypeHdrAl).raw(),
+      desc::Rcd{}.set(desc::Rcd::kDone, 1).set(desc::Rcd::kType, desc::Rcd::kTypeHdrAl).raw()};
+  static constexpr std::array<std::uint64_t, 2> kMeta = {
+      desc::Rcd{}.set(desc::Rcd::kType, desc::Rcd::kTypeMeta).raw(),
+      desc::Rcd{}.set(desc::Rcd::kDone, 1).set(desc::Rcd::kType, desc::Rcd::kTypeMeta).raw()};
 
   // Most packets are one header buffer and an error-free META: taken two completions at a
   // time, with the checks, references and counters of collect(). Stops at anything else,
@@ -389,8 +397,8 @@ class RxQueue {
     while (c.packets < out.size() && c.completions + 2 <= budget) {
       const std::uint64_t hdr = rcq_.read(head);
       const std::uint64_t end = rcq_.read(head + 1);
-      if ((hdr & kHdrMask) != header_al(DescRing<kRcq>::expected_done(head)) ||
-          (end & kMetaMask) != meta(DescRing<kRcq>::expected_done(head + 1))) {
+      if ((hdr & kHdrMask) != kHeaderAl[DescRing<kRcq>::expected_done(head)] ||
+          (end & kMetaMask) != kMeta[DescRing<kRcq>::expected_done(head + 1)]) {
         break;
       }
       dma_rmb();
