@@ -46,8 +46,10 @@ struct Twd : Packed<Twd, std::uint64_t> {
   static constexpr std::uint64_t kL4Tcp = 1;
   static constexpr std::uint64_t kL4Udp = 2;
 
+  // An AL: the sender checks that dma and len fit (bits beyond are dropped here). Composed
+  // with plain operations: it is built once per buffer on the Tx hot path.
   static constexpr Twd buffer(std::uint64_t dma, std::uint32_t len, bool last) {
-    return Twd{}.set(kAddr, dma).set(kLen, len).set(kType, last ? kTypeLastAl : kTypeAl);
+    return from_raw(kAddr.place(dma) | kLen.place(len) | kType.place(last ? kTypeLastAl : kTypeAl));
   }
 };
 
