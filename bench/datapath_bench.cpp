@@ -49,13 +49,38 @@ struct BenchPlatform {
     ++writes;
     if (bar == Bar::kCsr) bar0[off / 4] = v;
   }
+  // Device addresses as an IOMMU gives them: from 4 GiB up, within the 46 bits a
+  // descriptor carries (a process's own pointers may not be).
+  struct Mapping {
+    std::uint64_t device;
+    std::uint8_t* cpu;
+    std::size_t size;
+  };
+  std::vector<Mapping> mappings;
+  std::uint64_t next_device = std::uint64_t{1} << 32;
+
   Result<DmaBuffer> dma_alloc(std::size_t size, std::size_t align) {
-    void* p = std::aligned_alloc(align < 64 ? 64 : align, (size + align - 1) / align * align);
+    const std::size_t rounded = (size + align - 1) / align * align;
+    void* p = std::aligned_alloc(align < 64 ? 64 : align, rounded);
     if (p == nullptr) return Error::kNoMemory;
     std::memset(p, 0, size);
-    return DmaBuffer{p, reinterpret_cast<std::uintptr_t>(p), size};
+    next_device = (next_device + align - 1) / align * align;
+    mappings.push_back({next_device, static_cast<std::uint8_t*>(p), rounded});
+    next_device += rounded;
+    return DmaBuffer{p, mappings.back().device, size};
   }
-  void dma_free(const DmaBuffer& b) { std::free(b.cpu); }
+  void dma_free(const DmaBuffer& b) {
+    std::erase_if(mappings, [&](const Mapping& m) { return m.cpu == b.cpu; });
+    std::free(b.cpu);
+  }
+  // Where the device's address `device` is in this process.
+  template <class T>
+  T* cpu(std::uint64_t device) const {
+    for (const Mapping& m : mappings) {
+      if (device - m.device < m.size) return reinterpret_cast<T*>(m.cpu + (device - m.device));
+    }
+    std::abort();
+  }
   std::uint64_t now_ns() {
     return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   }
@@ -100,7 +125,7 @@ struct StandInDevice {
 
   // One completion covering everything up to the TWQ tail.
   void complete_tx(std::uint32_t tcq_size) {
-    auto* tcq = reinterpret_cast<std::uint64_t*>(p.base(regs::TcqBal::at(0)));
+    auto* tcq = p.cpu<std::uint64_t>(p.base(regs::TcqBal::at(0)));
     const std::uint32_t head = p.reg(regs::Twq0Tail::at(0));
     tcq[tcq_tail & (tcq_size - 1)] = desc::Tcd{}
                                          .set(desc::Tcd::kHead0, head)
@@ -110,8 +135,8 @@ struct StandInDevice {
   }
   // n frames into header buffers in ring order, 16 to a buffer, HDR_AL + META each.
   void receive(std::uint32_t n, std::uint32_t rcq_size, std::uint32_t hpq_size) {
-    auto* rcq = reinterpret_cast<std::uint64_t*>(p.base(regs::RcqBal::at(0)));
-    const auto* hpq = reinterpret_cast<const std::uint64_t*>(p.base(regs::BdqHpqBal::at(0)));
+    auto* rcq = p.cpu<std::uint64_t>(p.base(regs::RcqBal::at(0)));
+    const auto* hpq = p.cpu<const std::uint64_t>(p.base(regs::BdqHpqBal::at(0)));
     for (std::uint32_t i = 0; i < n; ++i) {
       const auto bd = desc::Bd::from_raw(hpq[hpq_head & (hpq_size - 1)]);
       const bool fin = ++in_page == kFramesPerPage;
