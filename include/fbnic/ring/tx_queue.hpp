@@ -343,6 +343,9 @@ class TxQueue {
         break;
       }
       const TxBuffer& b = pkt.buffers[0];
+      // What send() refuses (an empty buffer, one over the frame limit, an address past 46
+      // bits) is left to it, to be refused and logged there.
+      if (b.len - 1u >= max_frame_ || b.dma > desc::kMaxTxBufferAddress) break;
       Slot& slot = slots_[t & (kRing - 1)];
       slot.cookie = pkt.cookie;
       slot.descs = 2;
