@@ -383,11 +383,11 @@ constexpr double kTargetForward = 1.3;
 // step, the first of the two alternating. Before the timed iterations, each side goes
 // around its rings twice untimed.
 template <class Lib, class Base>
-void paired(benchmark::State& state, std::uint32_t warmup, Lib&& lib, Base&& base,
+void paired(benchmark::State& state, std::uint32_t untimed, Lib&& lib, Base&& base,
             bench::Windows& wl, bench::Windows& wb) {
   bench::Windows scratch;
-  scratch.reserve(warmup);
-  for (std::uint32_t i = 0; i < warmup && !state.error_occurred(); ++i) {
+  scratch.reserve(untimed);
+  for (std::uint32_t i = 0; i < untimed && !state.error_occurred(); ++i) {
     lib(scratch);
     base(scratch);
   }
@@ -404,6 +404,11 @@ void paired(benchmark::State& state, std::uint32_t warmup, Lib&& lib, Base&& bas
     }
     lib_first = !lib_first;
   }
+}
+
+// Steps before the timed ones: twice around the rings.
+constexpr std::uint32_t warmup(std::uint32_t ring, std::uint32_t batch) {
+  return batch == 0 ? 0 : 2 * ring / batch + 64;
 }
 
 std::string bench_name(const char* path, std::uint32_t ring, std::uint32_t batch) {
@@ -431,7 +436,7 @@ void BM_Tx(benchmark::State& state, std::uint32_t batch) {
   const std::uint64_t reads0 = lib->plat.reads, writes0 = lib->plat.writes;
   const std::uint64_t doorbells0 = lib->txq.counters().doorbells;
   paired(
-      state, 2 * Ring / batch + 64,
+      state, warmup(Ring, batch),
       [&](bench::Windows& w) {
         if (lib_sent) lib->dev.complete_tx(Ring);  // the device, untimed
         std::uint32_t sent = 0;
@@ -467,7 +472,7 @@ void BM_Rx(benchmark::State& state, std::uint32_t batch) {
   const std::uint64_t reads0 = lib->plat.reads, writes0 = lib->plat.writes;
   std::uint64_t packets = 0;
   paired(
-      state, 2 * Ring / batch + 64,
+      state, warmup(Ring, batch),
       [&](bench::Windows& w) {
         lib->dev.receive(batch, Rx::kRcq, Rx::kHpq);  // the device, untimed
         std::uint32_t n = 0;
@@ -504,7 +509,7 @@ void BM_Forward(benchmark::State& state, std::uint32_t batch) {
   bool base_sent = false;
   bench::Windows wl, wb;
   paired(
-      state, 2 * Ring / batch + 64,
+      state, warmup(Ring, batch),
       [&](bench::Windows& w) {
         if (lib_sent) lib->dev.complete_tx(Ring);  // the device, untimed
         lib->dev.receive(batch, Rx::kRcq, Rx::kHpq);
@@ -586,7 +591,7 @@ void register_ring(std::uint32_t samples) {
                        std::uint32_t batch) {
     const std::string name = bench_name(path, Ring, batch);
     bench::declare(name);
-    benchmark::RegisterBenchmark(name.c_str(), fn, batch)->Iterations(samples);
+    bench::add(name, fn, batch)->Iterations(samples);
   };
   for (const std::uint32_t batch : {1u, 8u, 32u, 64u}) {
     add("tx", BM_Tx<Ring>, batch);
@@ -601,7 +606,7 @@ void register_all(std::uint32_t samples) {
   register_ring<1024>(samples);
   register_ring<2048>(samples);
   register_ring<4096>(samples);
-  benchmark::RegisterBenchmark("ModelMmio", BM_ModelMmio)->Iterations(2000)->Repetitions(1);
+  bench::add("ModelMmio", BM_ModelMmio)->Iterations(2000)->Repetitions(1);
 }
 
 }  // namespace
