@@ -424,41 +424,74 @@ class RxQueue {
   static constexpr std::uint64_t kHdrMask =
       desc::Rcd{}.set_all(desc::Rcd::kDone).set_all(desc::Rcd::kType).raw();
   static constexpr std::uint64_t kMetaMask = kHdrMask | kFrameErrors;
-  static constexpr std::array<std::uint64_t, 2> kHeaderAl = {
-      desc::Rcd{}.set(desc::Rcd::kType, desc::Rcd::kTypeHdrAl).raw(),
-      desc::Rcd{}.set(desc::Rcd::kDone, 1).set(desc::Rcd::kType, desc::Rcd::kTypeHdrAl).raw()};
-  static constexpr std::array<std::uint64_t, 2> kMeta = {
-      desc::Rcd{}.set(desc::Rcd::kType, desc::Rcd::kTypeMeta).raw(),
-      desc::Rcd{}.set(desc::Rcd::kDone, 1).set(desc::Rcd::kType, desc::Rcd::kTypeMeta).raw()};
+  static constexpr std::uint64_t kHeaderAl =
+      desc::Rcd{}.set(desc::Rcd::kType, desc::Rcd::kTypeHdrAl).raw();
+  static constexpr std::uint64_t kMeta =
+      desc::Rcd{}.set(desc::Rcd::kType, desc::Rcd::kTypeMeta).raw();
+  // The DONE bit a completion at this index has once written.
+  static constexpr std::uint64_t done_bit(std::uint32_t index) {
+    return desc::Rcd{}.set(desc::Rcd::kDone, DescRing<kRcq>::expected_done(index)).raw();
+  }
 
   // Most packets are one header buffer and an error-free META: taken two completions at a
-  // time, with the checks, references and counters of collect(). Stops at anything else,
-  // which collect() then takes one completion at a time.
-  Collected collect_single(std::span<Packet> out, std::uint32_t head, std::uint32_t budget) {
-    Collected c;
+  // time, with the checks, references and counters of collect() (add_fragment()'s, for a
+  // first fragment). Stops at anything else, which collect() then takes one completion at a
+  // time. The ring and header queue positions are kept in locals: dma_rmb() is a compiler
+  // barrier, after which members would be loaded again, and the packets written could
+  // alias them. Not inlined: in collect() its loop would share collect()'s registers.
+  [[gnu::noinline]] Collected collect_single(std::span<Packet> out, std::uint32_t head,
+                                             std::uint32_t budget) {
+    using R = desc::Rcd;
+    const DescRing<kRcq> rcq = rcq_;
+    std::uint8_t* const base = pool_.cpu(0);
+    std::uint32_t posted = hpq_.head;  // oldest header buffer the device may still write
+    const std::uint32_t tail = hpq_.tail;
+    Packet* cur = out.data();
+    Packet* const last = cur + out.size();
+    const std::uint32_t first = head;
+    const std::uint32_t stop = head + (budget & ~1u);  // two completions at a time
     std::uint64_t bytes = 0;
-    while (c.packets < out.size() && c.completions + 2 <= budget) {
-      const std::uint64_t hdr = rcq_.read(head);
-      const std::uint64_t end = rcq_.read(head + 1);
-      if ((hdr & kHdrMask) != kHeaderAl[DescRing<kRcq>::expected_done(head)] ||
-          (end & kMetaMask) != kMeta[DescRing<kRcq>::expected_done(head + 1)]) {
+    while (cur != last && head != stop) {
+      const std::uint64_t hdr = rcq.read(head);
+      const std::uint64_t end = rcq.read(head + 1);
+      if ((hdr & kHdrMask) != (kHeaderAl | done_bit(head)) ||
+          (end & kMetaMask) != (kMeta | done_bit(head + 1))) {
         break;
       }
       dma_rmb();
       head += 2;
-      c.completions += 2;
-      Packet& cur = out[c.packets];
-      cur.frags = 0;
-      cur.len = 0;
-      if (!add_fragment(hpq_, desc::Rcd::from_raw(hdr), cur)) continue;
-      cur.meta = end;
-      bytes += cur.len;
-      ++c.packets;
+      const R rcd = R::from_raw(hdr);
+      const auto id = static_cast<std::uint32_t>(rcd.get(R::kBuffId));
+      const auto off = static_cast<std::uint32_t>(rcd.get(R::kBuffOff));
+      const auto len = static_cast<std::uint32_t>(rcd.get(R::kBuffLen));
+      const std::uint32_t pos = posted + ((id - posted) & (kHpq - 1));  // as locate()
+      if (id >= kHpq || pos - posted >= tail - posted || len == 0 ||
+          off + len > desc::kRxBufferBytes) {
+        continue;  // counted below
+      }
+      for (; posted != pos; ++posted) pool_.unref(hpq_.page[posted & (kHpq - 1)]);
+      const std::uint16_t page = hpq_.page[pos & (kHpq - 1)];
+      if (rcd.get(R::kPageFin) != 0) {
+        posted = pos + 1;  // the device is done with it: the ring's reference passes to the packet
+      } else {
+        pool_.ref(page);
+      }
+      cur->len = len;
+      cur->frags = 1;
+      cur->meta = end;
+      cur->frag[0] = {base + std::size_t{page} * desc::kRxBufferBytes + off, len, page,
+                      static_cast<std::uint16_t>(off)};
+      ++cur;
+      bytes += len;
     }
-    counters_.packets += c.packets;
+    const auto n = static_cast<std::uint32_t>(cur - out.data());
+    hpq_.head = posted;
+    user_refs_ += n;
+    held_ += n;
+    counters_.packets += n;
     counters_.bytes += bytes;
-    held_ += c.packets;
-    return c;
+    counters_.bad_completions += (head - first) / 2 - n;
+    return {n, head - first};
   }
 
   void unref(const Packet& p) {
