@@ -268,26 +268,42 @@ class RxQueue {
   void release(std::span<const Packet> packets) {
     // Packets next to each other share a page: their references are dropped together,
     // not by a count changed in memory per packet (each waiting for the last one's store).
+    // The queue's counts are kept in locals: the packets could alias them.
     std::uint16_t page = 0;
     std::uint32_t refs = 0;
+    std::uint32_t held = held_;
+    std::uint32_t user_refs = user_refs_;
+    const std::uint8_t* const base = pool_.cpu(0);
+    const auto drop = [&](std::uint16_t fragment_page) {
+      if (fragment_page != page) {
+        if (refs != 0) pool_.unref(page, refs);
+        page = fragment_page;
+        refs = 0;
+      }
+      ++refs;
+    };
     for (const Packet& p : packets) {
-      if (!ours(p)) {
+      // A packet poll() handed out and not released: each fragment where this queue's pool
+      // put it, on a page someone holds.
+      const std::uint32_t k = p.frags;
+      bool ours = held != 0 && k - 1 < Policy::kMaxRxFrags && user_refs >= k;
+      if (ours && k == 1) {  // most packets: checked and counted in one step
+        ours = fragment_ours(p.frag[0], base);
+        if (ours) drop(p.frag[0].page);
+      } else {
+        for (std::uint32_t i = 0; ours && i < k; ++i) ours = fragment_ours(p.frag[i], base);
+        for (std::uint32_t i = 0; ours && i < k; ++i) drop(p.frag[i].page);
+      }
+      if (!ours) {
         refuse_release("release");
         continue;
       }
-      for (std::uint32_t i = 0; i < p.frags; ++i) {
-        if (p.frag[i].page != page) {
-          if (refs != 0) pool_.unref(page, refs);
-          page = p.frag[i].page;
-          refs = 0;
-        }
-        ++refs;
-      }
-      user_refs_ -= p.frags;
-      --held_;
+      user_refs -= k;
+      --held;
     }
     if (refs != 0) pool_.unref(page, refs);
-    if (user_refs_ == 0) held_ = 0;
+    user_refs_ = user_refs;
+    held_ = user_refs == 0 ? 0 : held;
     if (free_pool_when_released_) free_pool_if_unused();
   }
   // Another holder of a fragment's page (e.g. a Tx buffer pointing into it); each retain()
@@ -505,17 +521,11 @@ class RxQueue {
   [[nodiscard]] bool user_page(std::uint32_t page) const {
     return page < kPages && pool_.refs(static_cast<std::uint16_t>(page)) != 0 && user_refs_ != 0;
   }
-  // A packet poll() handed out and not released: each fragment where this queue's pool put
-  // it, on a page someone holds.
-  [[nodiscard]] bool ours(const Packet& p) const {
-    if (held_ == 0 || p.frags == 0 || p.frags > Policy::kMaxRxFrags || user_refs_ < p.frags) {
-      return false;
-    }
-    for (std::uint32_t i = 0; i < p.frags; ++i) {
-      const RxFragment& f = p.frag[i];
-      if (!user_page(f.page) || f.data != pool_.cpu(f.page) + f.offset) return false;
-    }
-    return true;
+  // A fragment in a page of the pool that someone holds, where the pool put it (base: the
+  // pool's first page).
+  [[nodiscard]] bool fragment_ours(const RxFragment& f, const std::uint8_t* base) const {
+    return f.page < kPages && pool_.refs(f.page) != 0 &&
+           f.data == base + std::size_t{f.page} * desc::kRxBufferBytes + f.offset;
   }
   [[gnu::cold, gnu::noinline]] void refuse_release(const char* call) {
     ++counters_.bad_releases;
