@@ -454,9 +454,8 @@ class RxQueue {
   // first fragment). Stops at anything else, which collect() then takes one completion at a
   // time. The ring and header queue positions are kept in locals: dma_rmb() is a compiler
   // barrier, after which members would be loaded again, and the packets written could
-  // alias them. Not inlined: in collect() its loop would share collect()'s registers.
-  [[gnu::noinline]] Collected collect_single(std::span<Packet> out, std::uint32_t head,
-                                             std::uint32_t budget) {
+  // alias them.
+  Collected collect_single(std::span<Packet> out, std::uint32_t head, std::uint32_t budget) {
     using R = desc::Rcd;
     const DescRing<kRcq> rcq = rcq_;
     std::uint8_t* const base = pool_.cpu(0);
