@@ -439,6 +439,7 @@ class RxQueue {
     }
     counters_.packets += c.packets;
     counters_.bytes += bytes;
+    held_ += c.packets;  // handed out as collect()'s are: release() checks against it
     return c;
   }
 
