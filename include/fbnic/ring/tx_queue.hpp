@@ -343,6 +343,9 @@ class TxQueue {
         break;
       }
       const TxBuffer& b = pkt.buffers[0];
+      // A length of 0 or beyond the frame limit, or an address the descriptor cannot
+      // carry: send()'s general path refuses it, with its reason.
+      if (b.len - 1u >= max_frame_ || b.dma > desc::kMaxTxBufferAddress) break;
       Slot& slot = slots_[t & (kRing - 1)];
       slot.cookie = pkt.cookie;
       slot.descs = 2;
