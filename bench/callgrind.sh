@@ -18,7 +18,7 @@ trap 'rm -rf "$out"' EXIT
 
 # Prints "name instructions-per-call" for each step function found in a callgrind file.
 per_call() {
-  callgrind_annotate --inclusive=yes --tree=caller "$1" 2>/dev/null | awk '
+  callgrind_annotate --threshold=100 --inclusive=yes --tree=caller "$1" 2>/dev/null | awk '
     /^ *[0-9,]+ \([ 0-9.]+%\)  < / {  # a caller line: "(Nx)" is how often it called
       if (match($0, /\(([0-9,]+)x\)/)) { c = substr($0, RSTART + 1, RLENGTH - 3); gsub(",", "", c); calls += c }
       next

@@ -49,13 +49,38 @@ struct BenchPlatform {
     ++writes;
     if (bar == Bar::kCsr) bar0[off / 4] = v;
   }
+  // Device addresses as an IOMMU gives them: from 4 GiB up, within the 46 bits a
+  // descriptor carries (a process's own pointers may not be).
+  struct Mapping {
+    std::uint64_t device;
+    std::uint8_t* cpu;
+    std::size_t size;
+  };
+  std::vector<Mapping> mappings;
+  std::uint64_t next_device = std::uint64_t{1} << 32;
+
   Result<DmaBuffer> dma_alloc(std::size_t size, std::size_t align) {
-    void* p = std::aligned_alloc(align < 64 ? 64 : align, (size + align - 1) / align * align);
+    const std::size_t rounded = (size + align - 1) / align * align;
+    void* p = std::aligned_alloc(align < 64 ? 64 : align, rounded);
     if (p == nullptr) return Error::kNoMemory;
     std::memset(p, 0, size);
-    return DmaBuffer{p, reinterpret_cast<std::uintptr_t>(p), size};
+    next_device = (next_device + align - 1) / align * align;
+    mappings.push_back({next_device, static_cast<std::uint8_t*>(p), rounded});
+    next_device += rounded;
+    return DmaBuffer{p, mappings.back().device, size};
   }
-  void dma_free(const DmaBuffer& b) { std::free(b.cpu); }
+  void dma_free(const DmaBuffer& b) {
+    std::erase_if(mappings, [&](const Mapping& m) { return m.cpu == b.cpu; });
+    std::free(b.cpu);
+  }
+  // Where the device's address `device` is in this process.
+  template <class T>
+  T* cpu(std::uint64_t device) const {
+    for (const Mapping& m : mappings) {
+      if (device - m.device < m.size) return reinterpret_cast<T*>(m.cpu + (device - m.device));
+    }
+    std::abort();
+  }
   std::uint64_t now_ns() {
     return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   }
@@ -100,7 +125,7 @@ struct StandInDevice {
 
   // One completion covering everything up to the TWQ tail.
   void complete_tx(std::uint32_t tcq_size) {
-    auto* tcq = reinterpret_cast<std::uint64_t*>(p.base(regs::TcqBal::at(0)));
+    auto* tcq = p.cpu<std::uint64_t>(p.base(regs::TcqBal::at(0)));
     const std::uint32_t head = p.reg(regs::Twq0Tail::at(0));
     tcq[tcq_tail & (tcq_size - 1)] = desc::Tcd{}
                                          .set(desc::Tcd::kHead0, head)
@@ -110,8 +135,8 @@ struct StandInDevice {
   }
   // n frames into header buffers in ring order, 16 to a buffer, HDR_AL + META each.
   void receive(std::uint32_t n, std::uint32_t rcq_size, std::uint32_t hpq_size) {
-    auto* rcq = reinterpret_cast<std::uint64_t*>(p.base(regs::RcqBal::at(0)));
-    const auto* hpq = reinterpret_cast<const std::uint64_t*>(p.base(regs::BdqHpqBal::at(0)));
+    auto* rcq = p.cpu<std::uint64_t>(p.base(regs::RcqBal::at(0)));
+    const auto* hpq = p.cpu<const std::uint64_t>(p.base(regs::BdqHpqBal::at(0)));
     for (std::uint32_t i = 0; i < n; ++i) {
       const auto bd = desc::Bd::from_raw(hpq[hpq_head & (hpq_size - 1)]);
       const bool fin = ++in_page == kFramesPerPage;
@@ -358,11 +383,11 @@ constexpr double kTargetForward = 1.3;
 // step, the first of the two alternating. Before the timed iterations, each side goes
 // around its rings twice untimed.
 template <class Lib, class Base>
-void paired(benchmark::State& state, std::uint32_t warmup, Lib&& lib, Base&& base,
+void paired(benchmark::State& state, std::uint32_t untimed, Lib&& lib, Base&& base,
             bench::Windows& wl, bench::Windows& wb) {
   bench::Windows scratch;
-  scratch.reserve(warmup);
-  for (std::uint32_t i = 0; i < warmup && !state.error_occurred(); ++i) {
+  scratch.reserve(untimed);
+  for (std::uint32_t i = 0; i < untimed && !state.error_occurred(); ++i) {
     lib(scratch);
     base(scratch);
   }
@@ -379,6 +404,11 @@ void paired(benchmark::State& state, std::uint32_t warmup, Lib&& lib, Base&& bas
     }
     lib_first = !lib_first;
   }
+}
+
+// Steps before the timed ones: twice around the rings.
+constexpr std::uint32_t warmup(std::uint32_t ring, std::uint32_t batch) {
+  return batch == 0 ? 0 : 2 * ring / batch + 64;
 }
 
 std::string bench_name(const char* path, std::uint32_t ring, std::uint32_t batch) {
@@ -406,7 +436,7 @@ void BM_Tx(benchmark::State& state, std::uint32_t batch) {
   const std::uint64_t reads0 = lib->plat.reads, writes0 = lib->plat.writes;
   const std::uint64_t doorbells0 = lib->txq.counters().doorbells;
   paired(
-      state, 2 * Ring / batch + 64,
+      state, warmup(Ring, batch),
       [&](bench::Windows& w) {
         if (lib_sent) lib->dev.complete_tx(Ring);  // the device, untimed
         std::uint32_t sent = 0;
@@ -442,7 +472,7 @@ void BM_Rx(benchmark::State& state, std::uint32_t batch) {
   const std::uint64_t reads0 = lib->plat.reads, writes0 = lib->plat.writes;
   std::uint64_t packets = 0;
   paired(
-      state, 2 * Ring / batch + 64,
+      state, warmup(Ring, batch),
       [&](bench::Windows& w) {
         lib->dev.receive(batch, Rx::kRcq, Rx::kHpq);  // the device, untimed
         std::uint32_t n = 0;
@@ -479,7 +509,7 @@ void BM_Forward(benchmark::State& state, std::uint32_t batch) {
   bool base_sent = false;
   bench::Windows wl, wb;
   paired(
-      state, 2 * Ring / batch + 64,
+      state, warmup(Ring, batch),
       [&](bench::Windows& w) {
         if (lib_sent) lib->dev.complete_tx(Ring);  // the device, untimed
         lib->dev.receive(batch, Rx::kRcq, Rx::kHpq);
@@ -561,7 +591,7 @@ void register_ring(std::uint32_t samples) {
                        std::uint32_t batch) {
     const std::string name = bench_name(path, Ring, batch);
     bench::declare(name);
-    benchmark::RegisterBenchmark(name.c_str(), fn, batch)->Iterations(samples);
+    bench::add(name, fn, batch)->Iterations(samples);
   };
   for (const std::uint32_t batch : {1u, 8u, 32u, 64u}) {
     add("tx", BM_Tx<Ring>, batch);
@@ -576,7 +606,7 @@ void register_all(std::uint32_t samples) {
   register_ring<1024>(samples);
   register_ring<2048>(samples);
   register_ring<4096>(samples);
-  benchmark::RegisterBenchmark("ModelMmio", BM_ModelMmio)->Iterations(2000)->Repetitions(1);
+  bench::add("ModelMmio", BM_ModelMmio)->Iterations(2000)->Repetitions(1);
 }
 
 }  // namespace

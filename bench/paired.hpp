@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -158,6 +159,12 @@ inline std::vector<std::string>& result_order() {
 }
 // Names the summary's lines in the order of registration (runs come interleaved).
 inline void declare(const std::string& name) { result_order().push_back(name); }
+
+// Registers a benchmark under a run-time name (Google Benchmark owns it from then on).
+template <class... Args>
+benchmark::internal::Benchmark* add(const std::string& name, Args&&... args) {
+  return benchmark::RegisterBenchmark(name.c_str(), std::forward<Args>(args)...);
+}
 
 // Records one run of `name`: both sides' windows, each covering `units` units, scaled by
 // `scale` (1 for ticks, 1/ticks_per_ns for nanoseconds).

@@ -96,6 +96,11 @@ TEST(Mistakes, QueueIndexPastTheCapacityIsRefusedNotIndexed) {
     r.nic.dev.rx(i).release(std::span<const Rig<>::Packet>(out.data(), 0));
     EXPECT_EQ(r.nic.dev.rx(i).counters().packets, 0u);
   }
+  const Deadline soon = r.nic.in_us(1000);
+  EXPECT_EQ(r.nic.dev.tx(9).disable(
+                soon, [](std::uint64_t) {}, [](std::uint64_t) {}),
+            Error::kOutOfRange);
+  EXPECT_EQ(r.nic.dev.rx(9).disable(soon, [](const Rig<>::Packet&) {}), Error::kOutOfRange);
   EXPECT_TRUE(r.logged({"tx(1)", "1 Tx queue"})) << r.lines();
   EXPECT_TRUE(r.logged({"rx(1000)", "1 Rx queue"})) << r.lines();
   // Queue 0 is untouched and still works.

@@ -140,7 +140,7 @@ int run(const tool::RunOptions& o, std::uint64_t count) {
     for (std::uint32_t q = 0; q < queues; ++q) {
       auto give_back = [&rx = feeder(i, q)](std::uint64_t cookie) { release_pages(rx, cookie); };
       const Deadline idle = Deadline::after_us(ports.now(), 500'000);
-      ports[i].nic->tx(q).get()->disable(idle, give_back, give_back).ignore();
+      if (auto* txq = ports[i].nic->tx(q).get()) txq->disable(idle, give_back, give_back).ignore();
     }
   }
   ports.close();

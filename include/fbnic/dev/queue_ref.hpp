@@ -6,13 +6,15 @@
 // queue, and every call is refused the same way without touching memory: send() returns
 // kOutOfRange, poll() and reclaim() return 0, counters read zero, release() does nothing
 // (Device::tx/rx log the bad index). A mistaken index is an error, never an access out of
-// bounds. The check costs one compare per call, not per packet.
+// bounds. The check costs one compare per call, not per packet. Of the queue's lifecycle
+// only disable() is here (Device::open and close do the rest); get() reaches the queue.
 #pragma once
 
 #include <cstdint>
 #include <span>
 
 #include "fbnic/base/status.hpp"
+#include "fbnic/platform/deadline.hpp"
 #include "fbnic/ring/rx_queue.hpp"
 #include "fbnic/ring/tx_queue.hpp"
 
@@ -49,6 +51,14 @@ class TxRef {
   std::uint32_t reclaim(OnDone&& on_done, std::uint32_t budget = Q::kRing) {
     return q_ != nullptr ? q_->reclaim(static_cast<OnDone&&>(on_done), budget) : 0;
   }
+  // Stops the queue ahead of Device::close() (TxQueue::disable: every packet reported done
+  // or aborted), e.g. to take back Rx pages a forwarder lent it; close() then skips it.
+  template <class OnDone, class OnAborted>
+  Status disable(Deadline deadline, OnDone&& on_done, OnAborted&& on_aborted) {
+    if (q_ == nullptr) return Error::kOutOfRange;
+    return q_->disable(deadline, static_cast<OnDone&&>(on_done),
+                       static_cast<OnAborted&&>(on_aborted));
+  }
 
  private:
   static constexpr TxCounters kNoCounters{};
@@ -75,6 +85,13 @@ class RxRef {
   [[nodiscard]] std::uint32_t held() const { return q_ != nullptr ? q_->held() : 0; }
 
   std::uint32_t poll(std::span<Packet> out) { return q_ != nullptr ? q_->poll(out) : 0; }
+  // Stops the queue ahead of Device::close() (RxQueue::disable: every packet still in the
+  // ring goes to on_packet).
+  template <class OnPacket>
+  Status disable(Deadline deadline, OnPacket&& on_packet) {
+    if (q_ == nullptr) return Error::kOutOfRange;
+    return q_->disable(deadline, static_cast<OnPacket&&>(on_packet));
+  }
   void release(const Packet& p) {
     if (q_ != nullptr) q_->release(p);
   }

@@ -329,34 +329,35 @@ class TxQueue {
   static constexpr std::uint64_t kPlainMeta = desc::Twd{}.set(desc::Twd::kDestMac, 1).raw();
 
   // Packets of one buffer without offload (most of them) in a loop of their own, with
-  // less to keep in registers than send()'s. Stops at the first other packet, or where
-  // the ring is full, for send() to take. Returns how many it posted.
+  // less to keep in registers than send()'s. Stops at the first other packet (or one whose
+  // buffer does not fit an AL descriptor), or where the ring is full, for send() to take.
+  // Returns how many it posted.
   std::uint32_t post_simple(std::span<const TxPacket> packets, std::uint32_t& tail,
                             std::uint64_t& bytes) {
-    const std::uint32_t start = tail;
-    const std::uint32_t room = kRing - 1 - (start - clean_);
-    std::uint32_t t = start;
+    const std::uint32_t fit = (kRing - 1 - (tail - clean_)) / 2;
+    const std::uint32_t max =
+        packets.size() < fit ? static_cast<std::uint32_t>(packets.size()) : fit;
+    std::uint32_t n = 0;
     std::uint64_t sum = 0;
-    for (const TxPacket& pkt : packets) {
-      if (pkt.buffers.size() != 1 || pkt.offload.checksum || pkt.offload.mss != 0 ||
-          t - start + 2 > room) {
-        break;
-      }
-      const TxBuffer& b = pkt.buffers[0];
-      // A length of 0 or beyond the frame limit, or an address the descriptor cannot
-      // carry: send()'s general path refuses it, with its reason.
-      if (b.len - 1u >= max_frame_ || b.dma > desc::kMaxTxBufferAddress) break;
+    for (; n < max; ++n) {
+      const TxPacket& pkt = packets[n];
+      if (pkt.buffers.size() != 1 || pkt.offload.checksum || pkt.offload.mss != 0) break;
+      const std::uint64_t dma = pkt.buffers[0].dma;
+      const std::uint32_t len = pkt.buffers[0].len;
+      // What send() refuses (an empty buffer, one over the frame limit, an address past 46
+      // bits) is left to it, to be refused and logged there.
+      if (len - 1u >= max_frame_ || dma > desc::kMaxTxBufferAddress) break;
+      const std::uint32_t t = tail + 2 * n;
       Slot& slot = slots_[t & (kRing - 1)];
       slot.cookie = pkt.cookie;
       slot.descs = 2;
       twq_.write(t, kPlainMeta);
-      twq_.write(t + 1, desc::Twd::buffer(b.dma, b.len, true).raw());
-      sum += b.len;
-      t += 2;
+      twq_.write(t + 1, desc::Twd::buffer(dma, len, true).raw());
+      sum += len;
     }
-    tail = t;
+    tail += 2 * n;
     bytes += sum;
-    return (t - start) / 2;
+    return n;
   }
 
   Result<std::uint64_t> meta_for(const TxOffload& o) const {
