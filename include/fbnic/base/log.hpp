@@ -73,14 +73,13 @@ class LogLine {
   // link no libgcc. Hexadecimal by shifts, decimal by subtracting powers of ten.
   constexpr LogLine& put_unsigned(std::uint64_t v, unsigned base) {
     if (base == 16) {
-      unsigned shift = 60;
-      while (shift > 0 && (v >> shift) == 0) shift -= 4;
-      for (;;) {
-        const auto d = static_cast<unsigned>((v >> shift) & 0xfu);
+      unsigned digits = 16;
+      while (digits > 1 && (v >> (4 * (digits - 1))) == 0) --digits;  // no leading zeros
+      while (digits > 0) {
+        const auto d = static_cast<unsigned>((v >> (4 * --digits)) & 0xfu);
         put(static_cast<char>(d < 10 ? '0' + d : 'a' + (d - 10)));
-        if (shift == 0) return *this;
-        shift -= 4;
       }
+      return *this;
     }
     std::size_t i = 0;
     while (i + 1 < kPowersOfTen.size() && kPowersOfTen[i] > v) ++i;  // no leading zeros
