@@ -31,7 +31,9 @@ class LogLine {
 
   constexpr LogLine() = default;
 
-  constexpr LogLine& operator<<(const char* s) {
+  // Out of line (noinline does not stop constant evaluation): every formatted log line of
+  // an image calls these rather than carrying its own copy.
+  [[gnu::noinline]] constexpr LogLine& operator<<(const char* s) {
     while (s != nullptr && *s != '\0') put(*s++);
     return *this;
   }
@@ -68,7 +70,7 @@ class LogLine {
       buf_[len_] = '\0';
     }
   }
-  constexpr LogLine& put_unsigned(std::uint64_t v, unsigned base) {
+  [[gnu::noinline]] constexpr LogLine& put_unsigned(std::uint64_t v, unsigned base) {
     char digits[20] = {};
     std::size_t n = 0;
     do {

@@ -51,6 +51,7 @@ class Device {
  public:
   using Tx = TxQueue<P, Policy>;
   using Rx = RxQueue<P, Policy>;
+  using Firmware = fw::Client<P, Policy::kFirmwareLogs>;
   static constexpr std::uint32_t kTxQueues = Policy::kTxQueues;
   static constexpr std::uint32_t kRxQueues = Policy::kRxQueues;
 
@@ -68,7 +69,7 @@ class Device {
 
   [[nodiscard]] bool is_open() const { return open_; }
   [[nodiscard]] Io<P>& io() { return io_; }
-  [[nodiscard]] fw::Client<P>& firmware() { return fw_; }
+  [[nodiscard]] Firmware& firmware() { return fw_; }
   [[nodiscard]] rpc::Classifier<P>& classifier() { return rpc_; }
   [[nodiscard]] mac::Link<P>& link() { return link_; }
   [[nodiscard]] Tx& tx(std::uint32_t i) { return tx_[i]; }
@@ -107,9 +108,7 @@ class Device {
     if (st.ok()) st = link_.start(mode, link_opts).status();
     if (!st.ok()) {
       log(p, LogLevel::kError, "fbnic: bring-up failed: ", st.name());
-      teardown([](std::uint64_t) {}, [](std::uint64_t) {},
-               [this](const typename Rx::Packet& pkt) { rx_[0].release(pkt); })
-          .ignore();
+      discarding_teardown().ignore();
       return st;
     }
     open_ = true;
@@ -125,8 +124,9 @@ class Device {
     return teardown(on_tx_done, on_tx_aborted, on_rx);
   }
   Status close() {
-    return close([](std::uint64_t) {}, [](std::uint64_t) {},
-                 [this](const typename Rx::Packet& pkt) { rx_[0].release(pkt); });
+    if (!open_) return ok_status();
+    open_ = false;
+    return discarding_teardown();
   }
 
   // The periodic work: heartbeat (every 10 s, call about once a second) and link state.
@@ -169,6 +169,13 @@ class Device {
     return ok_status();
   }
 
+  // Teardown that hands nothing back: shared by close() and a failed open(), so that
+  // an image carries one copy of it.
+  Status discarding_teardown() {
+    return teardown([](std::uint64_t) {}, [](std::uint64_t) {},
+                    [this](const typename Rx::Packet& pkt) { rx_[0].release(pkt); });
+  }
+
   template <class TxDone, class TxAborted, class RxPacket>
   Status teardown(TxDone&& on_tx_done, TxAborted&& on_tx_aborted, RxPacket&& on_rx) {
     P& p = io_.platform();
@@ -195,7 +202,7 @@ class Device {
 
   Io<P> io_;
   fw::Mailbox<P> mbx_;
-  fw::Client<P> fw_;
+  Firmware fw_;
   rpc::Classifier<P> rpc_;
   mac::Link<P> link_;
   std::array<Tx, kTxQueues> tx_;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <type_traits>
 
 #include "fbnic/base/result.hpp"
 #include "fbnic/base/status.hpp"
@@ -259,7 +260,7 @@ class Client {
     if (image.empty() || image.size() > 0xFFFF'FFFFu) return Error::kInvalidArgument;
     if (tx_refused_) return Error::kTooOld;
     const auto total = static_cast<std::uint32_t>(image.size());
-    FBNIC_TRY(pump([](std::uint16_t, auto) { return false; }));
+    FBNIC_TRY(pump_for(nullptr));
     FBNIC_TRY(mbx_.send(UpgradeStartReq{static_cast<std::uint32_t>(section), total}));
 
     // The start answer and the first chunk request can arrive together, so one loop
@@ -333,7 +334,7 @@ class Client {
   // --- firmware log ---
 
   Status enable_logs(bool with_history) {
-    if (caps_.version < kMinFirmwareLogs.raw) return Error::kNotSupported;
+    if (LogCapacity == 0 || caps_.version < kMinFirmwareLogs.raw) return Error::kNotSupported;
     LogSendReq req;
     req.send_logs = true;
     req.version = 1;
@@ -344,11 +345,15 @@ class Client {
 
   // The oldest firmware log entry not yet taken.
   std::optional<LogEntry> pop_log() {
-    if (log_count_ == 0) return std::nullopt;
-    const LogEntry e = logs_[log_head_];
-    log_head_ = (log_head_ + 1) % LogCapacity;
-    --log_count_;
-    return e;
+    if constexpr (LogCapacity == 0) {
+      return std::nullopt;
+    } else {
+      if (log_count_ == 0) return std::nullopt;
+      const LogEntry e = logs_[log_head_];
+      log_head_ = (log_head_ + 1) % LogCapacity;
+      --log_count_;
+      return e;
+    }
   }
 
   // --- BMC filter sync, self-test ---
@@ -366,9 +371,7 @@ class Client {
   }
 
   // Handles whatever the firmware sent (logs, alarms, refreshed capabilities).
-  Status poll() {
-    return pump([](std::uint16_t, auto) { return false; });
-  }
+  Status poll() { return pump_for(nullptr); }
 
   [[nodiscard]] const ClientStats& stats() const { return stats_; }
 
@@ -407,22 +410,47 @@ class Client {
     }
   }
 
+  // A call waiting for its answer: the message ID, and what turns the bytes into the
+  // outcome (kBusy until it came).
+  struct Awaited {
+    std::uint16_t id;
+    Status (*decode)(void* ctx, std::span<const std::uint8_t> bytes);
+    void* ctx;
+    Status outcome = Error::kBusy;
+  };
+
   // Sends req and waits for a message with ID resp_id, which on_resp(bytes) turns into
-  // the outcome. Other messages are handled on the side.
+  // the outcome. Other messages are handled on the side. Only the encoding and the
+  // decoding are per message type; the waiting is shared.
   template <class Req, class OnResp>
   Status transact(const Req& req, std::uint16_t resp_id, Deadline deadline, OnResp&& on_resp) {
     if (tx_refused_ && resp_id != msg_id::kFwCapResp) return Error::kTooOld;
-    FBNIC_TRY(pump([](std::uint16_t, auto) { return false; }));  // stale answers go first
+    FBNIC_TRY(pump_for(nullptr));  // stale answers go first
     FBNIC_TRY(mbx_.send(req));
-    Status outcome = Error::kBusy;
+    Awaited awaited{resp_id,
+                    [](void* ctx, std::span<const std::uint8_t> bytes) -> Status {
+                      return (*static_cast<std::remove_reference_t<OnResp>*>(ctx))(bytes);
+                    },
+                    &on_resp};
+    return await(awaited, deadline);
+  }
+
+  Status await(Awaited& awaited, Deadline deadline) {
     return poll_until(mbx_.platform(), deadline, kPollStepUs, [&]() -> Status {
-      FBNIC_TRY(pump([&](std::uint16_t id, auto bytes) {
-        if (id != resp_id || outcome != Error::kBusy) return false;
-        outcome = on_resp(bytes);
-        if (outcome == Error::kBusy) outcome = Error::kBadMessage;
-        return true;
-      }));
-      return outcome;
+      FBNIC_TRY(pump_for(&awaited));
+      return awaited.outcome;
+    });
+  }
+
+  // pump() for a waiting call (or none): its answer to it, the rest to the side handlers.
+  Status pump_for(Awaited* awaited) {
+    return pump([awaited](std::uint16_t id, std::span<const std::uint8_t> bytes) {
+      if (awaited == nullptr || id != awaited->id || awaited->outcome != Error::kBusy) {
+        return false;
+      }
+      awaited->outcome = awaited->decode(awaited->ctx, bytes);
+      if (awaited->outcome == Error::kBusy) awaited->outcome = Error::kBadMessage;
+      return true;
     });
   }
 
@@ -465,7 +493,13 @@ class Client {
         return;
       }
       case msg_id::kOwnershipResp: ++stats_.unexpected; return;
-      case msg_id::kLogMsgReq: take_logs(bytes); return;
+      case msg_id::kLogMsgReq:
+        if constexpr (LogCapacity == 0) {
+          ++stats_.unexpected;  // never asked for
+        } else {
+          take_logs(bytes);
+        }
+        return;
       case msg_id::kSensorAlarm: ++stats_.alarms; return;
       case msg_id::kTest:
       case msg_id::kCoredumpInfoResp:

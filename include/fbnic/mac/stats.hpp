@@ -41,10 +41,13 @@ struct FecStats {
   std::array<std::uint64_t, 4> symbol_errors{};  // PCS, per lane
 };
 
-template <Platform P, class R>
-Result<std::uint64_t> read_counter64(Io<P>& io) {
-  const regs::RegAddr<R> lo = R::addr();
-  const regs::RegAddr<R> hi{R::kHighOffset, true};
+// One 64-bit MAC counter at its two offsets (one function for all of them: a firmware
+// image does not carry a copy per counter).
+template <Platform P>
+Result<std::uint64_t> read_counter64_at(Io<P>& io, std::uint32_t lo_offset,
+                                        std::uint32_t hi_offset) {
+  const regs::RegAddr<regs::MacStatWord> lo{lo_offset, true};
+  const regs::RegAddr<regs::MacStatWord> hi{hi_offset, true};
   FBNIC_TRY_ASSIGN(const auto h1, io.read(hi));
   FBNIC_TRY_ASSIGN(const auto l, io.read(lo));
   FBNIC_TRY_ASSIGN(const auto h2, io.read(hi));
@@ -52,25 +55,43 @@ Result<std::uint64_t> read_counter64(Io<P>& io) {
   return (std::uint64_t{h2.raw()} << 32) | l.raw();
 }
 
+template <Platform P, class R>
+Result<std::uint64_t> read_counter64(Io<P>& io) {
+  return read_counter64_at(io, R::kOffset, R::kHighOffset);
+}
+
 template <Platform P>
 Result<MacStats> read_mac_stats(Io<P>& io) {
   using namespace regs;
+  struct Source {
+    std::uint64_t MacStats::*field;
+    std::uint32_t lo;
+    std::uint32_t hi;
+  };
+  auto from = [](std::uint64_t MacStats::*field, auto reg) {
+    return Source{field, decltype(reg)::kOffset, decltype(reg)::kHighOffset};
+  };
+  const Source sources[] = {
+      from(&MacStats::rx_ok, MacStatRxReceivedOk{}),
+      from(&MacStats::rx_bytes, MacStatRxByteCount{}),
+      from(&MacStats::rx_fcs_errors, MacStatRxPacketBadFcs{}),
+      from(&MacStats::rx_align_errors, MacStatRxAlignError{}),
+      from(&MacStats::rx_too_long, MacStatRxToolong{}),
+      from(&MacStats::rx_in_errors, MacStatRxIfInErrors{}),
+      from(&MacStats::rx_multicast, MacStatRxMulticast{}),
+      from(&MacStats::rx_broadcast, MacStatRxBroadcast{}),
+      from(&MacStats::rx_pause, MacStatRxXoffStb{}),
+      from(&MacStats::tx_ok, MacStatTxTransmittedOk{}),
+      from(&MacStats::tx_bytes, MacStatTxByteCount{}),
+      from(&MacStats::tx_out_errors, MacStatTxIfOutErrors{}),
+      from(&MacStats::tx_multicast, MacStatTxMulticast{}),
+      from(&MacStats::tx_broadcast, MacStatTxBroadcast{}),
+      from(&MacStats::tx_pause, MacStatTxXoffStb{}),
+  };
   MacStats s;
-  FBNIC_TRY_ASSIGN(s.rx_ok, (read_counter64<P, MacStatRxReceivedOk>(io)));
-  FBNIC_TRY_ASSIGN(s.rx_bytes, (read_counter64<P, MacStatRxByteCount>(io)));
-  FBNIC_TRY_ASSIGN(s.rx_fcs_errors, (read_counter64<P, MacStatRxPacketBadFcs>(io)));
-  FBNIC_TRY_ASSIGN(s.rx_align_errors, (read_counter64<P, MacStatRxAlignError>(io)));
-  FBNIC_TRY_ASSIGN(s.rx_too_long, (read_counter64<P, MacStatRxToolong>(io)));
-  FBNIC_TRY_ASSIGN(s.rx_in_errors, (read_counter64<P, MacStatRxIfInErrors>(io)));
-  FBNIC_TRY_ASSIGN(s.rx_multicast, (read_counter64<P, MacStatRxMulticast>(io)));
-  FBNIC_TRY_ASSIGN(s.rx_broadcast, (read_counter64<P, MacStatRxBroadcast>(io)));
-  FBNIC_TRY_ASSIGN(s.rx_pause, (read_counter64<P, MacStatRxXoffStb>(io)));
-  FBNIC_TRY_ASSIGN(s.tx_ok, (read_counter64<P, MacStatTxTransmittedOk>(io)));
-  FBNIC_TRY_ASSIGN(s.tx_bytes, (read_counter64<P, MacStatTxByteCount>(io)));
-  FBNIC_TRY_ASSIGN(s.tx_out_errors, (read_counter64<P, MacStatTxIfOutErrors>(io)));
-  FBNIC_TRY_ASSIGN(s.tx_multicast, (read_counter64<P, MacStatTxMulticast>(io)));
-  FBNIC_TRY_ASSIGN(s.tx_broadcast, (read_counter64<P, MacStatTxBroadcast>(io)));
-  FBNIC_TRY_ASSIGN(s.tx_pause, (read_counter64<P, MacStatTxXoffStb>(io)));
+  for (const Source& c : sources) {
+    FBNIC_TRY_ASSIGN(s.*c.field, read_counter64_at(io, c.lo, c.hi));
+  }
   return s;
 }
 

@@ -12,6 +12,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "fbnic/base/log.hpp"
 #include "fbnic/base/result.hpp"
@@ -34,12 +35,30 @@ concept Platform = requires(P& p, Bar bar, std::uint32_t offset, std::uint32_t v
   { p.log(level, line) } -> std::same_as<void>;
 };
 
-// Formats the arguments into one line and hands it to the platform's log sink.
+namespace detail {
+// String literals become const char*, so that log lines with the same kinds of argument
+// share one formatting function whatever the literals' lengths.
+template <class T>
+constexpr auto log_arg(const T& v) {
+  if constexpr (std::is_array_v<T>) {
+    return static_cast<const std::remove_extent_t<T>*>(v);
+  } else {
+    return v;
+  }
+}
+
 template <Platform P, class... Args>
-void log(P& platform, LogLevel level, const Args&... args) {
+[[gnu::noinline]] void log_line(P& platform, LogLevel level, Args... args) {
   LogLine line;
   (line << ... << args);
   platform.log(level, line.c_str());
+}
+}  // namespace detail
+
+// Formats the arguments into one line and hands it to the platform's log sink.
+template <Platform P, class... Args>
+void log(P& platform, LogLevel level, const Args&... args) {
+  detail::log_line(platform, level, detail::log_arg(args)...);
 }
 
 }  // namespace fbnic

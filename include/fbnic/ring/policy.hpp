@@ -4,6 +4,7 @@
 //   struct Small : fbnic::DefaultPolicy { static constexpr std::uint32_t kTxRing = 256; };
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "fbnic/base/bytes.hpp"
@@ -44,6 +45,10 @@ struct DefaultPolicy {
   static constexpr std::uint32_t kRxQueues = 1;
 
   static constexpr LogLevel kLogLevel = LogLevel::kInfo;
+
+  // Firmware log entries the device's firmware client keeps; 0 leaves out log handling
+  // (a boot driver never asks the firmware for its log).
+  static constexpr std::size_t kFirmwareLogs = 16;
 };
 
 template <class Policy>

@@ -151,21 +151,54 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
   return ok_status();
 }
 
+// One attribute to decode: its payload and IDs, and how to report a failure.
+struct Field {
+  std::span<const std::uint8_t> payload;
+  std::uint16_t id;
+  std::uint16_t element;
+  const Failure* fail;
+};
+
+// The one decoder of each member type, shared by every message that has one.
+template <class M>
+[[gnu::noinline]] Status get_field(const Field& f, M& out) {
+  return get_value(f.payload, f.id, f.element, out, *f.fail);
+}
+
+// A constant table per message gives, for each attribute, a thunk that finds the member
+// and jumps to the decoder of its type: an image carries no decoding code per attribute.
+template <class T>
+struct Target {
+  std::uint16_t id;
+  std::uint16_t element;
+  Status (*get)(const Field& f, T& out);
+};
+
+template <class A>
+struct AttrMember;
+template <auto Member>
+struct AttrMember<Attr<Member>> {
+  static constexpr auto kMember = Member;
+};
+
 template <auto Member, class T>
-Status get_member(const Attr<Member>& attr,
-                  const std::array<std::span<const std::uint8_t>, kAttrSlots>& slots,
-                  std::uint32_t present, T& out, const Failure& fail) {
-  if ((present & (1u << attr.id)) == 0) return ok_status();
-  return get_value(slots[attr.id], attr.id, attr.element, out.*Member, fail);
+Status get_member(const Field& f, T& out) {
+  return get_field(f, out.*Member);
 }
 
 template <class T>
-Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fail) {
-  static_assert(schema_is_valid<T>(), "attribute IDs must be below 32 and unique");
-  constexpr std::uint32_t known = known_ids<T>();
-  std::array<std::span<const std::uint8_t>, kAttrSlots> slots{};
-  std::uint32_t present = 0;
+inline constexpr auto kTargets = std::apply(
+    [](const auto&... attr) {
+      return std::array<Target<T>, sizeof...(attr)>{Target<T>{
+          attr.id, attr.element, &get_member<AttrMember<std::remove_cvref_t<decltype(attr)>>::kMember, T>}...};
+    },
+    Schema<T>::kAttrs);
 
+// The attributes of one level, each into the slot of its ID; only the known IDs are kept.
+[[gnu::noinline]] inline Status collect(std::span<const std::uint8_t> level, std::uint32_t known,
+                      std::array<std::span<const std::uint8_t>, kAttrSlots>& slots,
+                      std::uint32_t& present, const Failure& fail) {
+  present = 0;
   AttrIterator it(level);
   AttrView a;
   while (it.next(a)) {
@@ -180,14 +213,22 @@ Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fai
     slots[a.id] = a.payload;
   }
   if (it.problem() != Problem::kNone) return fail(it.problem(), it.attribute());
+  return ok_status();
+}
 
-  Status status;
-  std::apply(
-      [&](const auto&... attr) {
-        ((status = status.ok() ? get_member(attr, slots, present, out, fail) : status), ...);
-      },
-      Schema<T>::kAttrs);
-  return status;
+template <class T>
+Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fail) {
+  static_assert(schema_is_valid<T>(), "attribute IDs must be below 32 and unique");
+  std::array<std::span<const std::uint8_t>, kAttrSlots> slots{};
+  std::uint32_t present = 0;
+  FBNIC_TRY(collect(level, known_ids<T>(), slots, present, fail));
+  // In schema order, as the members were declared.
+  for (const Target<T>& t : kTargets<T>) {
+    if ((present & (1u << t.id)) != 0) {
+      FBNIC_TRY(t.get(Field{slots[t.id], t.id, t.element, &fail}, out));
+    }
+  }
+  return ok_status();
 }
 
 }  // namespace detail
