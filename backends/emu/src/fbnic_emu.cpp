@@ -75,6 +75,11 @@ constexpr const char* kUsage =
     "  --cable           NIC 0 and NIC 1 cabled (--wire cable:1 --wire cable:0)\n"
     "  --responder IP    responder:IP on every NIC no --wire or --cable names\n"
     "  --pcap FILE       record every frame crossing a wire, both directions (pcapng)\n"
+    "  --misbehave WHAT  make every NIC misbehave from power-on, for tests of a driver's\n"
+    "                    error paths (repeatable): firmware-silent (the firmware takes no\n"
+    "                    message and answers nothing), firmware-not-ready (it never raises\n"
+    "                    the mailbox interrupt), removed (BAR reads return all ones and\n"
+    "                    writes vanish, as after a surprise removal; config space answers)\n"
     "  --tick-us N       advance the model's clock at least every N us (default 200)\n"
     "  --spin-us N       keep polling a front end N us after its last command (default 50;\n"
     "                    qemu: 0)\n"
@@ -106,6 +111,9 @@ struct Options {
   std::uint64_t doorbell_vectors = 4;
   bool no_dma = false;
   bool persist = false;
+  bool firmware_silent = false;
+  bool firmware_not_ready = false;
+  bool removed = false;
   bool verbose = false;
 
   [[nodiscard]] std::size_t nics() const { return qemu ? plan.nics : sockets.size(); }
@@ -157,6 +165,17 @@ Result<Options> parse(int argc, char** argv) {
       o.cable = true;
     } else if (a == "--responder" && has_value) {
       o.responder_ip = value();
+    } else if (a == "--misbehave" && has_value) {
+      const std::string_view what = value();
+      if (what == "firmware-silent") {
+        o.firmware_silent = true;
+      } else if (what == "firmware-not-ready") {
+        o.firmware_not_ready = true;
+      } else if (what == "removed") {
+        o.removed = true;
+      } else {
+        return bad("--misbehave takes firmware-silent, firmware-not-ready or removed");
+      }
     } else if (a == "--pcap" && has_value) {
       o.pcap = value();
     } else if (a == "--log" && has_value && o.qemu) {
@@ -315,6 +334,10 @@ class Emulator {
         o_.qemu ? fbnic::emu::PciLayout::kConventional : fbnic::emu::PciLayout::kExpress;
     s.nic = std::make_unique<Nic>("nic" + std::to_string(i), id, layout);
     s.nic->set_print_marks(o_.verbose);
+    // Kept by the model across its resets (a power-on or a bus reset changes nothing).
+    s.nic->model().firmware().misbehave().silent = o_.firmware_silent;
+    s.nic->model().firmware().misbehave().not_ready = o_.firmware_not_ready;
+    s.nic->model().set_removed(o_.removed);
     if (o_.qemu) {
       s.mp = std::make_unique<fbnic::emu::MpqemuTransport>(*s.nic, s.nic->name());
       s.mp->set_verbose(o_.verbose);
