@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Builds the UEFI images with Debian's clang++ and lld-link (no EDK2, no C library) and says
+# how big they are and where the bytes go:
+#
+#   fbnic.efi      the boot-service driver (drivers/uefi), x86_64 and aarch64; its size
+#                  by layer and header; the x86_64 image must be at most 48 KiB
+#   pxe.efi        (x86_64) the image the PXE boot test serves over TFTP
+#   BOOTAA64.EFI   (aarch64, or x86_64 with FBNIC_UEFI_APP=1) the application that runs the
+#                  library on the device model compiled into it (examples/uefi)
+#
+#   tests/uefi/build.sh [all|x86_64|aarch64]     (default all)
+#
+# Output in ${FBNIC_UEFI_BUILD:-build/uefi}/<arch>/. FBNIC_UEFI_SIZES=1 adds the 25 largest
+# functions of fbnic.efi; FBNIC_UEFI_CXXFLAGS adds compiler flags (see run.sh).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${FBNIC_UEFI_BUILD:-$root/build/uefi}
+which_arch=${1:-all}
+limit=$((48 * 1024))
+
+cxx=${CXX_UEFI:-clang++}
+objdump=$($cxx -print-prog-name=llvm-objdump)
+readobj=$($cxx -print-prog-name=llvm-readobj)
+cxxfilt=$($cxx -print-prog-name=llvm-cxxfilt)
+resource_dir=$($cxx -print-resource-dir)
+# libstdc++'s headers (only the freestanding-safe ones are used; see CONTRIBUTING.md). Its
+# x86_64-linux-gnu configuration header serves both targets.
+gcc_ver=$(find /usr/include/c++ -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1)
+
+# The -gnu (MinGW) triple, not the MSVC one: clang 14's Microsoft mangler gives every
+# `template <auto Member>` instantiation over a pointer to data member the same name
+# (see docs/uefi.md), and the core's TLV schemas are made of those. The object format, the
+# calling convention and the linker (lld-link) are the same. It also defines __STRICT_ANSI__
+# for -std=c++20, which libstdc++ needs. -nostdinc keeps /usr/include (glibc) out.
+common=(-std=c++20 -ffreestanding -fno-exceptions -fno-rtti -fshort-wchar -mno-stack-arg-probe
+        -Os -ffunction-sections -fdata-sections
+        -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror
+        -nostdinc -isystem "$resource_dir/include" -isystem "/usr/include/c++/$gcc_ver"
+        -isystem "/usr/include/x86_64-linux-gnu/c++/$gcc_ver" -isystem "$root/tests/uefi/shim"
+        -I"$root/include" -I"$root/backends/mock/include" -I"$root/backends/bare/include")
+# shellcheck disable=SC2206
+extra=(${FBNIC_UEFI_CXXFLAGS:-})
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+kib() { awk -v n="$1" 'BEGIN { printf "%.1f", n / 1024 }'; }
+
+# section NAME FILE: bytes of that section in memory (its virtual size)
+section() {
+  "$readobj" --sections "$2" | awk -v want="$1" '
+    /Name: /        { name = $2 }
+    /VirtualSize: / { if (name == want) v = $2 }
+    END             { print (v == "" ? 0 : v) }' | xargs printf '%d\n'
+}
+
+build() {  # build ARCH
+  local arch=$1 dir=$out/$1 target machine status=0
+  case $arch in
+    x86_64) target=(-target x86_64-unknown-windows-gnu -mno-red-zone); machine=x64 ;;
+    aarch64) target=(-target aarch64-unknown-windows-gnu); machine=arm64 ;;
+  esac
+  mkdir -p "$dir"
+  local t0; t0=$(now)
+  compile() { "$cxx" "${target[@]}" "${common[@]}" "${extra[@]}" -c "$1" -o "$2"; }
+  link() {  # link SUBSYSTEM OUT OBJ...
+    local subsystem=$1 image=$2; shift 2
+    lld-link "/subsystem:$subsystem" /entry:efi_main /nodefaultlib "/machine:$machine" /opt:ref \
+      "/out:$image" "$@"
+  }
+  compile "$root/drivers/uefi/runtime.cpp" "$dir/runtime.obj"
+  compile "$root/drivers/uefi/fbnic_driver.cpp" "$dir/fbnic_driver.obj"
+  link efi_boot_service_driver "$dir/fbnic.efi" "$dir/fbnic_driver.obj" "$dir/runtime.obj"
+  local images="fbnic.efi"
+  if [ "$arch" = x86_64 ]; then
+    compile "$root/tests/uefi/pxe_payload.cpp" "$dir/pxe_payload.obj"
+    link efi_application "$dir/pxe.efi" "$dir/pxe_payload.obj" "$dir/runtime.obj"
+    images="$images pxe.efi"
+  fi
+  local app=""
+  if [ "$arch" = aarch64 ] || [ "${FBNIC_UEFI_APP:-0}" = 1 ]; then
+    app=BOOT$([ "$arch" = x86_64 ] && echo X64 || echo AA64).EFI
+    compile "$root/examples/uefi/main.cpp" "$dir/main.obj"
+    link efi_application "$dir/$app" "$dir/main.obj" "$dir/runtime.obj"
+    images="$images $app"
+  fi
+  echo "[$arch] built $images in $(since "$t0") s ($cxx $($cxx -dumpversion), lld-link, -Os)"
+
+  local size text rdata data
+  size=$(stat -c %s "$dir/fbnic.efi")
+  text=$(section .text "$dir/fbnic.efi")
+  rdata=$(section .rdata "$dir/fbnic.efi")
+  data=$(section .data "$dir/fbnic.efi")
+  printf '[%s] fbnic.efi: %d bytes (%s KiB): .text %d, .rdata %d, .data %d; headers and 512-byte section padding make up the rest\n' \
+    "$arch" "$size" "$(kib "$size")" "$text" "$rdata" "$data"
+  echo "[$arch] fbnic.efi by layer (function sections of fbnic_driver.obj and runtime.obj):"
+  python3 "$root/tests/uefi/sizes.py" "$objdump" "$cxxfilt" "$dir/fbnic_driver.obj" \
+    "$dir/runtime.obj" --top "$([ "${FBNIC_UEFI_SIZES:-0}" = 1 ] && echo 25 || echo 0)"
+  if [ -n "$app" ]; then
+    size=$(stat -c %s "$dir/$app")
+    printf '[%s] %s (library + device model + test): %d bytes (%s KiB), .text %d\n' "$arch" "$app" \
+      "$size" "$(kib "$size")" "$(section .text "$dir/$app")"
+  fi
+  if [ "$arch" = x86_64 ]; then
+    size=$(stat -c %s "$dir/fbnic.efi")
+    if [ "$size" -gt "$limit" ]; then
+      echo "[$arch] FAIL: fbnic.efi is $size bytes, more than $limit (48 KiB)"
+      status=1
+    else
+      echo "[$arch] fbnic.efi is within 48 KiB ($((limit - size)) bytes to spare)"
+    fi
+  fi
+  return $status
+}
+
+status=0
+for arch in x86_64 aarch64; do
+  [ "$which_arch" = all ] || [ "$which_arch" = "$arch" ] || continue
+  build "$arch" || status=1
+done
+exit "$status"

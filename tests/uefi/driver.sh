@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# fbnic.efi, the UEFI driver, in real firmware: OVMF (Debian's, x86_64, QEMU TCG) with
+# fbnic-emu as the PCI device (x-pci-proxy-dev) and the model's wire on a TAP in a network
+# namespace this script makes, where dnsmasq (DHCP and TFTP) and Linux answer.
+#
+#   tests/uefi/driver.sh [--emu PATH] [--keep] [shell] [pxe] [silent-firmware] [removed] [no-link]
+#
+#   shell            the UEFI shell: load fbnic.efi, connect -r, ifconfig -s eth0 dhcp (the
+#                    lease in ifconfig -l and in dnsmasq's log), ping the namespace, drivers
+#                    and dh -d (the driver manages the controller and its child), disconnect
+#                    (bus mastering off, no DMA after), unload (no handle of the driver left);
+#                    then bcfg driver add (a Driver#### load option in this run's copy of the
+#                    variable store) and reset, and
+#   pxe              OVMF's own "UEFI PXEv4" boot option gets a lease and pxe.efi over TFTP
+#                    from dnsmasq, which prints a PASS line after ExitBootServices
+#   silent-firmware, removed, no-link
+#                    the variable store from the PXE run (the Driver#### option in it) with a
+#                    device whose firmware never answers, whose BARs read all ones, or whose
+#                    cable is unplugged: the driver refuses the controller (or reports no
+#                    media) within a bounded time and OVMF goes on to its next boot option
+#
+#   --emu PATH   fbnic-emu (default: build/clang-san's, else built in build-emu)
+#   --keep       keep the scratch directory (consoles, fbnic-emu and dnsmasq logs, pcap)
+#
+# Needs root (network namespace, TAP), qemu-system-x86 7.2, ovmf, dnsmasq-base, python3.
+# Prints one line per check and "UEFI-DRIVER PASS" (exit 0) or "UEFI-DRIVER FAIL".
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+emu=""
+keep=0
+phases=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --emu) emu=$(realpath "$2"); shift ;;
+    --keep) keep=1 ;;
+    shell | pxe | silent-firmware | removed | no-link) phases+=("$1") ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) echo "driver.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ ${#phases[@]} -gt 0 ] || phases=(shell pxe silent-firmware removed no-link)
+want() { [[ " ${phases[*]} " == *" $1 "* ]]; }
+# The PXE run continues the shell run (same QEMU), and the bad-input runs start from its
+# variable store.
+if want pxe || want silent-firmware || want removed || want no-link; then
+  want shell || phases=(shell "${phases[@]}")
+fi
+
+t_start=$(date +%s%N)
+elapsed() { awk -v a="$t_start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
+say() { echo "[$(elapsed)s] $*"; }
+die() { echo "driver.sh: $*" >&2; echo "UEFI-DRIVER FAIL"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "needs root (a network namespace and a TAP)"
+for tool in qemu-system-x86_64 python3 dnsmasq ip; do
+  command -v "$tool" >/dev/null || die "missing $tool (tools/deps.sh installs it)"
+done
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || die "missing OVMF (apt-get install ovmf)"
+
+if [ -z "$emu" ]; then
+  if [ -x "$repo/build/clang-san/backends/emu/fbnic-emu" ]; then
+    emu=$repo/build/clang-san/backends/emu/fbnic-emu
+  else
+    build_dir=$repo/build-emu
+    if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+      gen=()
+      command -v ninja >/dev/null && gen=(-G Ninja)
+      cmake -S "$repo" -B "$build_dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DFBNIC_BUILD_TESTS=OFF -DFBNIC_BUILD_BENCHMARKS=OFF -DFBNIC_BUILD_EXAMPLES=OFF \
+        -DFBNIC_BUILD_VFIO=OFF -DFBNIC_BUILD_EMU=ON >/dev/null
+    fi
+    cmake --build "$build_dir" --target fbnic-emu >/dev/null
+    emu=$build_dir/backends/emu/fbnic-emu
+  fi
+fi
+[ -x "$emu" ] || die "no fbnic-emu at $emu"
+
+uefi_out=${FBNIC_UEFI_BUILD:-$repo/build/uefi}
+if [ "${FBNIC_UEFI_NO_BUILD:-0}" != 1 ]; then
+  FBNIC_UEFI_BUILD=$uefi_out "$here/build.sh" x86_64 | grep -E '^\[x86_64\] (built|fbnic.efi:|fbnic.efi is|FAIL)' ||
+    die "building fbnic.efi failed"
+fi
+for f in fbnic.efi pxe.efi; do [ -f "$uefi_out/x86_64/$f" ] || die "no $uefi_out/x86_64/$f"; done
+
+# shellcheck source=tests/lib/netns.sh
+. "$repo/tests/lib/netns.sh"
+ns=fbnic-uefi-$$
+tap=fbuefi0
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/fbnic-uefi-driver.XXXXXX")
+dnsmasq_pid=""
+cleanup() {
+  [ -n "$dnsmasq_pid" ] && kill "$dnsmasq_pid" 2>/dev/null && wait "$dnsmasq_pid" 2>/dev/null
+  fbnic_netns_delete "$ns"
+  if [ "$keep" = 1 ]; then echo "driver.sh: kept $scratch"; else rm -rf "$scratch"; fi
+}
+trap cleanup EXIT
+
+mkdir -p "$scratch/esp" "$scratch/tftp"
+cp "$uefi_out/x86_64/fbnic.efi" "$scratch/esp/"
+cp "$uefi_out/x86_64/pxe.efi" "$scratch/tftp/"
+fbnic_netns_create "$ns" "$tap" 10.72.0.1/24 || die "cannot make network namespace $ns"
+# DHCP and TFTP only (port 0: no DNS); its own lease file and log; root keeps it able to
+# read the TFTP directory and write the log in the scratch directory.
+ip netns exec "$ns" dnsmasq --no-daemon --conf-file=/dev/null --user=root --group=root \
+  --port=0 --interface="$tap" --bind-interfaces --dhcp-range=10.72.0.10,10.72.0.50,1h \
+  --dhcp-leasefile="$scratch/leases" --enable-tftp --tftp-root="$scratch/tftp" \
+  --dhcp-boot=pxe.efi --log-dhcp --log-facility="$scratch/dnsmasq.log" \
+  >"$scratch/dnsmasq.out" 2>&1 &
+dnsmasq_pid=$!
+for _ in $(seq 50); do
+  grep -q 'DHCP, IP range' "$scratch/dnsmasq.log" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q 'DHCP, IP range' "$scratch/dnsmasq.log" 2>/dev/null ||
+  { cat "$scratch/dnsmasq.out" "$scratch/dnsmasq.log" 2>/dev/null; die "dnsmasq did not start"; }
+say "namespace $ns: $tap 10.72.0.1/24, dnsmasq (pid $dnsmasq_pid) serving DHCP and TFTP (pxe.efi)"
+
+failed=0
+check_emu() {  # LOG: fbnic-emu's counters, and nothing it should not have printed
+  local log=$1
+  sed 's/^/  emu| /' "$log"
+  if grep -aqE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$log"; then
+    say "FAIL: sanitizer report in fbnic-emu's output"; failed=1
+  fi
+  if grep -aqE 'rejected [1-9]|model faults [1-9]' "$log"; then
+    say "FAIL: fbnic-emu rejected a message or the model saw a fault"; failed=1
+  fi
+  grep -aq ' final: ' "$log" || { say "FAIL: fbnic-emu printed no final counters"; failed=1; }
+}
+
+# One QEMU: q35 with guest RAM shared for DMA, OVMF from pflash with this run's variable
+# store, the ESP as a directory, fbnic-emu's NIC at 00:03.0. No -no-reboot: the shell run
+# resets into the PXE boot.
+run() {  # run NAME VARS WIRE EMU_OPTIONS... -- TEST_OPTIONS...
+  local name=$1 vars=$2 wire=$3 emu_opts=() test_opts=()
+  shift 3
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do emu_opts+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  test_opts=("$@")
+  local t0 rc=0
+  t0=$(date +%s%N)
+  # The commas are QEMU's option syntax.
+  # shellcheck disable=SC2054
+  PYTHONPATH=$repo/tests/qemu python3 "$here/driver_test.py" "${test_opts[@]}" \
+    --transcript "$scratch/$name.console.log" --dnsmasq-log "$scratch/dnsmasq.log" -- \
+    ip netns exec "$ns" "$emu" qemu --log "$scratch/$name.emu.log" --wire "$wire" \
+    --pcap "$scratch/$name.pcapng" "${emu_opts[@]}" -- \
+    qemu-system-x86_64 -accel tcg -nodefaults -display none -monitor none -serial stdio \
+    -m 256M -object memory-backend-memfd,id=mem,size=256M,share=on \
+    -machine q35,memory-backend=mem \
+    -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
+    -drive "if=pflash,format=raw,unit=1,file=$vars" \
+    -drive "format=raw,file=fat:rw:$scratch/esp" \
+    -device x-pci-proxy-dev,id=fbnic0,fd=@FD@,addr=0x3 | sed 's/^/  /' || rc=$?
+  [ "$rc" = 0 ] || failed=1
+  check_emu "$scratch/$name.emu.log"
+  say "$name: $([ "$rc" = 0 ] && echo PASS || echo FAIL) in $(awk -v a="$t0" -v b="$(date +%s%N)" \
+    'BEGIN { printf "%.1f", (b - a) / 1e9 }') s"
+}
+
+cp /usr/share/OVMF/OVMF_VARS_4M.fd "$scratch/vars.fd"
+shell_opts=(--scenario shell)
+want pxe && shell_opts+=(--then-pxe)
+run shell "$scratch/vars.fd" "tap:$tap" -- "${shell_opts[@]}"
+cp "$scratch/vars.fd" "$scratch/vars-driver.fd"  # with Driver0000 (and the PXE boot option)
+for bad in silent-firmware removed no-link; do
+  want "$bad" || continue
+  cp "$scratch/vars-driver.fd" "$scratch/vars-$bad.fd"
+  case $bad in
+    silent-firmware) run "$bad" "$scratch/vars-$bad.fd" "tap:$tap" --misbehave firmware-silent -- \
+      --scenario "$bad" ;;
+    removed) run "$bad" "$scratch/vars-$bad.fd" "tap:$tap" --misbehave removed -- --scenario "$bad" ;;
+    # No wire: the cable is unplugged and the link never comes up.
+    no-link) run "$bad" "$scratch/vars-$bad.fd" none -- --scenario "$bad" ;;
+  esac
+done
+
+echo "  dnsmasq:"
+grep -aE 'DHCPACK|sent .*pxe.efi|TFTP' "$scratch/dnsmasq.log" | sed 's/^/  | /' || true
+say "total"
+if [ "$failed" = 0 ]; then echo "UEFI-DRIVER PASS"; else echo "UEFI-DRIVER FAIL"; exit 1; fi
