@@ -2,19 +2,20 @@
 // MAC loopback, into the Rx queue; what arrives is compared byte for byte.
 #include <gtest/gtest.h>
 
-#include "support/frames.hpp"
-#include "support/nic.hpp"
+#include <fbnic/mock/testing.hpp>
+
+#include "support/gtest_glue.hpp"
 
 #include <cstdint>
 #include <vector>
 
 namespace {
 using namespace fbnic;
-using namespace fbnic::test;
+using namespace fbnic::mock::testing;
 
 TEST(DataPath, FrameSizesFrom60ToJumboAndMultiDescriptorFrames) {
   Nic<> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   const std::size_t sizes[] = {60,   61,   64,   65,   127,  128,  129,  255,  256,
                                511,  1024, 1500, 1514, 1518, 1519, 1535, 1536, 1537,
                                2048, 3000, 4095, 4096, 4097, 6000, 8192, 9000};
@@ -33,13 +34,14 @@ TEST(DataPath, FrameSizesFrom60ToJumboAndMultiDescriptorFrames) {
   }
   EXPECT_EQ(nic.model.faults().total(), 0u);
   EXPECT_EQ(nic.dev.rx(0).counters().bad_completions, 0u);
+  EXPECT_EQ(nic.cookie_errors(), 0u);
 }
 
 // A burst bigger than the Rx FIFO arrives whole when the host has buffers for it: the Rx
 // engine drains the FIFO while the burst comes in, as the hardware's DMA does.
 TEST(DataPath, BurstLargerThanTheRxFifoArrivesWhole) {
   Nic<> nic(64u << 20, 320);
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   constexpr std::uint32_t kFrames = 300;
   static_assert(kFrames * 1514 > mock::DefaultConfig::kRxbBytes);
   std::vector<std::vector<std::uint8_t>> sent;
@@ -70,7 +72,7 @@ struct SmallRings : DefaultPolicy {
 
 TEST(DataPath, MillionPacketsWrapTheRingsAndEveryByteArrives) {
   Nic<SmallRings> nic(64u << 20, 256);
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   constexpr std::uint32_t kPackets = 1'000'000;
   constexpr std::uint32_t kBatch = 16;
   std::uint32_t sent = 0;
@@ -117,11 +119,12 @@ TEST(DataPath, MillionPacketsWrapTheRingsAndEveryByteArrives) {
   EXPECT_EQ(nic.model.faults().total(), 0u);
   EXPECT_EQ(nic.dev.rx(0).counters().bad_completions, 0u);
   EXPECT_EQ(nic.dev.tx(0).counters().bad_completions, 0u);
+  EXPECT_EQ(nic.cookie_errors(), 0u);
 }
 
 TEST(DataPath, FullTxRingIsReportedAsBusyAndRecovers) {
   Nic<SmallRings> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   // The model does not run: nothing completes, the 64-entry ring fills up.
   std::uint32_t accepted = 0;
   Status st = ok_status();
@@ -134,13 +137,14 @@ TEST(DataPath, FullTxRingIsReportedAsBusyAndRecovers) {
   EXPECT_EQ(nic.reclaim(), accepted);
   EXPECT_EQ(nic.collect().size(), accepted);
   EXPECT_TRUE(nic.send(frame).ok());
+  EXPECT_EQ(nic.cookie_errors(), 0u);
 }
 
 struct NeverDrop : SmallRings {};
 
 TEST(DataPath, RxWithoutBuffersDropsAndCountsThenRecovers) {
   Nic<SmallRings> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   // Hold every received packet: the page pool runs dry and the device starts dropping.
   std::vector<typename Nic<SmallRings>::Packet> held;
   std::vector<typename Nic<SmallRings>::Packet> batch(32);
@@ -166,7 +170,7 @@ TEST(DataPath, RxWithoutBuffersDropsAndCountsThenRecovers) {
 
 TEST(DataPath, StoppingQueuesWithPacketsInFlightLeaksNothing) {
   Nic<SmallRings> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   const auto frame = make_raw(kStation, 200, 3);
   std::uint32_t sent = 0;
   while (nic.send(frame).ok()) ++sent;  // the device has not run: all still posted
@@ -190,6 +194,7 @@ TEST(DataPath, StoppingQueuesWithPacketsInFlightLeaksNothing) {
   EXPECT_TRUE(st.ok()) << st.name();
   EXPECT_EQ(done + aborted, sent);
   EXPECT_TRUE(nic.in_flight.empty());
+  EXPECT_EQ(nic.cookie_errors(), 0u);
   EXPECT_EQ(nic.plat.live_allocations(), 1u);  // only the test's own Tx buffer pool
   EXPECT_EQ(nic.model.firmware().host_owns_nic(), false);
   EXPECT_EQ(nic.model.faults().total(), 0u);
@@ -197,7 +202,7 @@ TEST(DataPath, StoppingQueuesWithPacketsInFlightLeaksNothing) {
 
 TEST(DataPath, StoppingAfterTheDeviceTookPacketsDeliversThem) {
   Nic<SmallRings> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   const auto frame = make_raw(kStation, 200, 4);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(nic.send(frame).ok());
   nic.model.run();  // sent, looped back, waiting in the Rx completion queue
@@ -213,11 +218,12 @@ TEST(DataPath, StoppingAfterTheDeviceTookPacketsDeliversThem) {
                   .ok());
   EXPECT_EQ(done, 10u);
   EXPECT_EQ(delivered, 10u);
+  EXPECT_EQ(nic.cookie_errors(), 0u);
 }
 
 TEST(DataPath, NoMmioReadsAndOneDoorbellPerBatch) {
   Nic<> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   std::vector<std::vector<std::uint8_t>> frames;
   std::vector<TxBuffer> bufs;
   std::vector<TxPacket> pkts;

@@ -4,6 +4,7 @@
 #include <fbnic/fw/client.hpp>
 #include <fbnic/mock/hosted.hpp>
 #include <fbnic/mock/mock.hpp>
+#include <fbnic/mock/testing/nic.hpp>
 
 #include <cstdint>
 #include <numeric>
@@ -307,6 +308,65 @@ TEST_F(Fixture, KeepaliveNoticesADeadOrRebootedFirmware) {
     health = client.keepalive();
   }
   EXPECT_EQ(health, Error::kAborted);
+}
+
+// --- the host's heartbeat, as the model's firmware watches it (docs/firmware.md) ---
+
+TEST(Heartbeat, AHostThatCallsServiceEverySecondIsNeverLapsed) {
+  mock::testing::Nic<> nic(16u << 20, 16);
+  ASSERT_TRUE(nic.dev.open(nic.config()).ok());
+  for (int s = 0; s < 95; ++s) {
+    nic.plat.delay_us(kSecond);
+    ASSERT_TRUE(nic.dev.service().ok()) << s;
+  }
+  EXPECT_EQ(nic.model.faults().count(mock::Fault::kHeartbeatLapsed), 0u);
+  EXPECT_FALSE(nic.model.firmware().heartbeat_lapsed());
+  EXPECT_GE(nic.model.firmware().stats().requests, 2u + 9u);  // ownership, heartbeats
+  EXPECT_TRUE(nic.model.firmware().host_owns_nic());
+}
+
+TEST(Heartbeat, AHostThatForgetsServiceIsReportedOnceAfterThirtySeconds) {
+  mock::testing::Nic<> nic(16u << 20, 16);
+  ASSERT_TRUE(nic.dev.open(nic.config()).ok());
+  auto& faults = nic.model.faults();
+  nic.plat.delay_us(29 * kSecond);
+  EXPECT_EQ(faults.count(mock::Fault::kHeartbeatLapsed), 0u);
+  nic.plat.delay_us(2 * kSecond);
+  ASSERT_EQ(faults.count(mock::Fault::kHeartbeatLapsed), 1u);
+  EXPECT_EQ(faults.recent(0).fault, mock::Fault::kHeartbeatLapsed);
+  EXPECT_EQ(faults.recent(0).b, 30'000'000'000u);  // the bound, in ns
+  EXPECT_GT(faults.recent(0).a, 30'000'000'000u);  // the time since the last heartbeat ...
+  EXPECT_LT(faults.recent(0).a, 30'000'001'000u);  // ... seen when the bound passed
+  EXPECT_TRUE(nic.model.firmware().heartbeat_lapsed());
+  EXPECT_TRUE(nic.model.firmware().host_owns_nic());  // by default the firmware only reports
+  nic.plat.delay_us(60 * kSecond);
+  EXPECT_EQ(faults.count(mock::Fault::kHeartbeatLapsed), 1u);  // once per lapse
+  // The host remembers: its next service() sends a heartbeat, which re-arms the watch.
+  ASSERT_TRUE(nic.dev.service().ok());
+  nic.plat.delay_us(1000);
+  EXPECT_FALSE(nic.model.firmware().heartbeat_lapsed());
+  EXPECT_TRUE(nic.dev.close().ok());
+  EXPECT_FALSE(nic.model.firmware().host_owns_nic());
+  EXPECT_EQ(faults.total(), 1u);
+}
+
+TEST(Heartbeat, ReclaimOnLapseTakesOwnershipBack) {
+  mock::testing::Nic<> nic(16u << 20, 16);
+  nic.model.firmware().config().reclaim_on_lapse = true;
+  ASSERT_TRUE(nic.dev.open(nic.config()).ok());
+  nic.plat.delay_us(31 * kSecond);
+  EXPECT_EQ(nic.model.faults().count(mock::Fault::kHeartbeatLapsed), 1u);
+  EXPECT_FALSE(nic.model.firmware().host_owns_nic());
+  EXPECT_TRUE(nic.dev.close().ok());
+}
+
+TEST_F(Fixture, ASilentFirmwareHoldsNoLapseAgainstTheHost) {
+  start();
+  bad().silent = true;
+  plat.delay_us(60 * kSecond);
+  bad().silent = false;
+  plat.delay_us(kSecond);
+  EXPECT_EQ(dev.faults().count(mock::Fault::kHeartbeatLapsed), 0u);
 }
 
 TEST_F(Fixture, RemovedDeviceFailsFast) {

@@ -1,4 +1,6 @@
-// The device model's core: DMA checking, removal, the access log, interrupt delivery.
+// The device model's core: DMA checking, removal, the access log, interrupt delivery, and
+// the hostile mode's bus faults (the queue and firmware faults are exercised through the
+// library in hostile_datapath_test and hostile_fw_test).
 #include <gtest/gtest.h>
 
 #include <fbnic/fbnic.hpp>
@@ -175,6 +177,53 @@ TEST(ModelDeterminism, SameCallsSameState) {
     return h;
   };
   EXPECT_EQ(run(), run());
+}
+
+// --- hostile mode ---
+
+TEST(ModelHostile, EntropyIsSeededAndTakesFedBytesFirst) {
+  mock::Entropy a;
+  mock::Entropy b;
+  a.seed(42);
+  b.seed(42);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(a.u32(), b.u32());
+  b.seed(43);
+  EXPECT_NE(a.u32(), b.u32());
+  const std::array<std::uint8_t, 6> bytes{0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC};
+  a.feed(bytes);
+  EXPECT_EQ(a.u32(), 0x1234'5678u);
+  EXPECT_EQ(a.u32(), 0x9ABCu);  // what is left of the bytes, then the generator
+  EXPECT_TRUE(a.chance(mock::kAlways));
+  EXPECT_FALSE(a.chance(0));
+}
+
+TEST(ModelHostile, SurpriseRemovalAtTheNthAccess) {
+  Bench b;
+  const std::uint32_t off = regs::TimThreshold::at(0).offset;
+  b.dev.write32(Bar::kCsr, off, 5);
+  b.dev.hostile().remove_after = 3;
+  EXPECT_EQ(b.dev.read32(Bar::kCsr, off), 5u);
+  EXPECT_EQ(b.dev.read32(Bar::kCsr, off), 5u);
+  EXPECT_EQ(b.dev.read32(Bar::kCsr, off), 0xFFFF'FFFFu);  // gone before the third
+  EXPECT_TRUE(b.dev.removed());
+}
+
+TEST(ModelHostile, StuckBitsReadBackFixed) {
+  Bench b;
+  const std::uint32_t off = regs::MbxDescLo::at(3, regs::kMailboxRx).offset;
+  b.dev.hostile().stuck[0] = {Bar::kIpc, off, 0x2, 0x1};  // FW_CMPL stuck at 1, HOST_CMPL at 0
+  b.dev.write32(Bar::kIpc, off, 0x1);
+  EXPECT_EQ(b.dev.read32(Bar::kIpc, off), 0x2u);
+  b.dev.hostile().calm();
+  EXPECT_EQ(b.dev.read32(Bar::kIpc, off), 0x1u);
+}
+
+TEST(ModelHostile, NeverIdleClearsTheIdleBits) {
+  Bench b;
+  EXPECT_EQ(b.dev.read32(Bar::kCsr, regs::QmRcqIdle::at(0).offset), 0xFFFF'FFFFu);
+  b.dev.hostile().never_idle = true;
+  EXPECT_EQ(b.dev.read32(Bar::kCsr, regs::QmRcqIdle::at(0).offset), 0u);
+  EXPECT_EQ(b.dev.read32(Bar::kCsr, regs::QmTwqIdle::at(0).offset), 0u);
 }
 
 }  // namespace

@@ -2,15 +2,16 @@
 // split layout, RSS hash reporting.
 #include <gtest/gtest.h>
 
-#include "support/frames.hpp"
-#include "support/nic.hpp"
+#include <fbnic/mock/testing.hpp>
+
+#include "support/gtest_glue.hpp"
 
 #include <cstdint>
 #include <vector>
 
 namespace {
 using namespace fbnic;
-using namespace fbnic::test;
+using namespace fbnic::mock::testing;
 
 TxOffload csum_offload(const FlowSpec& f) {
   TxOffload o;
@@ -23,7 +24,7 @@ TxOffload csum_offload(const FlowSpec& f) {
 
 TEST(Offload, TxChecksumIsInsertedForTcpAndUdpOverIpv4AndIpv6) {
   Nic<> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   for (bool v6 : {false, true}) {
     for (bool tcp : {false, true}) {
       FlowSpec f;
@@ -59,11 +60,12 @@ TEST(Offload, TxChecksumIsInsertedForTcpAndUdpOverIpv4AndIpv6) {
       }
     }
   }
+  EXPECT_EQ(nic.cookie_errors(), 0u);
 }
 
 TEST(Offload, RxReportsBadChecksumsAndTheL2Sum) {
   Nic<> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   FlowSpec f;
   f.tcp = true;
   const auto good = make_frame(f, 300, 1);
@@ -83,7 +85,7 @@ TEST(Offload, RxReportsBadChecksumsAndTheL2Sum) {
 
 TEST(Offload, OddHeaderLengthsAreRefusedNotTruncated) {
   Nic<> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   FlowSpec f;
   const auto frame = make_frame(f, 64, 1, {.leave_l4_csum = true});
   TxOffload o = csum_offload(f);
@@ -95,7 +97,7 @@ TEST(Offload, OddHeaderLengthsAreRefusedNotTruncated) {
 
 TEST(Offload, TsoCutsIntoMssSegmentsWithHeadersFixedUp) {
   Nic<> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   for (bool v6 : {false, true}) {
     FlowSpec f;
     f.tcp = true;
@@ -142,6 +144,7 @@ TEST(Offload, TsoCutsIntoMssSegmentsWithHeadersFixedUp) {
         std::equal(payload.begin(), payload.end(), big.begin() + static_cast<std::ptrdiff_t>(hdr)));
   }
   EXPECT_EQ(nic.model.faults().total(), 0u);
+  EXPECT_EQ(nic.cookie_errors(), 0u);
 }
 
 struct HeaderSplit : DefaultPolicy {
@@ -150,7 +153,7 @@ struct HeaderSplit : DefaultPolicy {
 
 TEST(Offload, HeaderSplitPutsHeadersAndPayloadInSeparateBuffers) {
   Nic<HeaderSplit> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   FlowSpec f;
   f.tcp = true;
   const auto frame = make_frame(f, 6000, 5);
@@ -180,7 +183,7 @@ TEST(Offload, HeaderSplitPutsHeadersAndPayloadInSeparateBuffers) {
 
 TEST(Offload, RssHashIsReported) {
   Nic<> nic;
-  nic.open_loopback();
+  ASSERT_OK(nic.open_loopback());
   FlowSpec f;
   f.tcp = true;
   ASSERT_TRUE(nic.send(make_frame(f, 64, 1)).ok());

@@ -3,8 +3,9 @@
 // Microsoft's verification vectors, user flow rules, and a port shared by four hosts.
 #include <gtest/gtest.h>
 
-#include "support/frames.hpp"
-#include "support/nic.hpp"
+#include <fbnic/mock/testing.hpp>
+
+#include "support/gtest_glue.hpp"
 
 #include <array>
 #include <cstdint>
@@ -13,7 +14,7 @@
 
 namespace {
 using namespace fbnic;
-using namespace fbnic::test;
+using namespace fbnic::mock::testing;
 
 // --- the reference: Toeplitz written from its definition, bit by bit ---
 std::uint32_t toeplitz_ref(std::span<const std::uint8_t> key, std::span<const std::uint8_t> in) {
@@ -287,10 +288,49 @@ TEST(Classifier, TheBmcKeepsItsAddressesAndSharesBroadcast) {
   nic.inject(make_raw(kStation, 100, 3));
   EXPECT_EQ(nic.received(), 1u);
   EXPECT_EQ(to_bmc, 2u);
+  // The Rx buffer counted them out to the BMC and to the host.
+  typename Fed<>::Dev::Stats st;
+  ASSERT_OK(nic.dev.stats(st));
+  EXPECT_EQ(st.rxb.dequeue[regs::kRxbDequeueBmc].intf_frames, 2u);
+  EXPECT_EQ(st.rxb.dequeue[regs::kRxbDequeueHost].intf_frames, 2u);
   // With a BMC, closing leaves the BMC's path in place and the port up.
   ASSERT_TRUE(nic.dev.close().ok());
   nic.inject(make_raw(bmc_mac, 100, 4));
   EXPECT_EQ(to_bmc, 3u);
+}
+
+// Defect 9: the BMC addresses from the capabilities were used unchecked. A broadcast or
+// multicast "BMC address" took that traffic from the host, and an all-zero one took
+// frames to 00:00:00:00:00:00. As upstream does: zero addresses are skipped, multicast
+// ones (broadcast included) are shared with the host, only unicast ones are the BMC's.
+TEST(Classifier, BmcAddressesAreCheckedAsUpstreamDoes) {
+  const MacAddress bmc_mac{{0x02, 0xbb, 0, 0, 0, 1}};
+  const MacAddress bmc_group{{0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb}};
+  Fed<> nic;
+  auto& caps = nic.model.firmware().config().caps;
+  caps.bmc_present = true;
+  (void)caps.bmc_macs.push(kBroadcastMac);
+  (void)caps.bmc_macs.push(MacAddress{});
+  (void)caps.bmc_macs.push(bmc_group);
+  (void)caps.bmc_macs.push(bmc_mac);
+  std::size_t to_bmc = 0;
+  nic.model.set_bmc(
+      {[](void* ctx, std::span<const std::uint8_t>) { ++*static_cast<std::size_t*>(ctx); },
+       &to_bmc});
+  nic.open(station());
+  ASSERT_TRUE(nic.dev.classifier().has_bmc());
+  nic.inject(make_raw(kBroadcastMac, 100, 1));
+  EXPECT_EQ(nic.received(), 1u) << "broadcast must reach the host";
+  EXPECT_EQ(to_bmc, 1u);
+  nic.inject(make_raw(bmc_group, 100, 2));
+  EXPECT_EQ(nic.received(), 1u) << "the BMC's multicast group is shared with the host";
+  EXPECT_EQ(to_bmc, 2u);
+  nic.inject(make_raw(bmc_mac, 100, 3));
+  EXPECT_EQ(nic.received(), 0u);
+  EXPECT_EQ(to_bmc, 3u);
+  nic.inject(make_raw(MacAddress{}, 100, 4));
+  EXPECT_EQ(nic.received(), 0u);
+  EXPECT_EQ(to_bmc, 3u) << "an all-zero address is no BMC address";
 }
 
 // --- four hosts and a BMC on one port ---

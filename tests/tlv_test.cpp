@@ -167,10 +167,12 @@ TEST(TlvParse, MalformedInputIsRefusedWithItsReason) {
     m.attr(0, 16).word(1).word(2).word(3);
     EXPECT_EQ(problem_of(m.finish()), tlv::Problem::kBadLength);
   }
-  {  // 0x1_0000_0000 in a 32-bit field
-    RawMessage m(msg_id::kHeartbeatResp);
+  {  // 0x1_0000_0000 in a 32-bit field (the coredump size, which upstream indexes as U32)
+    RawMessage m(msg_id::kCoredumpInfoResp);
     m.attr(1, 12).word(0).word(1);
-    EXPECT_EQ(problem_of(m.finish()), tlv::Problem::kBadLength);
+    tlv::Diagnostic d;
+    EXPECT_FALSE(tlv::decode<CoredumpInfoResp>(m.finish(), &d).ok());
+    EXPECT_EQ(d.problem, tlv::Problem::kBadLength);
   }
   {  // a first header that is not a message
     std::vector<std::uint8_t> b = {0x15, 0x00, 0x01, 0x00};

@@ -3,12 +3,17 @@
 #
 #   0. clang-format over the tree
 #   1. g++, warnings as errors: unit, model, freestanding, package and doc tests
-#   2. clang++, warnings as errors, ASan + UBSan: the same tests, and the TLV fuzzer
-#   3. the VFIO backend against real vfio-pci, IOMMU DMA and MSI-X in a QEMU VM
-#   4. the library in a UEFI application booted in QEMU with OVMF (x86_64) and AAVMF (aarch64)
-#   5. fbnic-emu (ASan and UBSan) as a PCI device in stock QEMU: OVMF's shell, and a Linux
+#   2. clang++, warnings as errors, ASan + UBSan: the same tests, and the fuzzers (TLV parser
+#      60 s; Rx ring, Tx ring and mailbox on the hostile model, 30 s each)
+#   3. other CPUs: the suites cross-built and run under qemu-user on aarch64, riscv64, s390x
+#      (big-endian) and armhf (32-bit); the freestanding program on those and i386, ppc64le,
+#      loongarch64 (GoogleTest per CPU is cached in ~/.cache/fbnic)
+#   4. the VFIO backend against real vfio-pci, IOMMU DMA and MSI-X in a QEMU VM
+#   5. the library in a UEFI application booted in QEMU with OVMF (x86_64), AAVMF (aarch64)
+#      and U-Boot's UEFI (riscv64)
+#   6. fbnic-emu (ASan and UBSan) as a PCI device in stock QEMU: OVMF's shell, and a Linux
 #      guest's lspci and vfio-pci
-#   6. the unmodified upstream Linux driver (User-Mode Linux) on the device model, through
+#   7. the unmodified upstream Linux driver (User-Mode Linux) on the device model, through
 #      fbnic-emu built with ASan and UBSan (the first run builds the UML kernel, ~4 min):
 #      its wire on a TAP in a network namespace (ping, iperf3, a pcap tshark checks), then
 #      two guests cabled through the model, then the built-in responder
@@ -34,10 +39,13 @@ cmake --build build/clang-san -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/clang-san --output-on-failure -j "$jobs" -LE consumer
 
+stage "other CPUs: cross-built suites under qemu-user (aarch64, riscv64, s390x, armhf), freestanding on 7"
+tests/cross/run.sh
+
 stage "VFIO backend against real vfio-pci in a VM (QEMU TCG, intel-iommu)"
 tests/vm/vfio/run.sh
 
-stage "UEFI: the library inside OVMF and AAVMF firmware (QEMU TCG, x86_64 and aarch64)"
+stage "UEFI: the library inside OVMF, AAVMF and U-Boot (QEMU TCG, x86_64, aarch64, riscv64)"
 tests/uefi/run.sh
 
 stage "fbnic-emu as a PCI device in QEMU (x-pci-proxy-dev): OVMF, and Linux with vfio-pci"

@@ -1,4 +1,5 @@
-// fbnic-uefi: the library inside real UEFI firmware (OVMF or AAVMF under QEMU).
+// fbnic-uefi: the library inside real UEFI firmware (OVMF, AAVMF, or U-Boot on riscv64,
+// under QEMU).
 //
 // A freestanding UEFI application (no EDK2, no C library) that
 //   1. looks for a real fbnic (1d9b:0013) through EFI_PCI_IO_PROTOCOL and says what it found;
@@ -12,8 +13,10 @@
 //   4. brings the device up again, leaves frames queued, and calls ExitBootServices: the
 //      adapter's notification must stop all DMA (nothing may reach the wire afterwards);
 //   5. prints one result line, `FBNIC-UEFI: PASS ...` or `FBNIC-UEFI: FAIL <reason>`, and
-//      powers the machine off (ResetSystem). After ExitBootServices the console belongs to
-//      no one, so the line goes straight to the serial port the firmware used.
+//      powers the machine off (ResetSystem, or the SBI where the firmware's
+//      EFI_RT_PROPERTIES_TABLE says ResetSystem is gone with the boot services). After
+//      ExitBootServices the console belongs to no one, so the line goes straight to the
+//      serial port the firmware used.
 //
 // No constructor runs before efi_main: everything global is zero-initialized, and the big
 // objects (the model, the adapter) are built in static storage once efi_main runs.
@@ -78,6 +81,11 @@ constinit LogLine g_reason{};
 constinit uefi::Tpl g_tpl_min = ~uefi::Tpl{0};
 constinit uefi::Tpl g_tpl_max = 0;
 constinit std::uint64_t g_tap_frames = 0;
+// An address stored in data: the loader must have relocated it (it is a base relocation in
+// every image; on riscv64 one tools/elf2pe.py made). volatile, so that it is read from the
+// image and not folded into the code's own PC-relative address of the same object.
+constexpr char kRelocationProbe[] = "relocated";
+constinit const char* volatile g_relocation_probe = kRelocationProbe;
 
 // --- output ---
 
@@ -101,7 +109,8 @@ void print(const LogLine& line) {
   print("\n");
 }
 
-// After ExitBootServices: the 16550 (x86, COM1) or PL011 (QEMU virt) the firmware printed to.
+// After ExitBootServices: the 16550 (x86 COM1; QEMU riscv64 virt at 0x1000'0000) or the PL011
+// (QEMU aarch64 virt) the firmware printed to.
 void serial_print(const char* s) {
   auto put = [](char c) {
 #if defined(__x86_64__)
@@ -117,6 +126,11 @@ void serial_print(const char* s) {
     for (int i = 0; i < 100000 && (uart[0x18 / 4] & 0x20u) != 0; ++i) {
     }  // transmit FIFO full
     uart[0] = static_cast<std::uint8_t>(c);
+#elif defined(__riscv)
+    volatile auto* uart = reinterpret_cast<volatile std::uint8_t*>(0x1000'0000);
+    for (int i = 0; i < 100000 && (uart[5] & 0x20u) == 0; ++i) {
+    }  // until the transmit holding register is empty
+    uart[0] = static_cast<std::uint8_t>(c);
 #else
     (void)c;
 #endif
@@ -125,6 +139,45 @@ void serial_print(const char* s) {
     if (*s == '\n') put('\r');
     put(*s);
   }
+}
+
+// --- power-off ---
+
+// EFI_RT_PROPERTIES_TABLE (UEFI 2.8, a configuration table): which runtime services still
+// work after ExitBootServices. Without it, all of them do.
+constexpr uefi::Guid kRtPropertiesTableGuid{
+    0xEB66'918A, 0x7EEF, 0x402A, {0x84, 0x2E, 0x93, 0x1D, 0x21, 0xC3, 0x8A, 0xE9}};
+constexpr std::uint32_t kRtSupportedResetSystem = 0x0400;
+struct RtPropertiesTable {
+  std::uint16_t version;
+  std::uint16_t length;
+  std::uint32_t runtime_services_supported;
+};
+
+// The runtime services the firmware keeps after ExitBootServices (all of them if it does not
+// say), read while the configuration table is still the firmware's.
+std::uint32_t runtime_services_supported(const uefi::SystemTable* st) {
+  for (std::uintptr_t i = 0; i < st->number_of_table_entries; ++i) {
+    const uefi::ConfigurationTable& entry = st->configuration_table[i];
+    if (equal_bytes(&entry.vendor_guid, &kRtPropertiesTableGuid, sizeof(uefi::Guid))) {
+      const auto* table = static_cast<const RtPropertiesTable*>(entry.vendor_table);
+      if (table->length >= sizeof(RtPropertiesTable)) return table->runtime_services_supported;
+    }
+  }
+  return ~std::uint32_t{0};
+}
+
+// The platform's own power-off, for a firmware whose ResetSystem is gone after
+// ExitBootServices (U-Boot's on RISC-V): the SBI System Reset extension ("SRST", function 0,
+// type 0 = shutdown, reason 0), as an operating system would. Returns only if it failed.
+void platform_power_off() {
+#if defined(__riscv)
+  register long a0 __asm__("a0") = 0;           // reset type: shutdown
+  register long a1 __asm__("a1") = 0;           // reason: none
+  register long a6 __asm__("a6") = 0;           // function: system_reset
+  register long a7 __asm__("a7") = 0x53525354;  // extension: "SRST"
+  __asm__ __volatile__("ecall" : "+r"(a0), "+r"(a1) : "r"(a6), "r"(a7) : "memory");
+#endif
 }
 
 bool fail(const char* what, int line, std::uint64_t detail = 0) {
@@ -160,6 +213,15 @@ void console_log(void* /*ctx*/, LogLevel level, const char* line) {
 }
 
 // --- the steps ---
+
+bool relocated() {
+  const char* const stored = g_relocation_probe;
+  if (stored != kRelocationProbe) {
+    return fail("the loader applied the base relocations", __LINE__,
+                reinterpret_cast<std::uintptr_t>(stored));
+  }
+  return true;
+}
 
 bool find_real_device() {
   uefi::PciDevice dev;
@@ -436,13 +498,21 @@ extern "C" uefi::Status FBNIC_EFIAPI efi_main(uefi::Handle image, uefi::SystemTa
   }
   uefi::CpuClock clock;
   clock.calibrate(bs);
+  const std::uint32_t runtime_services = runtime_services_supported(st);
+  const bool reset_after_ebs = (runtime_services & kRtSupportedResetSystem) != 0;
+  if (!reset_after_ebs) {
+    LogLine l;
+    l << "FBNIC-UEFI: no ResetSystem after ExitBootServices (EFI_RT_PROPERTIES_TABLE "
+      << Hex{runtime_services} << ")";
+    print(l);
+  }
 
   Totals totals;
   std::uint64_t heartbeats = 0;
   std::uint64_t queued = 0;
   bool exited = false;
-  bool ok = find_real_device() && set_up() && bring_up() && loopback(totals, clock) &&
-            heartbeat(heartbeats) && filters() && shut_down() &&
+  bool ok = relocated() && find_real_device() && set_up() && bring_up() &&
+            loopback(totals, clock) && heartbeat(heartbeats) && filters() && shut_down() &&
             exit_boot_services(image, exited, queued);
 
   LogLine result;
@@ -460,7 +530,11 @@ extern "C" uefi::Status FBNIC_EFIAPI efi_main(uefi::Handle image, uefi::SystemTa
   } else {
     print(result);
   }
-  st->runtime_services->reset_system(uefi::ResetType::kShutdown,
-                                     ok ? uefi::kSuccess : uefi::kAborted, 0, nullptr);
+  if (!exited || reset_after_ebs) {
+    st->runtime_services->reset_system(uefi::ResetType::kShutdown,
+                                       ok ? uefi::kSuccess : uefi::kAborted, 0, nullptr);
+  }
+  // Boot services are gone, so returning to the firmware is no way out either.
+  if (exited) platform_power_off();
   return uefi::kSuccess;
 }

@@ -143,29 +143,17 @@ int print_device_summary(Platform& p) {
   const auto signal = fbnic::mac::pcs_signal(io, mode);
   std::printf("  link: %u Gb/s, FEC %s, PCS %s\n", mode.gbps(), fec,
               signal.ok() ? (*signal ? "up" : "down") : signal.status().name());
-  if (const auto m = fbnic::mac::read_mac_stats(io); m.ok()) {
-    std::printf(
-        "  MAC: rx %llu frames %llu bytes (%llu FCS errors, %llu multicast, %llu broadcast, %llu "
-        "pause)\n",
-        static_cast<unsigned long long>(m->rx_ok), static_cast<unsigned long long>(m->rx_bytes),
-        static_cast<unsigned long long>(m->rx_fcs_errors),
-        static_cast<unsigned long long>(m->rx_multicast),
-        static_cast<unsigned long long>(m->rx_broadcast),
-        static_cast<unsigned long long>(m->rx_pause));
-    std::printf(
-        "       tx %llu frames %llu bytes (%llu errors, %llu multicast, %llu broadcast, %llu "
-        "pause)\n",
-        static_cast<unsigned long long>(m->tx_ok), static_cast<unsigned long long>(m->tx_bytes),
-        static_cast<unsigned long long>(m->tx_out_errors),
-        static_cast<unsigned long long>(m->tx_multicast),
-        static_cast<unsigned long long>(m->tx_broadcast),
-        static_cast<unsigned long long>(m->tx_pause));
-  }
-  fbnic::mac::FecStats fec_stats;
-  if (fbnic::mac::accumulate_fec_stats(io, fec_stats).ok()) {
-    std::printf("  FEC: %llu corrected, %llu uncorrectable codewords since the last read\n",
-                static_cast<unsigned long long>(fec_stats.corrected),
-                static_cast<unsigned long long>(fec_stats.uncorrectable));
+  // The device's counters as it holds them (no start(): counted since its reset; the FEC
+  // and PCS ones since their last read), named as ethtool -S names them; zeros left out.
+  fbnic::HwCounters<Platform, 1> counters(io);
+  fbnic::Stats<0, 1> stats;
+  if (const fbnic::Status st = counters.read(stats); st.ok()) {
+    std::printf("  counters (non-zero):\n");
+    fbnic::for_each_stat(stats, [](const char* name, std::uint64_t value) {
+      if (value != 0) std::printf("    %s: %llu\n", name, static_cast<unsigned long long>(value));
+    });
+  } else {
+    std::printf("  counters: %s\n", st.name());
   }
   return 0;
 }

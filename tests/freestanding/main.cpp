@@ -1,6 +1,9 @@
 // Links the whole core with no C or C++ runtime: -ffreestanding -nostdlib, own entry point.
 // The exit status says whether the register types and Io behaved.
 #include <fbnic/fbnic.hpp>
+#if !defined(__s390x__)  // no memory-mapped PCI there (see fbnic/platform/mmio.hpp)
+#include <fbnic/platform/mmio.hpp>
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -63,26 +66,61 @@ int run() {
   auto st = fbnic::poll_until(platform, fbnic::Deadline::after_us(platform.now_ns(), 100), 10,
                               [] { return false; });
   if (st.code() != fbnic::Error::kTimeout) return 5;
+  // The barrier and register-access instructions run in user mode too, and registers hold
+  // their bytes little-endian whatever the CPU (a word of RAM stands in for a register).
+  fbnic::dma_wmb();
+  fbnic::dma_rmb();
+#if !defined(__s390x__)
+  alignas(4) static std::uint8_t reg[4];
+  const auto at = reinterpret_cast<std::uintptr_t>(reg);
+  fbnic::mmio_write32(at, 0x1122'3344u);
+  if (reg[0] != 0x44 || reg[1] != 0x33 || reg[2] != 0x22 || reg[3] != 0x11) return 6;
+  if (fbnic::mmio_read32(at) != 0x1122'3344u) return 7;
+#endif
   return 0;
 }
 
 }  // namespace
 
 // The kernel enters _start with the stack 16-byte aligned, not as after a call: realign.
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__i386__)
 #define FBNIC_ENTRY __attribute__((force_align_arg_pointer))
 #else
 #define FBNIC_ENTRY
 #endif
 
+// exit(status) by the Linux system call of each CPU tests/cross/run.sh runs this on.
 extern "C" [[noreturn]] FBNIC_ENTRY void _start() {
   const long status = run();
 #if defined(__x86_64__)
   __asm__ volatile("syscall" : : "a"(60), "D"(status) : "rcx", "r11", "memory");
+#elif defined(__i386__)
+  __asm__ volatile("int $0x80" : : "a"(1), "b"(status) : "memory");
 #elif defined(__aarch64__)
   register long x0 __asm__("x0") = status;
   register long x8 __asm__("x8") = 93;
   __asm__ volatile("svc 0" : : "r"(x0), "r"(x8) : "memory");
+#elif defined(__arm__)
+  register long r0 __asm__("r0") = status;
+  register long r7 __asm__("r7") = 1;
+  __asm__ volatile("svc 0" : : "r"(r0), "r"(r7) : "memory");
+#elif defined(__riscv)
+  register long a0 __asm__("a0") = status;
+  register long a7 __asm__("a7") = 93;
+  __asm__ volatile("ecall" : : "r"(a0), "r"(a7) : "memory");
+#elif defined(__powerpc64__)
+  register long r0 __asm__("r0") = 1;
+  register long r3 __asm__("r3") = status;
+  __asm__ volatile("sc" : : "r"(r0), "r"(r3) : "memory", "cr0");
+#elif defined(__s390x__)
+  register long r2 __asm__("r2") = status;
+  __asm__ volatile("svc 1" : : "r"(r2) : "memory");
+#elif defined(__loongarch__)
+  register long a0 __asm__("$a0") = status;
+  register long a7 __asm__("$a7") = 93;
+  __asm__ volatile("syscall 0" : : "r"(a0), "r"(a7) : "memory");
+#else
+#error "tests/freestanding: add this CPU's exit system call"
 #endif
   for (;;) {
   }

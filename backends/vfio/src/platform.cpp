@@ -663,7 +663,7 @@ std::uint32_t Platform::read32_slow(Bar bar, std::uint32_t offset) {
   const Region& region = regions_[static_cast<std::size_t>(index)];
   for (const MappedArea& area : region.areas) {
     if (area.cpu != nullptr && offset >= area.offset && offset + 4 <= area.offset + area.size) {
-      return *reinterpret_cast<volatile const std::uint32_t*>(area.cpu + (offset - area.offset));
+      return mmio_read32(reinterpret_cast<std::uintptr_t>(area.cpu + (offset - area.offset)));
     }
   }
   std::uint32_t value = ~0u;
@@ -671,7 +671,7 @@ std::uint32_t Platform::read32_slow(Bar bar, std::uint32_t offset) {
     log(LogLevel::kError, "vfio: pread on a BAR failed");
     return ~0u;
   }
-  return value;
+  return from_le(value);  // the region holds the register's bytes in bus (little-endian) order
 }
 
 void Platform::write32_slow(Bar bar, std::uint32_t offset, std::uint32_t value) {
@@ -687,10 +687,11 @@ void Platform::write32_slow(Bar bar, std::uint32_t offset, std::uint32_t value) 
   const Region& region = regions_[static_cast<std::size_t>(index)];
   for (const MappedArea& area : region.areas) {
     if (area.cpu != nullptr && offset >= area.offset && offset + 4 <= area.offset + area.size) {
-      *reinterpret_cast<volatile std::uint32_t*>(area.cpu + (offset - area.offset)) = value;
+      mmio_write32(reinterpret_cast<std::uintptr_t>(area.cpu + (offset - area.offset)), value);
       return;
     }
   }
+  value = to_le(value);
   if (::pwrite(device_fd_, &value, 4, static_cast<off_t>(region.info.offset + offset)) != 4) {
     log(LogLevel::kError, "vfio: pwrite on a BAR failed");
   }

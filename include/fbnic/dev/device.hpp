@@ -4,7 +4,8 @@
 //            ownership, heartbeat) -> queues (allocate, enable, fill, arm vectors) ->
 //            classifier (RSS, MAC filters) -> link
 //   close(): link -> classifier -> queues (quiesce: every packet delivered or reported)
-//            -> ownership released -> mailbox closed
+//            -> ownership released -> mailbox closed -> bus mastering off -> queue memory
+//            freed (nothing is freed while the device could still write to it)
 //
 // A failure part way through open() undoes what was done, ownership included.
 // MSI-X vectors: 0 mailbox, 1 link, 2 + i queue pair i.
@@ -13,10 +14,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "fbnic/base/mac_address.hpp"
 #include "fbnic/base/status.hpp"
+#include "fbnic/dev/stats.hpp"
 #include "fbnic/fw/client.hpp"
 #include "fbnic/fw/mailbox.hpp"
 #include "fbnic/hw/io.hpp"
@@ -24,6 +27,7 @@
 #include "fbnic/mac/link.hpp"
 #include "fbnic/platform/deadline.hpp"
 #include "fbnic/regs/intr.hpp"
+#include "fbnic/regs/pul.hpp"
 #include "fbnic/ring/policy.hpp"
 #include "fbnic/ring/rx_queue.hpp"
 #include "fbnic/ring/tx_queue.hpp"
@@ -54,6 +58,7 @@ class Device {
   using Firmware = fw::Client<P, Policy::kFirmwareLogs>;
   static constexpr std::uint32_t kTxQueues = Policy::kTxQueues;
   static constexpr std::uint32_t kRxQueues = Policy::kRxQueues;
+  using Stats = fbnic::Stats<kTxQueues, kRxQueues>;
 
   explicit Device(P& platform)
       : io_(platform),
@@ -61,6 +66,7 @@ class Device {
         fw_(mbx_),
         rpc_(io_),
         link_(io_),
+        hw_(io_),
         tx_(make_queues<Tx>(std::make_index_sequence<kTxQueues>{})),
         rx_(make_queues<Rx>(std::make_index_sequence<kRxQueues>{})) {}
   Device(const Device&) = delete;
@@ -85,6 +91,8 @@ class Device {
     cfg_ = cfg;
     P& p = io_.platform();
     FBNIC_TRY(mac::init_datapath(io_, cfg.pcie));
+    // Counters count from here (a reset since the last open may have zeroed them).
+    FBNIC_TRY(hw_.start());
 
     mac::LinkConfig mode = cfg.link_mode;
     if (cfg.use_firmware) {
@@ -117,24 +125,55 @@ class Device {
 
   // Quiesces and releases everything. on_tx_done / on_tx_aborted receive the cookie of
   // every packet still owned by a Tx queue; on_rx every packet still in an Rx queue.
+  // Packets handed out by poll() before stay valid until released (after close() too);
+  // the last release frees their queue's buffers. Destroying the Device frees them all.
   template <class TxDone, class TxAborted, class RxPacket>
   Status close(TxDone&& on_tx_done, TxAborted&& on_tx_aborted, RxPacket&& on_rx) {
     if (!open_) return ok_status();
     open_ = false;
     return teardown(on_tx_done, on_tx_aborted, on_rx);
   }
+  // The same, dropping what is left: each Rx packet goes back to its own queue.
   Status close() {
     if (!open_) return ok_status();
     open_ = false;
     return discarding_teardown();
   }
 
-  // The periodic work: heartbeat (every 10 s, call about once a second) and link state.
+  // The periodic work, about once a second: the firmware heartbeat (one every 10 s; see
+  // docs/firmware.md for what a lapse does), the link state, and the device's 32-bit
+  // counters (so that none wraps unseen between two stats() calls).
   Status service() {
     if (!open_) return Error::kFailedPrecondition;
     Status fw = cfg_.use_firmware ? fw_.keepalive() : ok_status();
     const Status link = link_.poll().status();
-    return fw.ok() ? link : fw;
+    const Status counters = hw_.refresh32();
+    if (!fw.ok()) return fw;
+    return link.ok() ? counters : link;
+  }
+
+  // Statistics (dev/stats.hpp, named like ethtool -S by dev/stat_names.hpp): the queues'
+  // own counters and the device's, read now. Device registers are read on this call only.
+  Status stats(Stats& out) {
+    if (!hw_.started()) {
+      log(io_.platform(), LogLevel::kError,
+          "fbnic: stats() before the first open(): the device's counters have no zero yet; "
+          "open the device first");
+      return Error::kFailedPrecondition;
+    }
+    FBNIC_TRY(hw_.read(out));
+    for (std::uint32_t i = 0; i < kTxQueues; ++i) {
+      const TxCounters& c = tx_[i].counters();
+      out.tx[i] = {c.packets, c.bytes, c.rejected, c.full};
+    }
+    for (std::uint32_t i = 0; i < kRxQueues; ++i) {
+      const RxCounters& c = rx_[i].counters();
+      out.rx[i].packets = c.packets;
+      out.rx[i].bytes = c.bytes;
+      out.rx[i].dropped = c.dropped;
+      out.rx[i].alloc_failed = c.no_buffers;
+    }
+    return ok_status();
   }
 
   Status wait_link_up(Deadline deadline) { return link_.wait_up(deadline); }
@@ -149,12 +188,25 @@ class Device {
   }
 
  private:
+  // on_rx for a close that keeps nothing: every packet back to the queue it came from.
+  struct ReleaseToItsQueue {};
+
   template <class Q, std::size_t... I>
   std::array<Q, sizeof...(I)> make_queues(std::index_sequence<I...>) {
     return {Q(io_, static_cast<std::uint32_t>(I), queue_vector(static_cast<std::uint32_t>(I)))...};
   }
 
+  // The PUL's bus-master enables gate all device DMA. The mailbox turns them on when it
+  // opens; without firmware nothing else would.
+  Status bus_mastering(bool on) {
+    const std::uint32_t bme = on ? 1 : 0;
+    FBNIC_TRY(io_.write(regs::PulObTlpHdrArCfg{}.set(regs::PulObTlpHdrArCfg::kBme, bme)));
+    FBNIC_TRY(io_.write(regs::PulObTlpHdrAwCfg{}.set(regs::PulObTlpHdrAwCfg::kBme, bme)));
+    return io_.flush();
+  }
+
   Status start_queues() {
+    FBNIC_TRY(bus_mastering(true));
     for (auto& q : tx_) FBNIC_TRY(q.allocate());
     for (auto& q : rx_) FBNIC_TRY(q.allocate());
     for (auto& q : tx_) FBNIC_TRY(q.enable());
@@ -169,12 +221,14 @@ class Device {
     return ok_status();
   }
 
+  // on_tx_done and on_tx_aborted for a close that keeps nothing.
+  struct Discard {
+    void operator()(std::uint64_t /*cookie*/) const {}
+  };
+
   // Teardown that hands nothing back: shared by close() and a failed open(), so that
   // an image carries one copy of it.
-  Status discarding_teardown() {
-    return teardown([](std::uint64_t) {}, [](std::uint64_t) {},
-                    [this](const typename Rx::Packet& pkt) { rx_[0].release(pkt); });
-  }
+  Status discarding_teardown() { return teardown(Discard{}, Discard{}, ReleaseToItsQueue{}); }
 
   template <class TxDone, class TxAborted, class RxPacket>
   Status teardown(TxDone&& on_tx_done, TxAborted&& on_tx_aborted, RxPacket&& on_rx) {
@@ -188,15 +242,22 @@ class Device {
     const Deadline idle =
         Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.idle_timeout_ms} * 1000);
     for (auto& q : tx_) keep(q.disable(idle, on_tx_done, on_tx_aborted));
-    for (auto& q : rx_) keep(q.disable(idle, on_rx));
+    for (auto& q : rx_) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<RxPacket>, ReleaseToItsQueue>) {
+        keep(q.disable(idle, [&q](const typename Rx::Packet& pkt) { q.release(pkt); }));
+      } else {
+        keep(q.disable(idle, on_rx));
+      }
+    }
     const std::uint32_t vectors = kTxQueues > kRxQueues ? kTxQueues : kRxQueues;
     for (std::uint32_t i = 0; i < vectors; ++i) keep(mask_vector(io_, queue_vector(i)));
-    for (auto& q : tx_) q.free();
-    for (auto& q : rx_) q.free();
     if (cfg_.use_firmware) {
       keep(
           fw_.stop(Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.firmware_timeout_ms} * 1000)));
     }
+    keep(bus_mastering(false));
+    for (auto& q : tx_) q.free();
+    for (auto& q : rx_) q.free();
     return first;
   }
 
@@ -205,6 +266,7 @@ class Device {
   Firmware fw_;
   rpc::Classifier<P> rpc_;
   mac::Link<P> link_;
+  HwCounters<P, kRxQueues> hw_;
   std::array<Tx, kTxQueues> tx_;
   std::array<Rx, kRxQueues> rx_;
   DeviceConfig cfg_{};

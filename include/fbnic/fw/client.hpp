@@ -6,11 +6,15 @@
 // counted and dropped. So a firmware that stays silent, answers late, floods, or sends
 // garbage costs the caller one error and leaves the mailbox usable:
 //
-//   silent or late        kTimeout at the deadline; a late answer is dropped when it comes
+//   silent or late        kTimeout at the deadline; a late answer is dropped when it comes;
+//                         a request finding the Tx ring full waits for room until then
 //   flood                 the first answer is used, the copies are dropped and counted
 //   malformed, truncated  kBadMessage as soon as the awaited message arrives broken
 //   unknown message IDs   dropped and counted; the awaited answer is still taken
-//   firmware too old      kTooOld from capabilities(); later requests are refused
+//   firmware too old      kTooOld from capabilities(); later requests are refused (giving
+//                         ownership back never is)
+//   unsolicited capabilities  refresh the cached ones, unless they are unusable (version 0
+//                         or below the minimum): then dropped and counted, nothing changes
 #pragma once
 
 #include <array>
@@ -81,26 +85,34 @@ class Client {
   // --- lifecycle ---
 
   // Announces the host: opens the mailbox, checks the firmware version, takes ownership
-  // and sends the first heartbeat. On any failure after ownership is taken it is given
-  // back before returning.
+  // and sends the first heartbeat. If anything fails once the ownership request went out
+  // (its answer may only be late), ownership is given back before returning. The steps
+  // get three quarters of the time to the deadline; the rest is kept for that release and
+  // for the firmware to read it before the mailbox closes, so start() returns by its
+  // deadline with the firmware not owning the NIC.
   Status start(Deadline deadline) {
-    FBNIC_TRY(mbx_.open(deadline));
-    Status st = request_capabilities(deadline).status();
+    const Deadline steps = share(deadline, 3, 4);
+    FBNIC_TRY(mbx_.open(steps));
+    Status st = request_capabilities(steps).status();
+    bool asked = false;
     if (st.ok()) {
-      st = take_ownership(deadline);
-      if (st.ok()) {
-        st = heartbeat(deadline).status();
-        if (!st.ok()) release_ownership(deadline).ignore();
-      }
+      asked = true;
+      st = take_ownership(steps);
+      if (st.ok()) st = heartbeat(steps).status();
     }
-    if (!st.ok()) mbx_.close(deadline).ignore();
+    if (!st.ok()) {
+      if (asked) release_ownership(share(deadline, 1, 2)).ignore();
+      mbx_.close(deadline).ignore();
+    }
     return st;
   }
 
   // Gives ownership back and closes the mailbox; both are attempted whatever happens.
+  // The release waits at most half the time, so the firmware still gets to read it
+  // before the mailbox closes.
   Status stop(Deadline deadline) {
     if (!mbx_.is_open()) return ok_status();
-    const Status released = owned_ ? release_ownership(deadline) : ok_status();
+    const Status released = owned_ ? release_ownership(share(deadline, 1, 2)) : ok_status();
     const Status closed = mbx_.close(deadline);
     heartbeats_on_ = false;
     return released.ok() ? closed : released;
@@ -124,7 +136,7 @@ class Client {
 
   Result<HeartbeatResp> heartbeat(Deadline deadline) {
     Result<HeartbeatResp> resp = Error::kTimeout;
-    last_heartbeat_req_ns_ = now();
+    last_heartbeat_req_ns_ = last_check_ns_ = now();
     FBNIC_TRY(transact(HeartbeatReq{}, msg_id::kHeartbeatResp, deadline, [&](auto bytes) {
       resp = tlv::decode<HeartbeatResp>(bytes);
       if (resp.ok()) note_heartbeat(resp->uptime_ms);
@@ -136,10 +148,14 @@ class Client {
 
   // Call about once a second. Every ten seconds it checks that the last heartbeat was
   // answered and that the firmware's uptime did not go backwards (a reboot), then sends
-  // the next one. kTimeout means the firmware is presumed dead; kAborted that it rebooted.
+  // the next one. kTimeout means the firmware is presumed dead (reported every period
+  // until it answers); kAborted that it rebooted. Another heartbeat goes out only once the
+  // firmware has taken everything posted: a silent firmware would otherwise have the Tx
+  // ring filled with heartbeats, and every request would then find it full.
   Status keepalive() {
     FBNIC_TRY(poll());
-    if (!heartbeats_on_ || now() - last_heartbeat_req_ns_ < kHeartbeatPeriodNs) return ok_status();
+    if (!heartbeats_on_ || now() - last_check_ns_ < kHeartbeatPeriodNs) return ok_status();
+    last_check_ns_ = now();
     Status health = ok_status();
     if (last_heartbeat_resp_ns_ < last_heartbeat_req_ns_) {
       health = Error::kTimeout;
@@ -149,8 +165,10 @@ class Client {
       log(mbx_.platform(), LogLevel::kError, "fbnic: firmware uptime went backwards: it rebooted");
     }
     firmware_rebooted_ = false;
-    last_heartbeat_req_ns_ = now();
-    FBNIC_TRY(mbx_.send(HeartbeatReq{}));
+    if (mbx_.tx_in_flight() == 0) {
+      last_heartbeat_req_ns_ = now();
+      FBNIC_TRY(mbx_.send(HeartbeatReq{}));
+    }
     return health;
   }
 
@@ -254,7 +272,9 @@ class Client {
   // Writes image to a flash section. The firmware drives the transfer: it asks for each
   // chunk by offset and length, and ends with a finish message carrying its verdict.
   // A cancel (should_cancel) or a bad chunk request is answered with an error, and the
-  // call returns kAborted or kBadMessage once the firmware has confirmed it stopped.
+  // call returns kAborted or kBadMessage once the firmware has confirmed it stopped. A
+  // finish without error before the firmware asked for every byte of the image is
+  // kBadMessage too: the image it took is not the one given.
   Status update_firmware(FlashSection section, std::span<const std::uint8_t> image,
                          Deadline deadline, const UpdateProgress& progress = {}) {
     if (image.empty() || image.size() > 0xFFFF'FFFFu) return Error::kInvalidArgument;
@@ -267,6 +287,7 @@ class Client {
     // takes all three kinds of message.
     Status verdict = Error::kBusy;
     Status refused = ok_status();  // why the host said no; final once the firmware confirms
+    std::uint32_t covered = 0;     // the firmware has asked for every byte before this
     std::optional<UpgradeChunkResp> unsent;  // a reply that found the Tx ring full
     auto send_or_keep = [&](const UpgradeChunkResp& reply) {
       const Status st = mbx_.send(reply);
@@ -292,8 +313,14 @@ class Client {
             verdict = refused;
           } else if (!r.ok()) {
             verdict = r.status();
+          } else if (r->error.value_or(0) != 0) {
+            verdict = Error::kFirmwareError;
+          } else if (covered != total) {
+            log(mbx_.platform(), LogLevel::kError, "fbnic: firmware finished the update after ",
+                covered, " of ", total, " bytes");
+            verdict = Error::kBadMessage;
           } else {
-            verdict = r->error.value_or(0) == 0 ? ok_status() : Status(Error::kFirmwareError);
+            verdict = ok_status();
           }
           return true;
         }
@@ -313,6 +340,7 @@ class Client {
           reply.offset = off;
           reply.length = len;
           reply.data.data = image.subspan(off, len);
+          if (off <= covered && off + len > covered) covered = off + len;
           if (progress.on_progress != nullptr) progress.on_progress(progress.ctx, off + len, total);
         }
         send_or_keep(reply).ignore();
@@ -378,6 +406,12 @@ class Client {
  private:
   std::uint64_t now() { return mbx_.platform().now_ns(); }
 
+  // A deadline `num/den` of the way from now to `d`.
+  Deadline share(Deadline d, std::uint64_t num, std::uint64_t den) {
+    const std::uint64_t t = now();
+    return d.expired(t) ? d : Deadline::at_ns(t + (d.ns() - t) / den * num);
+  }
+
   Status accept_capabilities(const FwCapResp& caps) {
     if (caps.version == 0) return Error::kBadMessage;
     caps_ = caps;
@@ -392,11 +426,14 @@ class Client {
   }
 
   Status ownership(bool take, Deadline deadline) {
-    FBNIC_TRY(transact(OwnershipReq{take}, msg_id::kOwnershipResp, deadline, [&](auto bytes) {
-      const auto r = tlv::decode<OwnershipResp>(bytes);
-      if (r.ok()) note_heartbeat(r->time_ms);
-      return r.status();
-    }));
+    // Giving ownership back is never refused, whatever the firmware's version.
+    const bool refusable = take;
+    FBNIC_TRY(
+        transact(OwnershipReq{take}, msg_id::kOwnershipResp, deadline, refusable, [&](auto bytes) {
+          const auto r = tlv::decode<OwnershipResp>(bytes);
+          if (r.ok()) note_heartbeat(r->time_ms);
+          return r.status();
+        }));
     owned_ = take;
     return ok_status();
   }
@@ -424,9 +461,16 @@ class Client {
   // decoding are per message type; the waiting is shared.
   template <class Req, class OnResp>
   Status transact(const Req& req, std::uint16_t resp_id, Deadline deadline, OnResp&& on_resp) {
-    if (tx_refused_ && resp_id != msg_id::kFwCapResp) return Error::kTooOld;
+    return transact(req, resp_id, deadline, resp_id != msg_id::kFwCapResp, on_resp);
+  }
+  template <class Req, class OnResp>
+  Status transact(const Req& req, std::uint16_t resp_id, Deadline deadline, bool refusable,
+                  OnResp&& on_resp) {
+    if (tx_refused_ && refusable) return Error::kTooOld;
     FBNIC_TRY(pump_for(nullptr));  // stale answers go first
-    FBNIC_TRY(mbx_.send(req));
+    // A Tx ring full of requests the firmware has not read yet: wait for room, as long
+    // as the deadline allows, rather than failing at once.
+    FBNIC_TRY(poll_until(mbx_.platform(), deadline, kPollStepUs, [&] { return mbx_.send(req); }));
     Awaited awaited{resp_id,
                     [](void* ctx, std::span<const std::uint8_t> bytes) -> Status {
                       return (*static_cast<std::remove_reference_t<OnResp>*>(ctx))(bytes);
@@ -480,10 +524,16 @@ class Client {
     switch (id) {
       case msg_id::kFwCapResp: {  // sent again after a flash update
         const auto caps = tlv::decode<FwCapResp>(bytes);
-        if (caps.ok()) {
-          accept_capabilities(*caps).ignore();
-        } else {
+        if (!caps.ok()) {
           ++stats_.malformed;
+        } else if (caps->version == 0 || Version{caps->version} < kMinFirmware) {
+          // The version gate is start()'s; an unasked message cannot take the mailbox away.
+          ++stats_.unexpected;
+          log(mbx_.platform(), LogLevel::kWarning,
+              "fbnic: dropped unsolicited capabilities with firmware version ",
+              Version{caps->version});
+        } else {
+          caps_ = *caps;
         }
         return;
       }
@@ -594,6 +644,7 @@ class Client {
   bool heartbeats_on_ = false;
   bool firmware_rebooted_ = false;
   std::uint64_t last_heartbeat_req_ns_ = 0;
+  std::uint64_t last_check_ns_ = 0;
   std::uint64_t last_heartbeat_resp_ns_ = 0;
   std::uint64_t last_uptime_ms_ = 0;
   std::array<LogEntry, LogCapacity> logs_{};

@@ -109,6 +109,9 @@ class Mailbox {
 
   // Hands each message the firmware completed to on_message(std::span<const uint8_t>),
   // then gives its buffer back to the firmware. The span is valid during the call only.
+  // At most one ring's worth per call: a stuck FW_CMPL bit, or a firmware that fills each
+  // buffer as soon as it is posted, cannot keep the caller here; the rest waits for the
+  // next call.
   template <class OnMessage>
   Status receive(OnMessage&& on_message) {
     return receive_to({[](void* ctx, std::span<const std::uint8_t> bytes) {
@@ -141,7 +144,7 @@ class Mailbox {
 
   Status receive_to(MessageSink sink) {
     if (!open_) return Error::kFailedPrecondition;
-    for (;;) {  // bounded by the ring: each pass recycles one completed descriptor
+    for (std::uint32_t n = 0; n + 1 < kRing; ++n) {
       FBNIC_TRY_ASSIGN(const auto lo, io_.read(regs::MbxDescLo::at(rx_head_, regs::kMailboxRx)));
       if (desc::MbxDesc::from_raw(lo.raw()).get(desc::MbxDesc::kFwCmpl) == 0) break;
       FBNIC_TRY_ASSIGN(const auto hi, io_.read(regs::MbxDescHi::at(rx_head_, regs::kMailboxRx)));

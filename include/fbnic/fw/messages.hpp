@@ -3,6 +3,11 @@
 // IDs and attribute numbers are the firmware's (upstream fbnic_fw.h and fbnic_tlv.h); the
 // few the upstream driver does not send (flash EEPROM, COMPHY mode, sensor threshold
 // events) follow Meta's mock firmware. H->F: host to firmware; F->H: firmware to host.
+//
+// A message the host receives declares only the attributes the upstream driver's parser
+// indexes for it (fbnic_fw.c, one fbnic_tlv_index per message), with the same kinds and
+// widths; everything else the firmware sends is skipped, whatever its width, as upstream
+// skips it. docs/reliability.md lists each message against its upstream index.
 #pragma once
 
 #include <cstdint>
@@ -96,7 +101,8 @@ struct OwnershipResp {
 struct HeartbeatReq {};
 struct HeartbeatResp {
   std::optional<std::uint64_t> uptime_ms;
-  std::optional<std::uint32_t> messages;
+  // Attribute 0x1 (a message count) exists in firmware headers but upstream does not
+  // parse it: skipped, not typed.
 };
 
 // --- coredump ---
@@ -295,8 +301,7 @@ struct Schema<fw::OwnershipResp> {
 template <>
 struct Schema<fw::HeartbeatResp> {
   static constexpr std::uint16_t kId = fw::msg_id::kHeartbeatResp;
-  static constexpr auto kAttrs =
-      std::tuple{Attr<&fw::HeartbeatResp::uptime_ms>{0x0}, Attr<&fw::HeartbeatResp::messages>{0x1}};
+  static constexpr auto kAttrs = std::tuple{Attr<&fw::HeartbeatResp::uptime_ms>{0x0}};
 };
 
 template <>

@@ -26,9 +26,12 @@ class Deadline {
 };
 
 // Calls done() every step_us until it returns true (ok) or the deadline passes
-// (kTimeout). done() may also return a Status to stop early with an error.
+// (kTimeout). done() may also return a Status to stop early with an error. The last
+// sleep is cut short so that done() is tried once more at the deadline itself and the
+// call returns by it (to the microsecond delay_us counts in), not a step later.
 template <Platform P, class Done>
 Status poll_until(P& platform, Deadline deadline, std::uint32_t step_us, Done&& done) {
+  // Bounded by the deadline: the platform's clock is monotonic and every pass sleeps.
   for (;;) {
     const auto r = done();
     if constexpr (std::is_same_v<std::remove_cvref_t<decltype(r)>, bool>) {
@@ -36,8 +39,10 @@ Status poll_until(P& platform, Deadline deadline, std::uint32_t step_us, Done&& 
     } else {
       if (r.code() != Error::kBusy) return r;  // ok or a hard error
     }
-    if (deadline.expired(platform.now_ns())) return Error::kTimeout;
-    platform.delay_us(step_us);
+    const std::uint64_t now = platform.now_ns();
+    if (deadline.expired(now)) return Error::kTimeout;
+    const std::uint64_t left_us = (deadline.ns() - now + 999) / 1000;
+    platform.delay_us(left_us < step_us ? static_cast<std::uint32_t>(left_us) : step_us);
   }
 }
 

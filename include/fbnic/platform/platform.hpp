@@ -7,6 +7,9 @@
 //   logging    log(level, line) of one formatted, NUL-terminated line
 // The core keeps no global state and allocates nothing else: every wait is bounded
 // by a deadline computed from now_ns, every buffer comes from dma_alloc.
+// Ordering (docs/porting.md): write32 is ordered after the CPU's earlier stores to DMA memory
+// and read32 before its later loads from it, as Linux's writel/readl are; fbnic::mmio_write32
+// and mmio_read32 (platform/mmio.hpp) are that for a BAR mapped into the address space.
 #pragma once
 
 #include <concepts>
@@ -21,6 +24,11 @@
 
 namespace fbnic {
 
+// A clock's tick count: any unsigned 64-bit integer type. std::uint64_t is unsigned long on
+// LP64 Linux, but a board SDK's timer may well return unsigned long long.
+template <class T>
+concept Unsigned64 = std::unsigned_integral<T> && sizeof(T) == 8;
+
 template <class P>
 concept Platform = requires(P& p, Bar bar, std::uint32_t offset, std::uint32_t value,
                             std::size_t size, std::size_t align, const DmaBuffer& buffer,
@@ -30,7 +38,7 @@ concept Platform = requires(P& p, Bar bar, std::uint32_t offset, std::uint32_t v
   // Zeroed memory of at least size bytes whose device address is aligned to align.
   { p.dma_alloc(size, align) } -> std::same_as<Result<DmaBuffer>>;
   { p.dma_free(buffer) } -> std::same_as<void>;
-  { p.now_ns() } -> std::same_as<std::uint64_t>;
+  { p.now_ns() } -> Unsigned64;
   { p.delay_us(value) } -> std::same_as<void>;
   { p.log(level, line) } -> std::same_as<void>;
 };

@@ -8,11 +8,6 @@ namespace fbnic::regs {
 template <class Self, std::uint32_t LowWord>
 using MacStat = Counter64<Self, Bar::kCsr, LowWord>;
 
-// Either half of any MAC counter: what a loop over the counters reads through.
-struct MacStatWord : RegValue<MacStatWord>, WholeValue<MacStatWord> {
-  static constexpr Bar kBar = Bar::kCsr;
-};
-
 struct MacStatRxXoffStb : MacStat<MacStatRxXoffStb, 0x11A00> {};
 struct MacStatTxXoffStb : MacStat<MacStatTxXoffStb, 0x11A04> {};
 struct MacStatRxByteCount : MacStat<MacStatRxByteCount, 0x11A08> {};

@@ -94,6 +94,19 @@ template <class Self, Bar B, std::uint32_t LowWord, std::uint32_t HighWord = Low
 struct Counter64 : Register<Self, B, LowWord> {
   static constexpr std::uint32_t kHighOffset = word_to_byte(HighWord);
   static constexpr Field<31, 0> kValue{};
+  // Where the high half of the counter whose low half is at `low` sits.
+  static constexpr RegAddr<Self> high(RegAddr<Self> low) { return {kHighOffset, low.valid}; }
+};
+
+// Count 64-bit counters split the same way: low halves StrideWords apart, each high half
+// HighDeltaWords above its low half.
+template <class Self, Bar B, std::uint32_t Word, std::uint32_t StrideWords, std::uint32_t Count,
+          std::uint32_t HighDeltaWords>
+struct Counter64Array : RegisterArray<Self, B, Word, StrideWords, Count> {
+  static constexpr Field<31, 0> kValue{};
+  static constexpr RegAddr<Self> high(RegAddr<Self> low) {
+    return {low.offset + word_to_byte(HighDeltaWords), low.valid};
+  }
 };
 
 // A plain 32-bit value with no named sub-fields (counters, doorbells, addresses).
@@ -101,5 +114,22 @@ template <class Self>
 struct WholeValue {
   static constexpr Field<31, 0> kValue{};
 };
+
+// Any word of BAR0 as a whole value. Code that reads many registers of different types
+// the same way (the counter readers) goes through this type, so that it is compiled once
+// rather than once per register type.
+struct CsrWord : RegValue<CsrWord>, WholeValue<CsrWord> {
+  static constexpr Bar kBar = Bar::kCsr;
+};
+// The same for a word whose low 16 bits count (the clear-on-read RS-FEC and PCS halves).
+struct CsrCount16 : RegValue<CsrCount16> {
+  static constexpr Bar kBar = Bar::kCsr;
+  static constexpr Field<15, 0> kCount{};
+};
+template <class R>
+constexpr RegAddr<CsrWord> as_word(RegAddr<R> a) {
+  static_assert(R::kBar == Bar::kCsr);
+  return {a.offset, a.valid};
+}
 
 }  // namespace fbnic::regs

@@ -73,13 +73,24 @@ struct RpcRssKey : RegisterArray<RpcRssKey, Bar::kCsr, 0x840C, 1, kRssKeyWords>,
 struct RpcTcamMacdaValidate : Register<RpcTcamMacdaValidate, Bar::kCsr, 0x852D>,
                               WholeValue<RpcTcamMacdaValidate> {};
 
-// Parser counters.
-struct RpcCntrTcpOptErr : Register<RpcCntrTcpOptErr, Bar::kCsr, 0x849E>,
-                          WholeValue<RpcCntrTcpOptErr> {};
-struct RpcCntrUnknEtype : Register<RpcCntrUnknEtype, Bar::kCsr, 0x849F>,
-                          WholeValue<RpcCntrUnknEtype> {};
-struct RpcCntrOvrSizeErr : Register<RpcCntrOvrSizeErr, Bar::kCsr, 0x84A6>,
-                           WholeValue<RpcCntrOvrSizeErr> {};
+// Parser counters, 32 bits, free running.
+template <class Self, std::uint32_t Word>
+struct RpcCounter : Register<Self, Bar::kCsr, Word>, WholeValue<Self> {};
+struct RpcCntrTcpOptErr : RpcCounter<RpcCntrTcpOptErr, 0x849E> {};
+struct RpcCntrUnknEtype : RpcCounter<RpcCntrUnknEtype, 0x849F> {};
+struct RpcCntrIpv4Frag : RpcCounter<RpcCntrIpv4Frag, 0x84A0> {};
+struct RpcCntrIpv6Frag : RpcCounter<RpcCntrIpv6Frag, 0x84A1> {};
+struct RpcCntrIpv4Esp : RpcCounter<RpcCntrIpv4Esp, 0x84A2> {};
+struct RpcCntrIpv6Esp : RpcCounter<RpcCntrIpv6Esp, 0x84A3> {};
+struct RpcCntrUnknExtHdr : RpcCounter<RpcCntrUnknExtHdr, 0x84A4> {};
+struct RpcCntrOutOfHdrErr : RpcCounter<RpcCntrOutOfHdrErr, 0x84A5> {};
+struct RpcCntrOvrSizeErr : RpcCounter<RpcCntrOvrSizeErr, 0x84A6> {};
+// TCAM miss counters: frames whose destination MAC matched no MAC DA entry, and frames
+// that matched no action TCAM entry (so took the default action). The mainline driver
+// does not read these; their addresses are from Meta's register map for ethtool's
+// register dump (netdev, March 2025).
+struct RpcTcamMacdaMissCnt : RpcCounter<RpcTcamMacdaMissCnt, 0x84A7> {};
+struct RpcTcamActMissCnt : RpcCounter<RpcTcamActMissCnt, 0x84AC> {};
 
 // --- RPC_RAM ---
 inline constexpr std::uint32_t kActEntries = 64;

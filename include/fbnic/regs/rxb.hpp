@@ -74,10 +74,42 @@ struct RxbDwrrRdeWeight1Ext : Register<RxbDwrrRdeWeight1Ext, Bar::kCsr, 0x8144> 
   static constexpr Field<7, 0> kQuantum4{};
 };
 
-// Counters per FIFO.
+// Counters per FIFO: 32 bits free running, or 64 bits in a low and a high register.
 struct RxbDropFrmsSts : RxbFifoRegister<RxbDropFrmsSts, 0x8057>, WholeValue<RxbDropFrmsSts> {};
+struct RxbDropBytesSts : Counter64Array<RxbDropBytesSts, Bar::kCsr, 0x8080, 2, kRxbFifos, 1> {};
 struct RxbTrunFrmsSts : RxbFifoRegister<RxbTrunFrmsSts, 0x8091>, WholeValue<RxbTrunFrmsSts> {};
+// Transitions into the drop state and into the ECN-marking state.
+struct RxbTransDropSts : RxbFifoRegister<RxbTransDropSts, 0x80D9>, WholeValue<RxbTransDropSts> {};
+struct RxbTransEcnSts : RxbFifoRegister<RxbTransEcnSts, 0x80E1>, WholeValue<RxbTransEcnSts> {};
+// Current fill level (not a counter).
 struct RxbPbufFifoLevel : RxbFifoRegister<RxbPbufFifoLevel, 0x811D>,
                           WholeValue<RxbPbufFifoLevel> {};
+
+// Counters per interface: frames entering the Rx buffer (enqueue: 0 network, 1 BMC) and
+// leaving it (dequeue: 2 BMC, 3 host). 64-bit byte counts keep their high halves four
+// words above the low ones.
+inline constexpr std::uint32_t kRxbEnqueueNetwork = 0;
+inline constexpr std::uint32_t kRxbEnqueueBmc = 1;
+inline constexpr std::uint32_t kRxbDequeueBmc = 2;
+inline constexpr std::uint32_t kRxbDequeueHost = 3;
+inline constexpr std::uint32_t kRxbInterfaces = 4;
+
+template <class Self, std::uint32_t Word>
+struct RxbIntfCounter : RegisterArray<Self, Bar::kCsr, Word, 1, kRxbInterfaces>,
+                        WholeValue<Self> {};
+template <class Self, std::uint32_t Word>
+using RxbIntfCounter64 = Counter64Array<Self, Bar::kCsr, Word, 1, kRxbInterfaces, 4>;
+
+struct RxbDrboFrmCntSrc : RxbIntfCounter<RxbDrboFrmCntSrc, 0x80F9> {};
+struct RxbDrboByteCntSrc : RxbIntfCounter64<RxbDrboByteCntSrc, 0x80FD> {};
+struct RxbIntfFrmCntDst : RxbIntfCounter<RxbIntfFrmCntDst, 0x8105> {};
+struct RxbIntfByteCntDst : RxbIntfCounter64<RxbIntfByteCntDst, 0x8109> {};
+struct RxbPbufFrmCntDst : RxbIntfCounter<RxbPbufFrmCntDst, 0x8111> {};
+struct RxbPbufByteCntDst : RxbIntfCounter64<RxbPbufByteCntDst, 0x8115> {};
+// Frames enqueued with an error, per enqueue interface.
+struct RxbIntegrityErr : RxbIntfCounter<RxbIntegrityErr, 0x812F> {};
+struct RxbMacErr : RxbIntfCounter<RxbMacErr, 0x8133> {};
+struct RxbParserErr : RxbIntfCounter<RxbParserErr, 0x8137> {};
+struct RxbFrmErr : RxbIntfCounter<RxbFrmErr, 0x813B> {};
 
 }  // namespace fbnic::regs

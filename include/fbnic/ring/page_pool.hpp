@@ -40,10 +40,15 @@ class PagePool {
   }
   // Every page free again (after the device and the user let go of all).
   void reset() {
+    refs_.fill(0);
+    restock();
+  }
+  // The free stack rebuilt from the reference counts: pages someone still holds (a
+  // packet from before a queue was stopped) stay out of it.
+  void restock() {
     free_count_ = 0;
     for (std::uint32_t i = Pages; i-- > 0;) {
-      refs_[i] = 0;
-      free_[free_count_++] = static_cast<std::uint16_t>(i);
+      if (refs_[i] == 0) free_[free_count_++] = static_cast<std::uint16_t>(i);
     }
   }
 
@@ -66,6 +71,8 @@ class PagePool {
     return static_cast<std::uint8_t*>(mem_.cpu) + std::size_t{page} * kPageBytes;
   }
   [[nodiscard]] std::uint32_t free_pages() const { return free_count_; }
+  [[nodiscard]] bool all_free() const { return free_count_ == Pages; }
+  [[nodiscard]] bool allocated() const { return mem_.valid(); }
   [[nodiscard]] std::uint16_t refs(std::uint16_t page) const { return refs_[page]; }
 
  private:

@@ -3,9 +3,14 @@
 //
 //   poll(out)     reads completions until out is full or none is left: HDR_AL starts a
 //                 packet, PAY_AL adds payload pieces, META ends it with hash, checksum and
-//                 error bits. Packets are views into the buffers (zero copy) and keep
-//                 their pages until release(). Then the buffer rings are refilled from
-//                 the page pool and each doorbell written once. No MMIO read.
+//                 error bits. It reads at most one packet's worth of completions per slot
+//                 of out, so junk the device writes costs no more than the caller's
+//                 budget. Packets are views into the buffers (zero copy) and keep their
+//                 pages until release(). Then the buffer rings are refilled from the page
+//                 pool and each doorbell written once. No MMIO read.
+//
+// A packet handed out stays valid until released, also after the queue is disabled and
+// freed: the page pool then goes with the last release (or with the queue object).
 //
 // The device packs several packets into one 4 KiB buffer; it consumes buffers in ring
 // order, so a completion naming slot s tells the host that every slot before s is
@@ -26,6 +31,7 @@
 #include "fbnic/regs/qm.hpp"
 #include "fbnic/regs/queue.hpp"
 #include "fbnic/ring/desc_ring.hpp"
+#include "fbnic/ring/drain.hpp"
 #include "fbnic/ring/page_pool.hpp"
 #include "fbnic/ring/policy.hpp"
 
@@ -86,12 +92,19 @@ class RxQueue {
   static constexpr std::uint32_t kRcq = Policy::kRcqRing;
   static constexpr std::uint32_t kPages = kHpq + kPpq + Policy::kRxSparePages;
   using Packet = RxPacketT<Policy::kMaxRxFrags>;
+  // The completions one packet can take: a header, the payload pieces, an OPT_META and
+  // the META.
+  static constexpr std::uint32_t kCompletionsPerPacket = Policy::kMaxRxFrags + 2;
 
   RxQueue(Io<P>& io, std::uint32_t queue, std::uint32_t vector)
       : io_(io), pool_(io.platform()), queue_(queue), vector_(vector) {}
   RxQueue(const RxQueue&) = delete;
   RxQueue& operator=(const RxQueue&) = delete;
-  ~RxQueue() { free(); }
+  // Packets still held die with the queue.
+  ~RxQueue() {
+    free();
+    pool_.free();
+  }
 
   [[nodiscard]] std::uint32_t index() const { return queue_; }
   [[nodiscard]] std::uint32_t vector() const { return vector_; }
@@ -103,6 +116,7 @@ class RxQueue {
 
   Status allocate() {
     if (rcq_.attached()) return ok_status();
+    free_pool_when_released_ = false;  // a pool kept for held packets serves again
     Status st = pool_.allocate();
     if (st.ok()) st = hpq_.ring.allocate(io_.platform());
     if (st.ok()) st = ppq_.ring.allocate(io_.platform());
@@ -115,7 +129,7 @@ class RxQueue {
   // both buffer queues.
   Status enable() {
     if (!rcq_.attached()) return Error::kFailedPrecondition;
-    pool_.reset();
+    pool_.restock();  // packets held from an earlier session keep their pages
     hpq_.reset();
     ppq_.reset();
     rcq_.clear();
@@ -162,55 +176,75 @@ class RxQueue {
 
   // Stops the device placing frames, waits (bounded) for it to go idle, hands every
   // complete packet still in the completion ring to on_packet, and takes back all
-  // buffers. Packets handed out earlier stay valid until released.
+  // buffers. Packets handed out earlier stay valid until released. The drain reads at
+  // most one ring of completions: a device that keeps completing after it was turned off
+  // cannot hold the caller here.
   template <class OnPacket>
   Status disable(Deadline deadline, OnPacket&& on_packet) {
     if (!enabled_) return ok_status();
     const std::uint32_t q = queue_;
-    FBNIC_TRY(
-        io_.modify(regs::BdqCtl::at(q), [](regs::BdqCtl& r) { r.set(regs::BdqCtl::kEnable, 0); }));
-    FBNIC_TRY(io_.write(regs::RcqCtl::at(q), regs::RcqCtl{}));
-    FBNIC_TRY(io_.write(regs::RimMask::at(q), regs::RimMask{}.set(regs::RimMask::kMasked, 1)));
-    FBNIC_TRY(io_.flush());
-    const Status idle = wait_idle(deadline);
+    // Every step is tried on a device that failed or vanished too: what it wrote to host
+    // memory is still handed over. The first error is returned.
+    Status first =
+        io_.modify(regs::BdqCtl::at(q), [](regs::BdqCtl& r) { r.set(regs::BdqCtl::kEnable, 0); });
+    auto keep = [&first](Status st) {
+      if (first.ok()) first = st;
+    };
+    keep(io_.write(regs::RcqCtl::at(q), regs::RcqCtl{}));
+    keep(io_.write(regs::RimMask::at(q), regs::RimMask{}.set(regs::RimMask::kMasked, 1)));
+    keep(io_.flush());
+    if (first.ok()) keep(wait_idle(deadline));
     enabled_ = false;
     std::array<Packet, 16> batch{};
-    for (;;) {
-      const std::uint32_t n = collect(batch);
-      for (std::uint32_t i = 0; i < n; ++i) on_packet(batch[i]);
-      if (n < batch.size()) break;
-    }
+    drain_bounded(kRcq, [&](std::uint32_t budget) {
+      const Collected c = collect(batch, budget);
+      for (std::uint32_t i = 0; i < c.packets; ++i) on_packet(batch[i]);
+      return c.completions;
+    });
     if (in_packet_) release_fragments(partial_);
     in_packet_ = false;
     hpq_.release_all(pool_);
     ppq_.release_all(pool_);
-    return idle;
+    return first;
   }
 
+  // Frees the rings; the page pool too, unless packets handed out still point into it:
+  // then it goes when the last of them is released.
   void free() {
     hpq_.ring.release(io_.platform());
     ppq_.ring.release(io_.platform());
     rcq_.release(io_.platform());
-    pool_.free();
+    if (pool_.all_free() || !pool_.allocated()) {
+      pool_.free();
+    } else {
+      free_pool_when_released_ = true;
+    }
   }
 
   // --- the hot path ---
 
   std::uint32_t poll(std::span<Packet> out) {
-    const std::uint32_t n = collect(out);
+    const std::uint32_t slots = out.size() < kRcq ? static_cast<std::uint32_t>(out.size()) : kRcq;
+    const std::uint32_t budget = slots * kCompletionsPerPacket;
+    const std::uint32_t n = collect(out, budget < kRcq ? budget : kRcq).packets;
     if (enabled_) refill();
     return n;
   }
 
   void release(const Packet& p) {
-    for (std::uint32_t i = 0; i < p.frags; ++i) pool_.unref(p.frag[i].page);
+    unref(p);
+    if (free_pool_when_released_) free_pool_if_unused();
   }
   void release(std::span<const Packet> packets) {
-    for (const Packet& p : packets) release(p);
+    for (const Packet& p : packets) unref(p);
+    if (free_pool_when_released_) free_pool_if_unused();
   }
   // Another holder of a fragment's page (e.g. a Tx buffer pointing into it).
   void retain(const RxFragment& f) { pool_.ref(f.page); }
-  void release(const RxFragment& f) { pool_.unref(f.page); }
+  void release(const RxFragment& f) {
+    pool_.unref(f.page);
+    if (free_pool_when_released_) free_pool_if_unused();
+  }
   [[nodiscard]] std::uint64_t dma(const RxFragment& f) const {
     return pool_.dma(f.page) + f.offset;
   }
@@ -246,11 +280,17 @@ class RxQueue {
     }
   };
 
-  // Packets are assembled in place in `out`. One the device has not finished writing
-  // when the completions run out is kept aside and continued by the next call.
-  // The META word is kept whole; the packet decodes its fields when asked.
-  std::uint32_t collect(std::span<Packet> out) {
-    if (out.empty()) return 0;
+  struct Collected {
+    std::uint32_t packets = 0;
+    std::uint32_t completions = 0;
+  };
+
+  // Packets are assembled in place in `out`, from at most `budget` completions. One the
+  // device has not finished writing when the completions run out is kept aside and
+  // continued by the next call. The META word is kept whole; the packet decodes its fields
+  // when asked.
+  Collected collect(std::span<Packet> out, std::uint32_t budget) {
+    if (out.empty() || budget == 0) return {};
     std::uint32_t n = 0;
     std::uint32_t head = rcq_head_;
     bool in_packet = in_packet_;
@@ -259,7 +299,8 @@ class RxQueue {
     std::uint64_t bytes = 0;
     if (in_packet) out[0] = partial_;
     const auto max = static_cast<std::uint32_t>(out.size());
-    while (n < max) {
+    const std::uint32_t first = head;
+    while (n < max && head - first < budget) {
       const desc::Rcd rcd = desc::Rcd::from_raw(rcq_.read(head));
       if (rcd.get(desc::Rcd::kDone) != DescRing<kRcq>::expected_done(head)) break;
       dma_rmb();
@@ -308,14 +349,23 @@ class RxQueue {
       rcq_head_ = head;
       io_.write(regs::RcqHead::at(queue_), regs::RcqHead::from_raw(head & (kRcq - 1))).ignore();
     }
-    return n;
+    return {n, head - first};
   }
 
   static constexpr std::uint64_t kFrameErrors =
       desc::Rcd{}.set(desc::Rcd::kErrMacEop, 1).set(desc::Rcd::kErrTruncated, 1).raw();
 
+  void unref(const Packet& p) {
+    for (std::uint32_t i = 0; i < p.frags; ++i) pool_.unref(p.frag[i].page);
+  }
+  void free_pool_if_unused() {
+    if (!pool_.all_free()) return;
+    pool_.free();
+    free_pool_when_released_ = false;
+  }
+
   void release_fragments(Packet& pkt) {
-    release(pkt);
+    unref(pkt);
     pkt.frags = 0;
     pkt.len = 0;
   }
@@ -388,6 +438,7 @@ class RxQueue {
   Packet partial_{};
   bool in_packet_ = false;
   bool partial_bad_ = false;
+  bool free_pool_when_released_ = false;
   RxCounters counters_{};
 };
 

@@ -2,13 +2,23 @@
 //
 //   send(packets)   META + one AL per buffer for each packet, REQ_COMPLETION on the last
 //                   packet of the batch, then one doorbell. No MMIO read.
-//   reclaim(fn)     walks the completions the device wrote (DONE phase), releases whole
-//                   packets up to the head they report, calls fn(cookie) for each, and
-//                   writes the TCQ head doorbell once.
+//   reclaim(fn, n)  walks the completions the device wrote (DONE phase), releases whole
+//                   packets up to the head they report, calls fn(cookie) for each (at
+//                   most n packets and n completions per call), and writes the TCQ head
+//                   doorbell once.
 //
 // The device learns where to stop from the doorbell; the host learns how far the device
-// got only from completions. Completions that contradict the host (a head behind the
-// last one or beyond the tail) are counted as errors and ignored, never acted on.
+// got only from completions. The device writes one completion per batch, in order, whose
+// head is where that batch ends; so the host accepts only the end of the oldest batch
+// still outstanding. Anything else (a head behind the last one, replayed, duplicated,
+// beyond the tail, or inside a batch) is counted as an error and ignored, never acted on.
+// Only a completion bit for bit identical to the next genuine one passes, and no driver
+// can tell that one apart.
+// The rule assumes one completion per descriptor flagged REQ_COMPLETION (the flag is per
+// descriptor, and upstream flags one per doorbell). A device that merged several into one
+// would show as a Tx queue that stops with bad_completions rising; close() still reports
+// every packet. Accepting any outstanding end instead would let a replayed old head alias
+// a newer end once the ring is over half full, reporting unfetched packets done.
 #pragma once
 
 #include <array>
@@ -26,6 +36,7 @@
 #include "fbnic/regs/queue.hpp"
 #include "fbnic/regs/tce.hpp"
 #include "fbnic/ring/desc_ring.hpp"
+#include "fbnic/ring/drain.hpp"
 #include "fbnic/ring/policy.hpp"
 
 namespace fbnic {
@@ -110,7 +121,8 @@ class TxQueue {
     if (!twq_.attached()) return Error::kFailedPrecondition;
     twq_.clear();
     tcq_.clear();
-    tail_ = clean_ = tcq_head_ = 0;
+    tail_ = clean_ = done_ = tcq_head_ = 0;
+    batch_first_ = batch_next_ = 0;
     const std::uint32_t q = queue_;
     FBNIC_TRY(io_.write(regs::Twq0Ctl::at(q), regs::Twq0Ctl{}.set(regs::Twq0Ctl::kReset, 1)));
     FBNIC_TRY(write_ring_base(io_, regs::Twq0Bal::at(q), regs::Twq0Bah::at(q), twq_));
@@ -135,32 +147,48 @@ class TxQueue {
 
   // Stops the device fetching, waits (bounded) for it to go idle, takes back what it
   // completed, and reports every packet it never sent through on_aborted(cookie). After
-  // this nothing the queue posted is owned by the device.
+  // this nothing the queue posted is owned by the device. Every step is tried on a device
+  // that failed or vanished too: completions already in host memory are still reported
+  // done, the rest aborted, and the first error is returned.
   template <class OnDone, class OnAborted>
   Status disable(Deadline deadline, OnDone&& on_done, OnAborted&& on_aborted) {
     if (!enabled_) return ok_status();
     enabled_ = false;
     const std::uint32_t q = queue_;
-    FBNIC_TRY(io_.modify(regs::Twq0Ctl::at(q),
-                         [](regs::Twq0Ctl& r) { r.set(regs::Twq0Ctl::kEnable, 0); }));
-    FBNIC_TRY(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}));
-    FBNIC_TRY(io_.write(regs::TimMask::at(q), regs::TimMask{}.set(regs::TimMask::kMasked, 1)));
-    FBNIC_TRY(io_.flush());
-    Status idle = wait_idle(deadline);
-    if (idle == Error::kTimeout) {
-      // A Tx path stuck behind the MAC: drop at the MAC interface until it drains.
-      using D = regs::TmiDropCtrl;
-      FBNIC_TRY(io_.write(D{}.set(D::kEnable, 1)));
-      idle = wait_idle(deadline);
-      FBNIC_TRY(io_.write(D{}));
+    Status first = io_.modify(regs::Twq0Ctl::at(q),
+                              [](regs::Twq0Ctl& r) { r.set(regs::Twq0Ctl::kEnable, 0); });
+    auto keep = [&first](Status st) {
+      if (first.ok()) first = st;
+    };
+    keep(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}));
+    keep(io_.write(regs::TimMask::at(q), regs::TimMask{}.set(regs::TimMask::kMasked, 1)));
+    keep(io_.flush());
+    if (first.ok()) {
+      Status idle = wait_idle(deadline);
+      if (idle == Error::kTimeout) {
+        // A Tx path stuck behind the MAC: drop at the MAC interface until it drains.
+        using D = regs::TmiDropCtrl;
+        keep(io_.write(D{}.set(D::kEnable, 1)));
+        idle = wait_idle(deadline);
+        keep(io_.write(D{}));
+      }
+      keep(idle);
     }
-    reclaim_all(on_done);
+    // What the device completed before it stopped, at most one ring of completions.
+    drain_bounded(kCompletions, [&](std::uint32_t budget) {
+      const Taken t = take_completions(on_done, kRing, budget);
+      counters_.completed += t.packets;
+      return t.completions;
+    });
+    counters_.completed += release_done(on_done, kRing);
     while (clean_ != tail_) {  // posted but never completed: reported, not lost
       const Slot& s = slots_[clean_ & (kRing - 1)];
       on_aborted(s.cookie);
       clean_ += s.descs;
     }
-    return idle;
+    done_ = clean_;
+    batch_first_ = batch_next_;
+    return first;
   }
 
   void free() {
@@ -217,32 +245,20 @@ class TxQueue {
     // One completion per batch: the head it reports covers every packet before it.
     twq_.write(last_meta,
                desc::Twd::from_raw(last_meta_value).set(desc::Twd::kReqCompletion, 1).raw());
+    batch_end_[batch_next_++ % kBatches] = tail;
     tail_ = tail;
     counters_.packets += result.sent;
     ring_doorbell();
     return result;
   }
 
-  // on_done(cookie) for every packet the device finished; returns how many.
+  // on_done(cookie) for every packet the device finished, at most `budget` of them, from
+  // at most `budget` completions; returns how many. Packets beyond the budget are handed
+  // back by the next call.
   template <class OnDone>
-  std::uint32_t reclaim(OnDone&& on_done) {
-    std::uint32_t head = tcq_head_;
-    std::uint32_t done = 0;
-    for (;;) {
-      const desc::Tcd tcd = desc::Tcd::from_raw(tcq_.read(head));
-      if (tcd.get(desc::Tcd::kDone) != DescRing<kCompletions>::expected_done(head)) break;
-      dma_rmb();
-      ++head;
-      if (tcd.get(desc::Tcd::kType) != desc::Tcd::kTypeHead || tcd.get(desc::Tcd::kTwq1) != 0) {
-        continue;  // timestamps and TWQ1 are not used by this queue
-      }
-      done += release_up_to(static_cast<std::uint32_t>(tcd.get(desc::Tcd::kHead0)), on_done);
-    }
-    if (head != tcq_head_) {
-      tcq_head_ = head;
-      io_.write(regs::TcqHead::at(queue_), regs::TcqHead::from_raw(head & (kCompletions - 1)))
-          .ignore();
-    }
+  std::uint32_t reclaim(OnDone&& on_done, std::uint32_t budget = kRing) {
+    const std::uint32_t completions = budget < kCompletions ? budget : kCompletions;
+    const std::uint32_t done = take_completions(on_done, budget, completions).packets;
     counters_.completed += done;
     return done;
   }
@@ -288,29 +304,62 @@ class TxQueue {
     ++counters_.doorbells;
   }
 
-  // Releases whole packets before descriptor index `hw` (masked, as the device reports it).
+  struct Taken {
+    std::uint32_t packets = 0;
+    std::uint32_t completions = 0;
+  };
+
+  // Reads at most `completions` completions and hands back at most `packets` packets,
+  // then writes the TCQ head doorbell once.
   template <class OnDone>
-  std::uint32_t release_up_to(std::uint32_t hw, OnDone&& on_done) {
-    const std::uint32_t ahead = (hw - clean_) & (kRing - 1);
-    if (ahead > tail_ - clean_) {
-      ++counters_.bad_completions;  // behind what was released, or beyond what was posted
-      return 0;
+  Taken take_completions(OnDone&& on_done, std::uint32_t packets, std::uint32_t completions) {
+    Taken t{release_done(on_done, packets), 0};
+    std::uint32_t head = tcq_head_;
+    while (t.packets < packets && head - tcq_head_ < completions) {
+      const desc::Tcd tcd = desc::Tcd::from_raw(tcq_.read(head));
+      if (tcd.get(desc::Tcd::kDone) != DescRing<kCompletions>::expected_done(head)) break;
+      dma_rmb();
+      ++head;
+      if (tcd.get(desc::Tcd::kType) != desc::Tcd::kTypeHead || tcd.get(desc::Tcd::kTwq1) != 0) {
+        continue;  // timestamps and TWQ1 are not used by this queue
+      }
+      if (!accept_head(tcd.get(desc::Tcd::kHead0))) {
+        ++counters_.bad_completions;
+        continue;
+      }
+      t.packets += release_done(on_done, packets - t.packets);
     }
-    const std::uint32_t target = clean_ + ahead;
+    t.completions = head - tcq_head_;
+    if (head != tcq_head_) {
+      tcq_head_ = head;
+      io_.write(regs::TcqHead::at(queue_), regs::TcqHead::from_raw(head & (kCompletions - 1)))
+          .ignore();
+    }
+    return t;
+  }
+
+  // A genuine head is the end of the oldest batch still outstanding (as the device
+  // reports it: masked to the ring).
+  bool accept_head(std::uint64_t hw) {
+    if (batch_first_ == batch_next_) return false;  // nothing outstanding
+    const std::uint32_t end = batch_end_[batch_first_ % kBatches];
+    if (hw != (end & (kRing - 1))) return false;
+    ++batch_first_;
+    done_ = end;
+    return true;
+  }
+
+  // Hands back whole packets the device reported done, at most `max`.
+  template <class OnDone>
+  std::uint32_t release_done(OnDone&& on_done, std::uint32_t max) {
     std::uint32_t n = 0;
-    while (clean_ != target) {
+    while (clean_ != done_ && n < max) {
       const Slot& s = slots_[clean_ & (kRing - 1)];
-      if (target - clean_ < s.descs) break;  // the head is inside this packet: not done yet
       on_done(s.cookie);
       clean_ += s.descs;
       ++n;
     }
     return n;
-  }
-
-  template <class OnDone>
-  void reclaim_all(OnDone&& on_done) {
-    reclaim(on_done);
   }
 
   Status wait_idle(Deadline deadline) {
@@ -332,10 +381,17 @@ class TxQueue {
   bool enabled_ = false;
   DescRing<kRing> twq_{};
   DescRing<kCompletions> tcq_{};
+  // Every batch takes two descriptors or more, so at most half a ring is outstanding.
+  static constexpr std::uint32_t kBatches = kRing / 2;
+
   std::uint32_t tail_ = 0;      // next descriptor to write (free-running)
   std::uint32_t clean_ = 0;     // oldest descriptor not yet released (free-running)
+  std::uint32_t done_ = 0;      // the device finished everything before this (free-running)
   std::uint32_t tcq_head_ = 0;  // next completion to read (free-running)
   std::array<Slot, kRing> slots_{};
+  std::array<std::uint32_t, kBatches> batch_end_{};  // where each outstanding batch ends
+  std::uint32_t batch_first_ = 0;                    // oldest outstanding batch (free-running)
+  std::uint32_t batch_next_ = 0;                     // next batch to send (free-running)
   TxCounters counters_{};
 };
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -31,15 +32,23 @@ class Classifier {
  public:
   explicit Classifier(Io<P>& io) : io_(io) {}
 
-  // What the BMC shares on this port (from the firmware's capabilities).
+  // What the BMC shares on this port (from the firmware's capabilities), checked as the
+  // upstream driver does: all-zero addresses are skipped; multicast ones (broadcast
+  // included) are shared with the host; only unicast ones go to the BMC alone.
   void set_bmc(std::span<const MacAddress> macs, bool all_multi) {
-    bmc_count_ = 0;
+    bmc_.count = 0;
+    bmc_groups_.count = 0;
     for (const MacAddress& m : macs) {
-      if (bmc_count_ < bmc_.size()) bmc_[bmc_count_++] = m;
+      if (m.is_zero()) continue;
+      if (m.is_multicast()) {
+        if (!bmc_groups_.contains(m)) (void)bmc_groups_.push(m);
+      } else if (!bmc_.contains(m)) {
+        (void)bmc_.push(m);
+      }
     }
     bmc_all_multi_ = all_multi;
   }
-  [[nodiscard]] bool has_bmc() const { return bmc_count_ != 0; }
+  [[nodiscard]] bool has_bmc() const { return bmc_.count != 0 || bmc_groups_.count != 0; }
 
   Status start(const RssConfig& rss) {
     FBNIC_TRY(write_rss(rss));
@@ -75,7 +84,7 @@ class Classifier {
   }
 
   Status set_rx_mode(const RxMode& mode) {
-    table_ = MacTable::build(mode, std::span<const MacAddress>(bmc_.data(), bmc_count_));
+    table_ = MacTable::build(mode, bmc_.view(), bmc_groups_.view());
     // A BMC that wants all multicast gets it through the spare slot below the unicast
     // range and action entry 1, unless the host takes all multicast anyway.
     const bool bmc_multi = has_bmc() && bmc_all_multi_ && !table_.all_multicast &&
@@ -114,7 +123,7 @@ class Classifier {
   // to it. Without one the RPC is switched off.
   Status stop() {
     for (std::uint32_t i = 0; i < regs::kMacdaEntries; ++i) {
-      if (i > kSlotBmcLast || bmc_count_ == 0) FBNIC_TRY(write_macda(i, MacEntry{}));
+      if (i > kSlotBmcLast || bmc_.count == 0) FBNIC_TRY(write_macda(i, MacEntry{}));
     }
     for (std::uint32_t e = regs::kActEntries; e-- > 0;) {
       if (e == kActRssMulticast + kFlowTypes - 1 && has_bmc()) {
@@ -215,8 +224,25 @@ class Classifier {
   Io<P>& io_;
   MacTable table_{};
   RssFields fields_{};
-  std::array<MacAddress, 4> bmc_{};
-  std::uint32_t bmc_count_ = 0;
+  template <std::size_t N>
+  struct MacList {
+    std::array<MacAddress, N> items{};
+    std::uint32_t count = 0;
+    [[nodiscard]] bool contains(const MacAddress& m) const {
+      for (std::uint32_t i = 0; i < count; ++i) {
+        if (items[i] == m) return true;
+      }
+      return false;
+    }
+    bool push(const MacAddress& m) {
+      if (count == N) return false;
+      items[count++] = m;
+      return true;
+    }
+    [[nodiscard]] std::span<const MacAddress> view() const { return {items.data(), count}; }
+  };
+  MacList<kSlotBmcLast - kSlotBmcFirst + 1> bmc_{};  // the BMC's own unicast addresses
+  MacList<4> bmc_groups_{};                          // its multicast groups, shared
   bool bmc_all_multi_ = false;
   std::uint64_t user_used_ = 0;
   bool started_ = false;

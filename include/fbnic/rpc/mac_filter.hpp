@@ -61,7 +61,10 @@ struct MacTable {
   bool promiscuous = false;  // as applied, after overflow
   bool all_multicast = false;
 
-  static MacTable build(const RxMode& mode, std::span<const MacAddress> bmc = {}) {
+  // `bmc`: the BMC's unicast addresses (its own slots); `bmc_groups`: its multicast
+  // groups, which take multicast slots and so reach the host too.
+  static MacTable build(const RxMode& mode, std::span<const MacAddress> bmc = {},
+                        std::span<const MacAddress> bmc_groups = {}) {
     MacTable t;
     for (std::uint32_t i = 0; i < bmc.size() && kSlotBmcFirst + i <= kSlotBmcLast; ++i) {
       t.slot[kSlotBmcFirst + i] = MacEntry::exact(bmc[i]);
@@ -78,12 +81,22 @@ struct MacTable {
       t.slot[next_uc--] = MacEntry::exact(a);
     }
     std::uint32_t next_mc = kSlotMulticastFirst;
+    auto add_multicast = [&](const MacAddress& a) {
+      for (std::uint32_t i = kSlotBroadcast; i < next_mc; ++i) {
+        if (t.slot[i].valid && t.slot[i].value == a) return true;  // already there
+      }
+      if (next_mc >= kUnicastBoundary) return false;
+      t.slot[next_mc++] = MacEntry::exact(a);
+      return true;
+    };
+    for (const MacAddress& a : bmc_groups) {
+      if (!add_multicast(a)) t.all_multicast = true;
+    }
     for (const MacAddress& a : mode.multicast) {
-      if (next_mc >= kUnicastBoundary) {
+      if (!add_multicast(a)) {
         t.all_multicast = true;
         break;
       }
-      t.slot[next_mc++] = MacEntry::exact(a);
     }
     t.slot[kSlotStation] = MacEntry::exact(mode.station);
     if (t.promiscuous) {

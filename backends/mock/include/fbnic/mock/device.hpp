@@ -23,6 +23,7 @@
 #include "fbnic/mock/firmware.hpp"
 #include "fbnic/mock/frame.hpp"
 #include "fbnic/mock/frame_queue.hpp"
+#include "fbnic/mock/hostile.hpp"
 #include "fbnic/mock/intr_block.hpp"
 #include "fbnic/mock/irq.hpp"
 #include "fbnic/mock/mac_model.hpp"
@@ -50,6 +51,8 @@ struct DeviceCounters {
   std::uint64_t rx_rpc_disabled = 0;     // arrived while RPC_RMI_CONFIG.ENABLE was off
   std::uint64_t rx_to_bmc = 0;           // for the BMC
   std::uint64_t rx_queue_drops = 0;      // the queue was off or out of buffers
+  std::uint64_t dma_reads = 0;           // device reads of host memory that happened
+  std::uint64_t dma_writes = 0;          // device writes to host memory that happened
 };
 
 template <class Config = DefaultConfig>
@@ -77,12 +80,16 @@ class Device {
     mac_.reset();
     queues_.reset();
     rxb_.clear();
+    rxb_dropping_ = false;
     regs_.put(regs::SigPcsIntrMask::from_raw(0xFFFF'FFFFu));
+    // The MAC's frame length limit, as the firmware sets it at boot.
+    regs_.put(regs::MacFrmLength::from_raw(kMaxFrameBytes));
     refresh_mode();
   }
 
   // --- bus side ---
   std::uint32_t read32(Bar bar, std::uint32_t offset) {
+    vanish_if_due();
     if (removed_) {
       ++dropped_accesses_;
       return 0xFFFF'FFFFu;
@@ -95,11 +102,13 @@ class Device {
     } else {
       note_unmodelled(bar, offset);
     }
+    for (const StuckBits& s : hostile_.stuck) value = s.apply(bar, offset, value);
     accesses_.record(bar, false, offset, value);
     return value;
   }
 
   void write32(Bar bar, std::uint32_t offset, std::uint32_t value) {
+    vanish_if_due();
     if (removed_) {
       ++dropped_accesses_;
       return;
@@ -149,9 +158,18 @@ class Device {
 
   void receive(std::span<const std::uint8_t> frame) {
     if (!mac_.accept(frame)) return;
-    if (!rxb_.push(frame)) {
+    using namespace regs;
+    bump(RxbDrboFrmCntSrc::at(kRxbEnqueueNetwork));
+    add64(RxbDrboByteCntSrc::at(kRxbEnqueueNetwork), frame.size());
+    if (rxb_.push(frame)) {
+      rxb_dropping_ = false;
+    } else {
+      // The model's FIFO drops when it is full: that is its drop state.
       ++counters_.rx_fifo_drops;
-      bump(regs::RxbDropFrmsSts::at(regs::kRxbFifoNetToHost));
+      bump(RxbDropFrmsSts::at(kRxbFifoNetToHost));
+      add64(RxbDropBytesSts::at(kRxbFifoNetToHost), frame.size());
+      if (!rxb_dropping_) bump(RxbTransDropSts::at(kRxbFifoNetToHost));
+      rxb_dropping_ = true;
     }
     // The Rx DMA engine drains the FIFO while frames arrive, so it fills only when the
     // host has no buffers or a never-drop queue holds it, not because a burst came in
@@ -186,12 +204,14 @@ class Device {
     std::uint8_t* src = dma_target(iova, len, Direction::kRead);
     if (src == nullptr) return false;
     copy_bytes(dst, src, len);
+    ++counters_.dma_reads;
     return true;
   }
   bool dma_write(std::uint64_t iova, const void* src, std::size_t len) {
     std::uint8_t* dst = dma_target(iova, len, Direction::kWrite);
     if (dst == nullptr) return false;
     copy_bytes(dst, src, len);
+    ++counters_.dma_writes;
     return true;
   }
 
@@ -230,6 +250,8 @@ class Device {
   // Surprise removal: reads return all ones and writes vanish, as on a dead PCIe link.
   void set_removed(bool removed) { removed_ = removed; }
   [[nodiscard]] bool removed() const { return removed_; }
+  // The hostile mode (hostile.hpp): off until a test or fuzzer turns a fault on.
+  [[nodiscard]] Hostility& hostile() { return hostile_; }
 
   [[nodiscard]] Regs& regs() { return regs_; }
   [[nodiscard]] Intr& intr() { return intr_; }
@@ -249,8 +271,16 @@ class Device {
  private:
   static constexpr int kMaxStepsPerAdvance = 100'000;
 
+  void vanish_if_due() {
+    if (hostile_.remove_after != 0 && --hostile_.remove_after == 0) removed_ = true;
+  }
+
   std::optional<std::uint32_t> computed_read(std::uint32_t offset) {
     if (auto v = queues_.read(offset)) return v;
+    // The host FIFO's fill level, in 64-byte units like its thresholds.
+    if (offset == regs::RxbPbufFifoLevel::at(regs::kRxbFifoNetToHost).offset) {
+      return static_cast<std::uint32_t>((rxb_.bytes_used() + 63) / 64);
+    }
     return mac_.read(offset);
   }
 
@@ -259,6 +289,7 @@ class Device {
     mac_.update(now_ns_);
     fw_.run();
     queues_.run_tx();
+    queues_.run_hostile();
     run_rx();
     flow_control();
     queues_.run_timers(now_ns_);
@@ -316,8 +347,11 @@ class Device {
   }
 
   // The Rx FIFO drains through the classifier into the queues. A queue in never-drop mode
-  // that has no room holds the FIFO (back-pressure).
+  // that has no room holds the FIFO (back-pressure); a frame is counted (parser,
+  // classifier, Rx buffer out) once, when it leaves the FIFO.
   void run_rx() {
+    using D = Classification::Dest;
+    // Each round takes a frame out of the FIFO or returns: bounded by its content.
     while (!rxb_.empty()) {
       const std::size_t len = rxb_.front(frame_);
       const std::span<const std::uint8_t> f(frame_.data(), len);
@@ -328,22 +362,34 @@ class Device {
       }
       const FrameInfo fi = parse_frame(f);
       const Classification c = rpc_.classify(f, fi);
-      if (c.dest == Classification::Dest::kBmc || c.dest == Classification::Dest::kHostAndBmc) {
-        ++counters_.rx_to_bmc;
-        bmc_(f);
-      }
-      if (c.dest == Classification::Dest::kDrop) ++counters_.rx_classified_drop;
-      if (c.dest == Classification::Dest::kHost || c.dest == Classification::Dest::kHostAndBmc) {
+      if (c.dest == D::kHost || c.dest == D::kHostAndBmc) {
         const RxOutcome out = queues_.receive(c.queue, f, fi, c);
         if (out == RxOutcome::kWait) return;
         if (out == RxOutcome::kDropped) ++counters_.rx_queue_drops;
+        count_out(regs::kRxbDequeueHost, len);
       }
+      if (c.dest == D::kBmc || c.dest == D::kHostAndBmc) {
+        ++counters_.rx_to_bmc;
+        bmc_(f);
+        count_out(regs::kRxbDequeueBmc, len);
+      }
+      if (c.dest == D::kDrop) ++counters_.rx_classified_drop;
+      rpc_.count(fi, c);
+      if (fi.parse_error) bump(regs::RxbParserErr::at(regs::kRxbEnqueueNetwork));
       rxb_.pop();
     }
+  }
+  void count_out(std::uint32_t intf, std::size_t bytes) {
+    using namespace regs;
+    bump(RxbIntfFrmCntDst::at(intf));
+    add64(RxbIntfByteCntDst::at(intf), bytes);
+    bump(RxbPbufFrmCntDst::at(intf));
+    add64(RxbPbufByteCntDst::at(intf), bytes);
   }
 
   std::uint8_t* dma_target(std::uint64_t iova, std::size_t len, Direction dir) {
     ++(dir == Direction::kRead ? dma_counters_.reads : dma_counters_.writes);
+    if (removed_) return nullptr;  // a device that is gone reaches nothing
     if (!bus_master_enabled(dir)) {
       faults_.record(Fault::kDmaBusMasterOff, iova, len);
       return nullptr;
@@ -370,6 +416,16 @@ class Device {
   void bump(regs::RegAddr<R> a) {
     if (std::uint32_t* w = regs_.word(R::kBar, a.offset)) ++*w;
   }
+  // A split 64-bit counter (low at a, high at R::high(a)).
+  template <class R>
+  void add64(regs::RegAddr<R> a, std::uint64_t n) {
+    std::uint32_t* lo = regs_.word(R::kBar, a.offset);
+    std::uint32_t* hi = regs_.word(R::kBar, R::high(a).offset);
+    if (lo == nullptr || hi == nullptr) return;
+    const std::uint64_t v = ((std::uint64_t{*hi} << 32) | *lo) + n;
+    *lo = static_cast<std::uint32_t>(v);
+    *hi = static_cast<std::uint32_t>(v >> 32);
+  }
 
   Regs regs_{};
   Intr intr_{regs_};
@@ -384,6 +440,7 @@ class Device {
   LinkMode mode_{};
   bool mode_set_ = false;
   bool pausing_ = false;
+  bool rxb_dropping_ = false;  // the last frame into the host FIFO was dropped
   std::uint64_t pause_refresh_at_ = 0;
   // Shorter than 0xFFFF quanta at the fastest mode (100G: 335 us).
   static constexpr std::uint64_t kPauseRefreshNs = 200'000;
@@ -395,6 +452,7 @@ class Device {
   std::array<std::uint8_t, 64> pad_{};
   std::uint64_t now_ns_ = 0;
   bool removed_ = false;
+  Hostility hostile_{};
   std::uint64_t dropped_accesses_ = 0;
   std::uint64_t unmodelled_ = 0;
   std::uint32_t last_unmodelled_ = 0;

@@ -20,6 +20,7 @@ enum class Fault : std::uint8_t {
   kQueueNotReady,       // a doorbell on a queue that is not enabled
   kRingMisaligned,      // ring base not 128-byte aligned, or size not a power of two
   kMailboxProtocol,     // a mailbox descriptor the firmware cannot use
+  kHeartbeatLapsed,     // the host owns the NIC but its heartbeats stopped (see firmware.hpp)
   kCount,
 };
 
@@ -34,6 +35,7 @@ constexpr const char* fault_name(Fault f) {
     case Fault::kQueueNotReady: return "doorbell on a disabled queue";
     case Fault::kRingMisaligned: return "ring misaligned";
     case Fault::kMailboxProtocol: return "mailbox protocol";
+    case Fault::kHeartbeatLapsed: return "host heartbeat lapsed (service() not called)";
     case Fault::kCount: break;
   }
   return "?";

@@ -8,7 +8,15 @@
 // posted, so nothing is lost to a slow host.
 //
 // Tests can make it misbehave (Misbehaviour): never get ready, stay silent, answer late,
-// flood, send broken or unknown messages, or report an old version.
+// flood, storm, send broken or unknown messages, speak attributes the host does not parse,
+// or report an old version; and send anything at all (send_raw).
+//
+// Heartbeat watch (an assumption of the model: upstream shows only the host's side, see
+// docs/firmware.md): while the host owns the NIC, the firmware expects its heartbeat
+// requests. When none has arrived for heartbeat_lapse_ms (30 s: three of the host's 10 s
+// periods), the lapse is a driver mistake, Fault::kHeartbeatLapsed, reported once per
+// lapse; with reclaim_on_lapse the firmware also takes ownership back. A firmware that is
+// silent or not ready does not watch (it hears nothing); a new heartbeat re-arms the watch.
 #pragma once
 
 #include <array>
@@ -37,6 +45,8 @@ struct FirmwareConfig {
   std::uint32_t eeprom_bytes = 64 * 1024;
   std::uint32_t upgrade_chunk = 2048;  // bytes the firmware asks for at a time
   std::uint32_t version_after_upgrade = fw::Version::make(25, 6, 1, 0).raw;
+  std::uint32_t heartbeat_lapse_ms = 30'000;  // 0: the lapse is not watched
+  bool reclaim_on_lapse = false;              // a lapse also takes ownership back
 
   static fw::Capabilities default_caps() {
     fw::Capabilities c;
@@ -57,15 +67,25 @@ struct FirmwareConfig {
   }
 };
 
+inline constexpr std::uint16_t kEveryMessage = 0xFFFF;
+
 struct Misbehaviour {
-  bool not_ready = false;      // never raises the mailbox interrupt
-  bool silent = false;         // leaves Tx descriptors alone (served once this clears)
-  std::uint64_t late_us = 0;   // extra delay before every answer
-  std::uint32_t flood = 0;     // extra copies of every answer
-  bool malformed = false;      // answers whose first attribute runs past the message
-  bool truncated = false;      // answers cut short: LEN is only the header
-  bool garbage = false;        // answers that are not TLV messages at all
-  bool unknown_first = false;  // a message with an unknown ID before every answer
+  bool not_ready = false;                 // never raises the mailbox interrupt
+  bool silent = false;                    // leaves Tx descriptors alone (served once this clears)
+  std::uint64_t late_us = 0;              // extra delay before answers ...
+  std::uint16_t late_id = kEveryMessage;  // ... of this message ID only, or of every one
+  std::uint32_t flood = 0;                // extra copies of every answer
+  bool malformed = false;                 // answers whose first attribute runs past the message
+  bool truncated = false;                 // answers cut short: LEN is only the header
+  bool garbage = false;                   // answers that are not TLV messages at all
+  bool unknown_first = false;             // a message with an unknown ID before every answer
+  // A log storm: every Rx buffer the host posts is filled at once (answers still go first).
+  bool storm = false;
+  // Answers also carry attributes that firmware headers define and the upstream driver's
+  // parser does not index (heartbeat message count, firmware state), at odd widths.
+  bool unindexed_attrs = false;
+  // A firmware update declared finished, without error, once this many bytes came (0: no).
+  std::uint32_t finish_after = 0;
 };
 
 struct FirmwareStats {
@@ -86,6 +106,11 @@ class Firmware {
   Misbehaviour& misbehave() { return bad_; }
   [[nodiscard]] const FirmwareStats& stats() const { return stats_; }
   [[nodiscard]] bool host_owns_nic() const { return owned_; }
+  // The host owns the NIC and its heartbeats have lapsed (until the next one arrives).
+  [[nodiscard]] bool heartbeat_lapsed() const { return lapsed_; }
+  // When the last heartbeat request (or the ownership request) was taken, on the model's
+  // clock.
+  [[nodiscard]] std::uint64_t last_heartbeat_ns() const { return last_heartbeat_ns_; }
   [[nodiscard]] bool logs_enabled() const { return logs_on_; }
   [[nodiscard]] std::uint64_t uptime_ms() const { return (dev_.now_ns() - boot_ns_) / 1'000'000; }
 
@@ -93,6 +118,7 @@ class Firmware {
     tx_head_ = rx_head_ = 0;
     out_count_ = 0;
     owned_ = false;
+    lapsed_ = false;
     logs_on_ = false;
     upgrade_ = {};
   }
@@ -120,18 +146,37 @@ class Firmware {
     a.therm_mc = temperature_mc;
     answer(a);
   }
+  // The capabilities again, unasked (the firmware does this after a flash update).
+  void send_capabilities() { answer(config_.caps); }
+  // Any bytes as the next message, with the length the descriptor claims and its FW_ERR
+  // bit: a broken or hostile firmware. Bytes beyond a page are dropped.
+  void send_raw(std::span<const std::uint8_t> bytes, std::uint32_t desc_len, bool fw_err = false) {
+    OutMsg* slot = reserve();
+    if (slot == nullptr) return;
+    const std::size_t n = bytes.size() < slot->bytes.size() ? bytes.size() : slot->bytes.size();
+    copy_bytes(slot->bytes.data(), bytes.data(), n);
+    slot->len = static_cast<std::uint32_t>(n);
+    slot->desc_len = desc_len;
+    slot->fw_err = fw_err;
+    slot->due_ns = dev_.now_ns();
+  }
   // What the last completed update wrote: its length and an FNV-1a hash of its bytes.
   [[nodiscard]] std::uint32_t flashed_bytes() const { return flashed_bytes_; }
   [[nodiscard]] std::uint64_t flashed_hash() const { return flashed_hash_; }
   [[nodiscard]] const fw::RpcMacSyncReq& bmc_filters() const { return mac_sync_; }
 
   // --- bus events, from the device ---
-  void on_ipc_write(std::uint32_t offset, std::uint32_t /*value*/) {
+  void on_ipc_write(std::uint32_t offset, std::uint32_t value) {
     const std::uint32_t tx0 = regs::MbxDescLo::at(0, regs::kMailboxTx).offset;
     // Writing a Tx descriptor's low half is the doorbell, whatever it wrote.
     if (offset >= tx0 && offset < tx0 + 8 * regs::kMailboxDescs && (offset - tx0) % 8 == 0) {
       tx_kicked_ = true;
       raise_ready();
+    }
+    const std::uint32_t rx0 = regs::MbxDescLo::at(0, regs::kMailboxRx).offset;
+    if (bad_.storm && offset >= rx0 && offset < rx0 + 8 * regs::kMailboxDescs &&
+        (offset - rx0) % 8 == 0 && (value & 1u) != 0) {
+      storm();  // a buffer was just posted: fill it before the host looks again
     }
   }
   void on_pul_write(std::uint32_t offset, std::uint32_t value) {
@@ -159,6 +204,7 @@ class Firmware {
       serve_tx_ring();
     }
     deliver_due();
+    watch_heartbeat();
   }
 
   // The earliest time at which run() has something to do, or ~0.
@@ -166,6 +212,10 @@ class Firmware {
     std::uint64_t t = ~std::uint64_t{0};
     if (tx_pending_ || tx_kicked_) t = tx_due_ns_;
     for (std::size_t i = 0; i < out_count_; ++i) t = outbox_[i].due_ns < t ? outbox_[i].due_ns : t;
+    if (watching()) {
+      const std::uint64_t lapse = last_heartbeat_ns_ + lapse_ns() + 1;
+      t = lapse < t ? lapse : t;
+    }
     return t;
   }
 
@@ -178,6 +228,7 @@ class Firmware {
     std::uint32_t len = 0;       // message bytes
     std::uint32_t desc_len = 0;  // what the descriptor will claim
     std::uint64_t due_ns = 0;
+    bool fw_err = false;
   };
   struct LogLine {
     std::uint64_t index = 0;
@@ -248,6 +299,8 @@ class Firmware {
       case fw::msg_id::kHostCapReq: return answer(config_.caps);
       case fw::msg_id::kOwnershipReq: return on_ownership(msg);
       case fw::msg_id::kHeartbeatReq: {
+        last_heartbeat_ns_ = dev_.now_ns();
+        lapsed_ = false;
         fw::HeartbeatResp r;
         r.uptime_ms = uptime_ms();
         return answer(r);
@@ -290,6 +343,8 @@ class Firmware {
     fw::OwnershipReq req;
     if (!parse(msg, req)) return;
     owned_ = req.take;
+    last_heartbeat_ns_ = dev_.now_ns();  // the watch starts with the ownership
+    lapsed_ = false;
     fw::OwnershipResp r;
     r.time_ms = uptime_ms();
     answer(r);
@@ -429,6 +484,10 @@ class Firmware {
     }
     for (std::uint8_t b : c.data.data) upgrade_.hash = (upgrade_.hash ^ b) * 0x100000001b3ull;
     upgrade_.offset += upgrade_.asked;
+    if (bad_.finish_after != 0 && upgrade_.offset >= bad_.finish_after &&
+        upgrade_.offset < upgrade_.length) {
+      return finish_upgrade(0);  // "done", with part of the image never asked for
+    }
     if (upgrade_.offset < upgrade_.length) return ask_next_chunk();
     flashed_bytes_ = upgrade_.length;
     flashed_hash_ = upgrade_.hash;
@@ -466,6 +525,26 @@ class Firmware {
     }
   }
 
+  // --- the host's heartbeat ---
+  [[nodiscard]] std::uint64_t lapse_ns() const {
+    return std::uint64_t{config_.heartbeat_lapse_ms} * 1'000'000;
+  }
+  [[nodiscard]] bool watching() const {
+    return owned_ && !lapsed_ && config_.heartbeat_lapse_ms != 0 && !bad_.silent && !bad_.not_ready;
+  }
+  void watch_heartbeat() {
+    if (bad_.silent || bad_.not_ready) {
+      last_heartbeat_ns_ = dev_.now_ns();  // it hears nothing, so it holds nothing against it
+      return;
+    }
+    if (!watching()) return;
+    const std::uint64_t since = dev_.now_ns() - last_heartbeat_ns_;
+    if (since <= lapse_ns()) return;
+    lapsed_ = true;
+    dev_.faults().record(Fault::kHeartbeatLapsed, since, lapse_ns());
+    if (config_.reclaim_on_lapse) owned_ = false;
+  }
+
   // --- answers ---
   template <class T>
   void answer(const T& msg) {
@@ -477,7 +556,41 @@ class Firmware {
       ++stats_.dropped;
       return;
     }
-    finish_answer(*slot, static_cast<std::uint32_t>(bytes->size()));
+    auto len = static_cast<std::uint32_t>(bytes->size());
+    if (bad_.unindexed_attrs) len = add_unindexed(tlv::Schema<T>::kId, *slot, len);
+    finish_answer(*slot, len);
+  }
+
+  // Attributes the host must skip: heartbeat NUMBER_OF_MESSAGES (0x1) as 64 bits, and
+  // capabilities FW_STATE (0x9) as 2 bytes. Both are in firmware headers; neither is in
+  // the upstream parser's index for its message.
+  std::uint32_t add_unindexed(std::uint16_t id, OutMsg& m, std::uint32_t len) {
+    std::uint16_t attr = 0;
+    std::uint32_t width = 0;
+    if (id == fw::msg_id::kHeartbeatResp) {
+      attr = 0x1;
+      width = 8;
+    } else if (id == fw::msg_id::kFwCapResp) {
+      attr = 0x9;
+      width = 2;
+    } else {
+      return len;
+    }
+    const std::uint32_t padded = 4 + ((width + 3) & ~3u);
+    if (len + padded > m.bytes.size()) return len;
+    const std::uint32_t attr_bytes = 4 + width;
+    m.bytes[len] = static_cast<std::uint8_t>(attr);
+    m.bytes[len + 1] = static_cast<std::uint8_t>(attr >> 8);
+    m.bytes[len + 2] = static_cast<std::uint8_t>(attr_bytes);
+    m.bytes[len + 3] = static_cast<std::uint8_t>(attr_bytes >> 8);
+    for (std::uint32_t i = 0; i < padded - 4; ++i) {
+      m.bytes[len + 4 + i] = static_cast<std::uint8_t>(i < width ? 0x40 + i : 0);
+    }
+    len += padded;
+    // The message header counts 4-byte words.
+    m.bytes[2] = static_cast<std::uint8_t>(len / 4);
+    m.bytes[3] = static_cast<std::uint8_t>((len / 4) >> 8);
+    return len;
   }
   void answer_bytes(std::span<const std::uint8_t> msg) {
     OutMsg* slot = claim();
@@ -494,7 +607,8 @@ class Firmware {
         u->bytes[0] = 0xEE;  // ID 0x7EE: no firmware message has it
         u->bytes[1] = static_cast<std::uint8_t>(0x80 | 0x07);
         u->len = u->desc_len = b.ok() ? static_cast<std::uint32_t>(b->size()) : 4;
-        u->due_ns = due();
+        u->fw_err = false;
+        u->due_ns = due(0x7EE);
       }
     }
     return reserve();
@@ -506,11 +620,42 @@ class Firmware {
     }
     return &outbox_[out_count_++];
   }
-  std::uint64_t due() const { return dev_.now_ns() + bad_.late_us * 1000; }
+  std::uint64_t due(std::uint64_t id) const {
+    const bool late = bad_.late_id == kEveryMessage || bad_.late_id == id;
+    return dev_.now_ns() + (late ? bad_.late_us * 1000 : 0);
+  }
+
+  // Fills every posted Rx buffer: answers that are due first, then log lines.
+  void storm() {
+    if (in_storm_) return;  // filling a buffer does not post another
+    in_storm_ = true;
+    deliver_due();
+    for (std::uint32_t n = 0; n < regs::kMailboxDescs; ++n) {
+      fw::LogMsgReq m;
+      m.msec = static_cast<std::uint32_t>(uptime_ms());
+      m.index = next_log_index_++;
+      m.text = fw::LogText::from("storm");
+      OutMsg* slot = reserve();
+      if (slot == nullptr) break;
+      const auto bytes = tlv::encode(m, slot->bytes);
+      slot->len = slot->desc_len = bytes.ok() ? static_cast<std::uint32_t>(bytes->size()) : 0;
+      slot->fw_err = false;
+      slot->due_ns = 0;
+      if (!deliver(*slot)) {
+        --out_count_;  // no buffer left: the storm waits for the next post
+        break;
+      }
+      --out_count_;
+    }
+    in_storm_ = false;
+    raise_ready();
+  }
 
   void finish_answer(OutMsg& m, std::uint32_t len) {
     m.len = m.desc_len = len;
-    m.due_ns = due();
+    m.fw_err = false;
+    m.due_ns = due(
+        len >= tlv::kHeaderBytes ? tlv::Header::load(m.bytes.data()).get(tlv::Header::kType) : 0);
     if (bad_.malformed && len >= 8) {
       m.bytes[6] = 0xF0;  // the first attribute now claims 0xF0xx bytes
       m.bytes[7] = 0x0F;
@@ -553,7 +698,10 @@ class Firmware {
       }
       if (!dev_.dma_write(d.addr(), m.bytes.data(), m.len)) return false;
       put_desc(regs::kMailboxRx, rx_head_,
-               d.set(Desc::kLen, m.desc_len).set(Desc::kEom, 1).set(Desc::kFwCmpl, 1));
+               d.set(Desc::kLen, m.desc_len)
+                   .set(Desc::kEom, 1)
+                   .set(Desc::kFwErr, m.fw_err ? 1 : 0)
+                   .set(Desc::kFwCmpl, 1));
       rx_head_ = (rx_head_ + 1) % regs::kMailboxDescs;
       ++stats_.answers;
       return true;
@@ -572,6 +720,8 @@ class Firmware {
   std::uint64_t tx_due_ns_ = 0;
   std::uint64_t boot_ns_ = 0;
   bool owned_ = false;
+  bool lapsed_ = false;
+  std::uint64_t last_heartbeat_ns_ = 0;
   bool logs_on_ = false;
   bool coredump_made_ = true;
   Upgrade upgrade_{};
@@ -585,6 +735,7 @@ class Firmware {
   std::array<std::uint8_t, tlv::kMaxDataBytes> scratch_{};
   std::array<OutMsg, Outbox> outbox_{};
   std::size_t out_count_ = 0;
+  bool in_storm_ = false;
 };
 
 }  // namespace fbnic::mock

@@ -1,5 +1,14 @@
 // FrameInfo: what the device's parser finds in an Ethernet frame: header lengths, L3/L4
-// types, addresses and ports. Used by the classifier, the Rx placement and the offloads.
+// types, addresses and ports, and what it could not parse. Used by the classifier (and its
+// counters), the Rx placement and the offloads.
+//
+// Which EtherTypes and IPv6 extension headers the hardware's parser knows is not stated
+// upstream; the model's choice (kept in one place, here): EtherTypes IPv4, IPv6, ARP and
+// PTP over Ethernet (0x88F7) are known, VLAN tags (0x8100, 0x88A8) are walked, any other
+// is unknown; IPv6 hop-by-hop, routing, fragment and destination options headers are
+// walked, AH (51), mobility (135), HIP (139), shim6 (140) and the experimental 253/254 are
+// extension headers it cannot walk (unknown). TCP options must each fit the header, and
+// every option but EOL and NOP must claim a length of at least 2.
 #pragma once
 
 #include <array>
@@ -31,6 +40,10 @@ struct FrameInfo {
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
   bool parse_error = false;  // headers claim more than the frame holds
+  bool unknown_etype = false;
+  bool unknown_ext_hdr = false;  // an IPv6 extension header the parser cannot walk
+  bool esp = false;              // IP protocol 50: IPsec ESP
+  bool tcp_opt_error = false;    // TCP options that do not parse
 
   [[nodiscard]] std::uint32_t l3_offset() const { return l2_len; }
   [[nodiscard]] std::uint32_t l4_offset() const { return l2_len + l3_len; }
@@ -41,8 +54,31 @@ constexpr std::uint16_t kEtherIpv4 = 0x0800;
 constexpr std::uint16_t kEtherIpv6 = 0x86DD;
 constexpr std::uint16_t kEtherVlan = 0x8100;
 constexpr std::uint16_t kEtherQinQ = 0x88A8;
+constexpr std::uint16_t kEtherArp = 0x0806;
+constexpr std::uint16_t kEtherPtp = 0x88F7;
+constexpr std::uint8_t kProtoEsp = 50;
 constexpr std::uint8_t kProtoTcp = 6;
 constexpr std::uint8_t kProtoUdp = 17;
+
+// True when every TCP option fits: EOL ends the list, NOP is one byte, any other carries
+// a length of at least 2 that stays inside the options.
+inline bool tcp_options_parse(std::span<const std::uint8_t> opts) {
+  std::size_t at = 0;
+  // Each step consumes at least one byte: bounded by the options' length.
+  while (at < opts.size()) {
+    const std::uint8_t kind = opts[at];
+    if (kind == 0) return true;
+    if (kind == 1) {
+      ++at;
+      continue;
+    }
+    if (at + 1 >= opts.size()) return false;
+    const std::uint8_t len = opts[at + 1];
+    if (len < 2 || at + len > opts.size()) return false;
+    at += len;
+  }
+  return true;
+}
 
 inline FrameInfo parse_frame(std::span<const std::uint8_t> f) {
   FrameInfo fi;
@@ -102,10 +138,14 @@ inline FrameInfo parse_frame(std::span<const std::uint8_t> f) {
       return fi;
     }
     fi.ip_proto = next;
+    fi.unknown_ext_hdr =
+        next == 51 || next == 135 || next == 139 || next == 140 || next == 253 || next == 254;
   } else {
+    fi.unknown_etype = fi.ethertype != kEtherArp && fi.ethertype != kEtherPtp;
     return fi;
   }
-  if (fi.fragment) return fi;
+  fi.esp = fi.ip_proto == kProtoEsp;
+  if (fi.fragment || fi.unknown_ext_hdr) return fi;
   const std::uint8_t* l4 = p + fi.l3_len;
   const std::size_t l4_left = left - fi.l3_len;
   if (fi.ip_proto == kProtoTcp) {
@@ -116,6 +156,7 @@ inline FrameInfo parse_frame(std::span<const std::uint8_t> f) {
     }
     fi.l4 = FrameInfo::L4::kTcp;
     fi.l4_len = (l4[12] >> 4) * 4u;
+    fi.tcp_opt_error = !tcp_options_parse(std::span<const std::uint8_t>(l4 + 20, doff - 20));
   } else if (fi.ip_proto == kProtoUdp) {
     if (l4_left < 8) {
       fi.parse_error = true;

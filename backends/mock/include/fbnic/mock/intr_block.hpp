@@ -31,6 +31,9 @@ class IntrBlock {
 
   // Register side effects. Returns true when the write was consumed here.
   bool write(std::uint32_t offset, std::uint32_t value) {
+    const std::uint32_t rearm_first = regs::IntrCqRearm::at(0).offset;
+    const std::uint32_t rearm_last = regs::IntrTcqTimeout::at(regs::kMaxMsixVectors - 1).offset;
+    if (offset > rearm_last) return false;  // not this block: most writes, cheaply
     for (std::uint32_t n = 0; n < 8; ++n) {
       if (offset == regs::IntrSet::at(n).offset) {
         update_status(n, status(n) | value);
@@ -56,9 +59,7 @@ class IntrBlock {
       }
       if (offset == regs::IntrStatus::at(n).offset) return true;  // read-only
     }
-    const std::uint32_t rearm_first = regs::IntrCqRearm::at(0).offset;
-    const std::uint32_t rearm_last = regs::IntrTcqTimeout::at(regs::kMaxMsixVectors - 1).offset;
-    if (offset >= rearm_first && offset <= rearm_last && (offset - rearm_first) % 16 == 0) {
+    if (offset >= rearm_first && (offset - rearm_first) % 16 == 0) {
       rearm((offset - rearm_first) / 16, regs::IntrCqRearm::from_raw(value));
       return true;
     }

@@ -4,6 +4,11 @@
 // Link comes up when a cable is plugged, both ends run the same speed and FEC, and (if
 // configured) the PHY has trained; MAC loopback is always up. Lane lock masks follow
 // what the upstream driver checks for each mode.
+//
+// Received frames (the model's frames carry no FCS): one longer than MAC_FRM_LENGTH is
+// too long, counted (RX_TOOLONG, RX_OVERSIZE) and dropped; one shorter than 60 bytes is
+// counted undersize (RX_UNDERSIZE) and still passed on, because the model's wire also
+// carries frames from a TAP, which Linux does not pad (a real sender's MAC would have).
 #pragma once
 
 #include <array>
@@ -30,7 +35,10 @@ struct MacCounters {
   std::uint64_t link_changes = 0;
   std::uint64_t pause_sent = 0;
   std::uint64_t pause_received = 0;
+  std::uint64_t rx_too_long = 0;  // longer than MAC_FRM_LENGTH: dropped
 };
+
+inline constexpr std::uint32_t kMinFrameBytes = 60;  // without FCS
 
 // IEEE 802.3 MAC control: PAUSE frames go to 01:80:C2:00:00:01 with ethertype 0x8808.
 inline constexpr std::uint8_t kPauseDa[6] = {0x01, 0x80, 0xC2, 0x00, 0x00, 0x01};
@@ -162,6 +170,13 @@ class MacModel {
       ++counters_.rx_dropped_link;
       return false;
     }
+    if (frame.size() > max_frame()) {
+      ++counters_.rx_too_long;
+      count<regs::MacStatRxToolong>(1);
+      count<regs::MacStatRxOversize>(1);
+      return false;
+    }
+    if (frame.size() < kMinFrameBytes) count<regs::MacStatRxUndersize>(1);
     if (is_pause_frame(frame)) {
       ++counters_.pause_received;
       count<regs::MacStatRxXoffStb>(1);
@@ -252,6 +267,12 @@ class MacModel {
     return regs_.template get<regs::MacCommandConfig>().get(regs::MacCommandConfig::kLoopbackEn) !=
                0 ||
            regs_.get(regs::PcsControl1::at(0)).get(regs::PcsControl1::kLoopback) != 0;
+  }
+  // MAC_FRM_LENGTH, which the firmware sets at boot (the device model: 9742); unset, no
+  // frame is too long.
+  [[nodiscard]] std::uint32_t max_frame() const {
+    const std::uint32_t v = regs_.template get<regs::MacFrmLength>().raw();
+    return v == 0 ? 0xFFFF'FFFFu : v;
   }
   [[nodiscard]] std::uint64_t line_gbps() const {
     switch (static_cast<fw::LinkSpeed>(mode_.speed)) {

@@ -13,6 +13,10 @@
 //
 // Driver mistakes are Faults: descriptors outside mapped memory, doorbells beyond the
 // ring or on a disabled queue, a buffer posted again while the device owns it.
+//
+// In hostile mode (hostile.hpp) completions may carry random fields, come twice, repeat
+// old ones, or keep coming after the queue was turned off; the Tx engine may stall and the
+// queues may never report idle.
 #pragma once
 
 #include <array>
@@ -30,6 +34,7 @@
 #include "fbnic/mock/checksum.hpp"
 #include "fbnic/mock/fault.hpp"
 #include "fbnic/mock/frame.hpp"
+#include "fbnic/mock/hostile.hpp"
 #include "fbnic/mock/rpc_model.hpp"
 #include "fbnic/regs/intr.hpp"
 #include "fbnic/regs/qm.hpp"
@@ -71,9 +76,9 @@ class QueueEngine {
   // Queue-block writes with side effects. True when the engine took the write (it then
   // stores what the hardware would).
   bool write(std::uint32_t offset, std::uint32_t value) {
-    const std::uint32_t base = regs::Twq0Ctl::at(0).offset;
-    if (offset < base) return false;
-    const std::uint32_t q = (offset - base) / (regs::kQueueStrideWords * 4);
+    const std::uint32_t first = regs::Twq0Ctl::at(0).offset;
+    if (offset < first) return false;
+    const std::uint32_t q = (offset - first) / (regs::kQueueStrideWords * 4);
     if (q >= Queues) return false;
     auto& r = dev_.regs();
     auto store = [&](auto addr) { r.put(addr, decltype(r.get(addr))::from_raw(value)); };
@@ -92,6 +97,10 @@ class QueueEngine {
         return true;
       }
       store(regs::TcqHead::at(q));
+      if (!tcq_enabled(q) && dev_.hostile().tx.ignore_disable) {
+        keep_completing(tx_[q].hist, base(regs::TcqBal::at(q)), tcq_entries(q), tx_[q].tcq_tail,
+                        value);
+      }
       return true;
     }
     if (offset == regs::RcqHead::at(q).offset) {
@@ -100,6 +109,10 @@ class QueueEngine {
         return true;
       }
       store(regs::RcqHead::at(q));
+      if (!rcq_enabled(q) && dev_.hostile().rx.ignore_disable) {
+        keep_completing(rx_[q].hist, base(regs::RcqBal::at(q)), rcq_entries(q), rx_[q].rcq_tail,
+                        value);
+      }
       return true;
     }
     if (offset == regs::BdqHpqTail::at(q).offset || offset == regs::BdqPpqTail::at(q).offset) {
@@ -149,14 +162,16 @@ class QueueEngine {
 
   // Registers whose value the hardware computes.
   std::optional<std::uint32_t> read(std::uint32_t offset) const {
+    const bool never_idle = dev_.hostile().never_idle;
     for (std::uint32_t n = 0; n < 8; ++n) {
       if (offset == regs::QmTwqIdle::at(n).offset || offset == regs::QmTqsIdle::at(n).offset ||
           offset == regs::QmTdeIdle::at(n).offset) {
-        return tx_idle_bits(n);
+        return never_idle ? 0 : tx_idle_bits(n);
       }
       if (n < 4 &&
           (offset == regs::QmTcqIdle::at(n).offset || offset == regs::QmRcqIdle::at(n).offset ||
            offset == regs::QmHpqIdle::at(n).offset || offset == regs::QmPpqIdle::at(n).offset)) {
+        if (never_idle) return 0;
         return offset == regs::QmTcqIdle::at(n).offset ? tx_idle_bits(n) : 0xFFFF'FFFFu;
       }
     }
@@ -187,6 +202,28 @@ class QueueEngine {
     for (std::uint32_t q = 0; q < Queues; ++q) run_tx_queue(q);
   }
 
+  // A hostile device's completions out of nowhere: at each step, with the stale rate, an
+  // old completion into the next free slot of every enabled completion queue.
+  void run_hostile() {
+    const Hostility& h = dev_.hostile();
+    if (h.tx.stale == 0 && h.rx.stale == 0) return;
+    Entropy& e = dev_.hostile().entropy;
+    for (std::uint32_t q = 0; q < Queues; ++q) {
+      const std::uint32_t tcq_head = dev_.regs().get(regs::TcqHead::at(q)).raw();
+      if (tcq_enabled(q) && room(tcq_entries(q), tx_[q].tcq_tail, tcq_head) > 0 &&
+          e.chance(h.tx.stale)) {
+        put_completion(base(regs::TcqBal::at(q)), tcq_entries(q), tx_[q].tcq_tail,
+                       tx_[q].hist.pick(e));
+      }
+      const std::uint32_t rcq_head = dev_.regs().get(regs::RcqHead::at(q)).raw();
+      if (rcq_enabled(q) && room(rcq_entries(q), rx_[q].rcq_tail, rcq_head) > 0 &&
+          e.chance(h.rx.stale)) {
+        put_completion(base(regs::RcqBal::at(q)), rcq_entries(q), rx_[q].rcq_tail,
+                       rx_[q].hist.pick(e));
+      }
+    }
+  }
+
   // Places a classified frame into queue q.
   RxOutcome receive(std::uint32_t q, std::span<const std::uint8_t> frame, const FrameInfo& fi,
                     const Classification& cls) {
@@ -211,6 +248,19 @@ class QueueEngine {
     }
     return t;
   }
+  // True when the 4 KiB buffer holding dma_addr was posted to queue q's HPQ or PPQ since
+  // its BDQ was last reset (a doorbell named it, taken or refused): the most an Rx
+  // completion, even a lying one, may make a host read.
+  [[nodiscard]] bool was_posted(std::uint32_t q, std::uint64_t dma_addr) const {
+    if (q >= Queues) return false;
+    const std::uint64_t page = dma_addr & ~std::uint64_t{desc::kRxBufferBytes - 1};
+    return rx_[q].hpq.posted.contains(page) || rx_[q].ppq.posted.contains(page);
+  }
+  // Descriptors the Tx engine has fetched from queue q (free-running).
+  [[nodiscard]] std::uint64_t tx_fetched(std::uint32_t q) const {
+    return q < Queues ? tx_[q].fetched : 0;
+  }
+
   // True when some TWQ has descriptors the engine has not fetched (e.g. a stalled TCQ).
   [[nodiscard]] bool tx_backlog() const {
     for (std::uint32_t q = 0; q < Queues; ++q) {
@@ -220,11 +270,34 @@ class QueueEngine {
   }
 
  private:
+  // The last completions a queue wrote, for a hostile device to repeat.
+  struct History {
+    std::array<std::uint64_t, 8> raw{};
+    std::uint32_t count = 0;
+    void push(std::uint64_t v) { raw[count++ % raw.size()] = v; }
+    std::uint32_t replayed = 0;
+    [[nodiscard]] std::uint32_t kept() const {
+      return count < raw.size() ? count : static_cast<std::uint32_t>(raw.size());
+    }
+    // One of the kept completions, at random.
+    std::uint64_t pick(Entropy& e) const {
+      const std::uint32_t n = kept();
+      return n == 0 ? e.u64() : raw[(count - 1 - e.below(n)) % raw.size()];
+    }
+    // The kept completions from the oldest on, round and round.
+    std::uint64_t replay() {
+      const std::uint32_t n = kept();
+      if (n == 0) return 0;
+      return raw[(count - n + replayed++ % n) % raw.size()];
+    }
+  };
   struct TxQ {
     std::uint32_t head = 0;      // next descriptor to fetch (masked)
     std::uint32_t tcq_tail = 0;  // completions written (free-running)
     std::uint32_t pending = 0;   // completions since the last interrupt
     std::uint64_t fire_at = 0;
+    std::uint64_t fetched = 0;  // descriptors fetched (free-running)
+    History hist;
   };
   struct BufQ {
     std::uint32_t head = 0;  // BDs taken (free-running)
@@ -232,12 +305,16 @@ class QueueEngine {
     std::uint64_t addr = 0;
     std::uint16_t id = 0;
     std::uint32_t next_off = 0;
-    AddrSet<1024> owned;  // buffers posted and not yet finished
+    AddrSet<1024> owned;         // buffers posted and not yet finished
+    AddrSet<1024> posted;        // every buffer posted since the last reset
+    std::uint32_t doorbell = 0;  // the host's last tail doorbell, taken or refused
     void reset() {
       head = 0;
       open = false;
       next_off = 0;
+      doorbell = 0;
       owned.clear();
+      posted.clear();
     }
   };
   struct RxQ {
@@ -246,6 +323,7 @@ class QueueEngine {
     std::uint32_t rcq_tail = 0;  // completions written (free-running)
     std::uint32_t pending = 0;
     std::uint64_t fire_at = 0;
+    History hist;
   };
 
   static std::uint32_t ring_entries(std::uint32_t log2) { return log2 == 0 ? 65536u : 1u << log2; }
@@ -271,6 +349,9 @@ class QueueEngine {
   }
   bool tcq_enabled(std::uint32_t q) const {
     return dev_.regs().get(regs::TcqCtl::at(q)).get(regs::TcqCtl::kEnable) != 0;
+  }
+  bool rcq_enabled(std::uint32_t q) const {
+    return dev_.regs().get(regs::RcqCtl::at(q)).get(regs::RcqCtl::kEnable) != 0;
   }
   bool rx_ready(std::uint32_t q) const {
     return dev_.regs().get(regs::RcqCtl::at(q)).get(regs::RcqCtl::kEnable) != 0 &&
@@ -315,7 +396,7 @@ class QueueEngine {
   // --- Tx ---
 
   void run_tx_queue(std::uint32_t q) {
-    if (!twq_enabled(q)) return;
+    if (!twq_enabled(q) || dev_.hostile().tx_stall) return;
     const std::uint32_t entries = twq_entries(q);
     const std::uint32_t mask = entries - 1;
     const std::uint64_t ring = base(regs::Twq0Bal::at(q));
@@ -343,10 +424,12 @@ class QueueEngine {
         dev_.faults().record(Fault::kBadDescriptor, q, t.head);
         bump(regs::Twq0ErrCnt::at(q));
         t.head = (t.head + n) & mask;
+        t.fetched += n;
         continue;
       }
       transmit_packet(q, std::span<const desc::Twd>(d.data() + 1, n - 1), meta);
       t.head = (t.head + n) & mask;
+      t.fetched += n;
       ++counters_.tx_packets;
       bump(regs::Twq0PktCnt::at(q));
       if (wants_completion) write_tcd(q, t.head);
@@ -362,17 +445,12 @@ class QueueEngine {
 
   void write_tcd(std::uint32_t q, std::uint32_t head) {
     TxQ& t = tx_[q];
-    const std::uint32_t entries = tcq_entries(q);
-    const auto tcd = desc::Tcd{}
-                         .set(desc::Tcd::kHead0, head)
-                         .set(desc::Tcd::kType, desc::Tcd::kTypeHead)
-                         .set(desc::Tcd::kDone, (t.tcq_tail & entries) == 0 ? 1 : 0);
-    const std::uint64_t le = to_le(tcd.raw());
-    if (!dev_.dma_write(base(regs::TcqBal::at(q)) + std::uint64_t{t.tcq_tail & (entries - 1)} * 8,
-                        &le, 8)) {
+    const auto tcd =
+        desc::Tcd{}.set(desc::Tcd::kHead0, head).set(desc::Tcd::kType, desc::Tcd::kTypeHead);
+    if (!complete(dev_.hostile().tx, t.hist, base(regs::TcqBal::at(q)), tcq_entries(q), t.tcq_tail,
+                  dev_.regs().get(regs::TcqHead::at(q)).raw(), 0, tcd.raw())) {
       return;
     }
-    ++t.tcq_tail;
     ++counters_.tx_completions;
     moderate(t.pending, t.fire_at, 1,
              dev_.regs().get(regs::TimThreshold::at(q)).get(regs::TimThreshold::kCount),
@@ -497,6 +575,17 @@ class QueueEngine {
     const std::uint64_t ring = hpq ? base(regs::BdqHpqBal::at(q)) : base(regs::BdqPpqBal::at(q));
     const std::uint32_t outstanding = (old_tail - b.head) & (entries - 1);
     const std::uint32_t added = (value - old_tail) & (entries - 1);
+    // Bookkeeping for was_posted(), not a device access: what the host posted since its
+    // own last doorbell, whether the device takes it or not (a lying device can make a
+    // host post into its ring, and a refused doorbell leaves the device's tail behind).
+    for (std::uint32_t i = b.doorbell; i != value; i = (i + 1) & (entries - 1)) {
+      if (const std::uint8_t* p = dev_.dma_space().translate(ring + std::uint64_t{i} * 8, 8)) {
+        std::uint64_t raw = 0;
+        copy_bytes(&raw, p, 8);
+        (void)b.posted.insert(desc::Bd::from_raw(from_le(raw)).addr());
+      }
+    }
+    b.doorbell = value;
     if (outstanding + added >= entries) {
       dev_.faults().record(Fault::kRingOverrun, q, value);
       return;
@@ -604,9 +693,11 @@ class QueueEngine {
       done += n;
     }
 
-    write_rcd(q, al(desc::Rcd::kTypeHdrAl, h).set(desc::Rcd::kDmaHint, hint));
-    for (std::uint32_t i = 0; i < count; ++i) write_rcd(q, al(desc::Rcd::kTypePayAl, pieces[i]));
-    write_rcd(q, meta_rcd(frame, fi, cls));
+    write_rcd(q, al(desc::Rcd::kTypeHdrAl, h).set(desc::Rcd::kDmaHint, hint), count + 1);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      write_rcd(q, al(desc::Rcd::kTypePayAl, pieces[i]), count - i);
+    }
+    write_rcd(q, meta_rcd(frame, fi, cls), 0);
     ++counters_.rx_frames;
     bump(regs::RdePktCnt::at(q));
     moderate(x.pending, x.fire_at, 2 + count,
@@ -670,14 +761,63 @@ class QueueEngine {
     return m;
   }
 
-  void write_rcd(std::uint32_t q, desc::Rcd rcd) {
+  // `reserve`: completions of the same packet still to come, which hostile extras must
+  // leave room for.
+  void write_rcd(std::uint32_t q, desc::Rcd rcd, std::uint32_t reserve) {
     RxQ& x = rx_[q];
     const std::uint32_t entries = rcq_entries(q);
-    rcd.set(desc::Rcd::kDone, (x.rcq_tail & entries) == 0 ? 1 : 0);
-    const std::uint64_t le = to_le(rcd.raw());
-    (void)dev_.dma_write(base(regs::RcqBal::at(q)) + std::uint64_t{x.rcq_tail & (entries - 1)} * 8,
-                         &le, 8);
-    ++x.rcq_tail;
+    if (!complete(dev_.hostile().rx, x.hist, base(regs::RcqBal::at(q)), entries, x.rcq_tail,
+                  dev_.regs().get(regs::RcqHead::at(q)).raw(), reserve, rcd.raw())) {
+      ++x.rcq_tail;  // the slot is spent even when the write faulted, as in hardware
+    }
+  }
+
+  // --- completions, faithful or hostile ---
+
+  static constexpr std::uint64_t kDoneBit = std::uint64_t{1} << 63;  // TCD and RCD alike
+
+  // One completion into the next slot, with DONE set to the slot's lap parity.
+  bool put_completion(std::uint64_t ring, std::uint32_t entries, std::uint32_t& tail,
+                      std::uint64_t raw) {
+    raw = (raw & ~kDoneBit) | ((tail & entries) == 0 ? kDoneBit : 0);
+    const std::uint64_t le = to_le(raw);
+    if (!dev_.dma_write(ring + std::uint64_t{tail & (entries - 1)} * 8, &le, 8)) return false;
+    ++tail;
+    return true;
+  }
+  static std::uint32_t room(std::uint32_t entries, std::uint32_t tail, std::uint32_t host_head) {
+    return entries - 1 - ((tail - host_head) & (entries - 1));
+  }
+
+  // Writes a completion as the device does; a hostile device may corrupt it, write it
+  // twice or follow it with an old one.
+  bool complete(const CompletionFaults& f, History& h, std::uint64_t ring, std::uint32_t entries,
+                std::uint32_t& tail, std::uint32_t host_head, std::uint32_t reserve,
+                std::uint64_t raw) {
+    if (!f.any()) {
+      h.push(raw);
+      return put_completion(ring, entries, tail, raw);
+    }
+    Entropy& e = dev_.hostile().entropy;
+    if (e.chance(f.corrupt)) raw ^= e.u64() & ~kDoneBit;
+    if (!put_completion(ring, entries, tail, raw)) return false;
+    h.push(raw);
+    if (room(entries, tail, host_head) > reserve && e.chance(f.duplicate)) {
+      put_completion(ring, entries, tail, raw);
+    }
+    if (room(entries, tail, host_head) > reserve && e.chance(f.stale)) {
+      put_completion(ring, entries, tail, h.pick(e));
+    }
+    return true;
+  }
+
+  // A queue turned off whose device ignores it: its last completions again, in order and
+  // over and over, into every free slot.
+  void keep_completing(History& h, std::uint64_t ring, std::uint32_t entries, std::uint32_t& tail,
+                       std::uint32_t host_head) {
+    for (std::uint32_t n = room(entries, tail, host_head); n > 0; --n) {
+      if (!put_completion(ring, entries, tail, h.replay())) return;
+    }
   }
 
   // --- interrupt moderation ---

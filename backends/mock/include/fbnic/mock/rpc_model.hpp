@@ -1,11 +1,13 @@
 // The Rx parser and classifier (RPC) as the hardware runs it on each received frame:
-// MAC DA TCAM, IP TCAMs, action TCAM, action table, RSS.
+// MAC DA TCAM, IP TCAMs, action TCAM, action table, RSS; and its counters (parser
+// findings, TCAM misses, oversize frames), bumped once per frame by count().
 //
 // Where the hardware's behaviour is not stated upstream the model makes the simplest
 // consistent choice, and says so: the lowest matching TCAM index wins; the RSS hash input
 // is the Microsoft order (source address, destination address, source port, destination
 // port) followed by the destination MAC when that field is enabled; the indirection
-// entry is the hash's low 8 bits.
+// entry is the hash's low 8 bits; a frame longer than RPC_RMI_CONFIG.MTU is counted
+// (oversize) and dropped, not classified.
 #pragma once
 
 #include <array>
@@ -27,12 +29,13 @@ struct Classification {
   std::int32_t macda = -1;     // matching MAC DA entry, or -1
   std::uint32_t dma_hint = 0;  // header split point requested by the action
   bool timestamp = false;
+  bool oversize = false;  // longer than the parser's MTU: dropped unclassified
 };
 
 template <class RegFileT>
 class RpcModel {
  public:
-  explicit RpcModel(const RegFileT& regs) : regs_(regs) {}
+  explicit RpcModel(RegFileT& regs) : regs_(regs) {}
 
   [[nodiscard]] bool enabled() const {
     return regs_.template get<regs::RpcRmiConfig>().get(regs::RpcRmiConfig::kEnable) != 0;
@@ -40,6 +43,10 @@ class RpcModel {
 
   Classification classify(std::span<const std::uint8_t> frame, const FrameInfo& fi) const {
     Classification c;
+    if (frame.size() > regs_.template get<regs::RpcRmiConfig>().get(regs::RpcRmiConfig::kMtu)) {
+      c.oversize = true;
+      return c;
+    }
     c.macda = match_macda(fi.dst);
     const std::array<std::uint16_t, 12> key = action_key(fi, c.macda);
     std::uint32_t tbl0 = regs_.template get<regs::RpcActTbl0Default>().raw();
@@ -71,6 +78,27 @@ class RpcModel {
       c.queue = regs_.get(regs::RpcRssTbl::at(c.rss_hash & 0xFF, table)).raw() & 0xFF;
     }
     return c;
+  }
+
+  // Counts what parsing and classifying one frame found (once per frame).
+  void count(const FrameInfo& fi, const Classification& c) {
+    using namespace regs;
+    const bool v4 = fi.l3 == FrameInfo::L3::kIpv4;
+    const bool v6 = fi.l3 == FrameInfo::L3::kIpv6;
+    if (fi.unknown_etype) bump(RpcCntrUnknEtype::addr());
+    if (fi.unknown_ext_hdr) bump(RpcCntrUnknExtHdr::addr());
+    if (fi.fragment && v4) bump(RpcCntrIpv4Frag::addr());
+    if (fi.fragment && v6) bump(RpcCntrIpv6Frag::addr());
+    if (fi.esp && v4) bump(RpcCntrIpv4Esp::addr());
+    if (fi.esp && v6) bump(RpcCntrIpv6Esp::addr());
+    if (fi.tcp_opt_error) bump(RpcCntrTcpOptErr::addr());
+    if (fi.parse_error) bump(RpcCntrOutOfHdrErr::addr());
+    if (c.oversize) {
+      bump(RpcCntrOvrSizeErr::addr());
+      return;
+    }
+    if (c.macda < 0) bump(RpcTcamMacdaMissCnt::addr());
+    if (c.action < 0) bump(RpcTcamActMissCnt::addr());
   }
 
   // The 54-byte key as programmed: register n holds key bytes 4n..4n+3, byte 4n highest.
@@ -189,7 +217,12 @@ class RpcModel {
     return toeplitz(k, std::span<const std::uint8_t>(input, n));
   }
 
-  const RegFileT& regs_;
+  template <class R>
+  void bump(regs::RegAddr<R> a) {
+    regs_.put(a, R::from_raw(regs_.get(a).raw() + 1));
+  }
+
+  RegFileT& regs_;
 };
 
 }  // namespace fbnic::mock

@@ -23,6 +23,7 @@
 #include "fbnic/base/status.hpp"
 #include "fbnic/platform/bar.hpp"
 #include "fbnic/platform/dma.hpp"
+#include "fbnic/platform/mmio.hpp"
 #include "fbnic/platform/platform.hpp"
 #include "fbnic/vfio/iova_allocator.hpp"
 #include "fbnic/vfio/options.hpp"
@@ -88,14 +89,14 @@ class Platform {
   std::uint32_t read32(Bar bar, std::uint32_t offset) {
     const BarView& v = bars_[bar_slot(bar)];
     if (v.base != nullptr && (offset & 3u) == 0 && std::uint64_t{offset} + 4 <= v.size) {
-      return *reinterpret_cast<volatile const std::uint32_t*>(v.base + offset);
+      return mmio_read32(reinterpret_cast<std::uintptr_t>(v.base + offset));
     }
     return read32_slow(bar, offset);
   }
   void write32(Bar bar, std::uint32_t offset, std::uint32_t value) {
     const BarView& v = bars_[bar_slot(bar)];
     if (v.base != nullptr && (offset & 3u) == 0 && std::uint64_t{offset} + 4 <= v.size) {
-      *reinterpret_cast<volatile std::uint32_t*>(v.base + offset) = value;
+      mmio_write32(reinterpret_cast<std::uintptr_t>(v.base + offset), value);
       return;
     }
     write32_slow(bar, offset, value);

@@ -1,8 +1,10 @@
 // CpuClock: a monotonic nanosecond clock for a UEFI driver, from the CPU's free-running
-// counter (x86: the TSC; aarch64: the generic timer's virtual count), and Stall for delays.
+// counter (x86: the TSC; aarch64: the generic timer's virtual count; riscv64: the time CSR),
+// and Stall for delays.
 //
 // UEFI has no monotonic clock service (GetTime reads the RTC, in seconds). The counter's rate
-// is architectural on aarch64 (CNTFRQ_EL0); on x86 it is measured once against a 10 ms Stall.
+// is architectural on aarch64 (CNTFRQ_EL0); on x86 and on riscv64 (whose timebase only the
+// device tree states) it is measured once against a 10 ms Stall.
 // Elsewhere (or before calibration) the clock counts the time spent in delay_us: every wait
 // of the core delays between polls, so deadlines still expire (later than nominal, never
 // sooner).
@@ -24,7 +26,7 @@ class CpuClock {
     std::uint64_t hz;
     __asm__ __volatile__("mrs %0, cntfrq_el0" : "=r"(hz));
     hz_ = hz;
-#elif defined(__x86_64__)
+#elif defined(__x86_64__) || (defined(__riscv) && __riscv_xlen == 64)
     const std::uint64_t t0 = ticks();
     const Status st = bs->stall(kCalibrationUs);
     if (is_error(st)) return st;
@@ -49,7 +51,7 @@ class CpuClock {
   [[nodiscard]] std::uint64_t hz() const { return hz_; }
 
  private:
-#if defined(__aarch64__) || defined(__x86_64__)
+#if defined(__aarch64__) || defined(__x86_64__) || (defined(__riscv) && __riscv_xlen == 64)
   static constexpr bool kHasCounter = true;
 #else
   static constexpr bool kHasCounter = false;
@@ -62,6 +64,10 @@ class CpuClock {
     return t;
 #elif defined(__x86_64__)
     return __builtin_ia32_rdtsc();
+#elif (defined(__riscv) && __riscv_xlen == 64)
+    std::uint64_t t;
+    __asm__ __volatile__("rdtime %0" : "=r"(t));
+    return t;
 #else
     return 0;
 #endif

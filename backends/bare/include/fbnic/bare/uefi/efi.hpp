@@ -195,6 +195,11 @@ struct SimpleTextOutput {  // EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL
   void* mode;
 };
 
+struct ConfigurationTable {  // EFI_CONFIGURATION_TABLE: one entry, found by its GUID
+  Guid vendor_guid;
+  void* vendor_table;
+};
+
 struct SystemTable {  // EFI_SYSTEM_TABLE
   TableHeader hdr;
   const char16_t* firmware_vendor;
@@ -208,7 +213,7 @@ struct SystemTable {  // EFI_SYSTEM_TABLE
   RuntimeServices* runtime_services;
   BootServices* boot_services;
   std::uintptr_t number_of_table_entries;
-  void* configuration_table;
+  ConfigurationTable* configuration_table;
 };
 
 // The layouts above, checked against the specification's offsets (64-bit targets).

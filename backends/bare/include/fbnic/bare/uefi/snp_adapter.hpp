@@ -38,7 +38,7 @@
 #include "fbnic/base/mac_address.hpp"
 #include "fbnic/dev/device.hpp"
 #include "fbnic/dev/stop_dma.hpp"
-#include "fbnic/mac/stats.hpp"
+#include "fbnic/dev/stats.hpp"
 #include "fbnic/ring/policy.hpp"
 
 namespace fbnic::bare::uefi {
@@ -358,42 +358,46 @@ class SnpAdapter {
   Status statistics(Boolean reset, std::uintptr_t* size, void* table) {
     if (const Status st = require(SnpState::kInitialized); st != kSuccess) return st;
     if (reset == 0 && size == nullptr) return table != nullptr ? kInvalidParameter : kSuccess;
-    const Result<mac::MacStats> read = mac::read_mac_stats(nic_.io());
-    if (!read.ok()) return kDeviceError;
-    const mac::MacStats& now = read.value();
+    typename Nic::Stats read;
+    if (!nic_.stats(read).ok()) return kDeviceError;
     if (reset != 0) {
-      stats_base_ = now;
+      stats_base_ = read.mac;
       return kSuccess;
     }
     if (table == nullptr) {
       *size = sizeof(NetworkStatistics);
       return kBufferTooSmall;
     }
-    const mac::MacStats& b = stats_base_;
+    const MacStats& now = read.mac;
+    const MacStats& b = stats_base_;
     NetworkStatistics out;
     fill_bytes(&out, 0xFF, sizeof out);
     using S = NetworkStatistics;
-    const std::uint64_t rx_ok = now.rx_ok - b.rx_ok;
-    const std::uint64_t rx_bc = now.rx_broadcast - b.rx_broadcast;
-    const std::uint64_t rx_mc = now.rx_multicast - b.rx_multicast;
-    const std::uint64_t tx_ok = now.tx_ok - b.tx_ok;
-    const std::uint64_t tx_bc = now.tx_broadcast - b.tx_broadcast;
-    const std::uint64_t tx_mc = now.tx_multicast - b.tx_multicast;
+    const std::uint64_t rx_ok = now.frames_received_ok - b.frames_received_ok;
+    const std::uint64_t rx_bc = now.broadcast_frames_received_ok - b.broadcast_frames_received_ok;
+    const std::uint64_t rx_mc = now.multicast_frames_received_ok - b.multicast_frames_received_ok;
+    const std::uint64_t tx_ok = now.frames_transmitted_ok - b.frames_transmitted_ok;
+    const std::uint64_t tx_bc = now.broadcast_frames_xmitted_ok - b.broadcast_frames_xmitted_ok;
+    const std::uint64_t tx_mc = now.multicast_frames_xmitted_ok - b.multicast_frames_xmitted_ok;
     out.counter[S::kRxGoodFrames] = rx_ok;
-    out.counter[S::kRxTotalFrames] = rx_ok + (now.rx_in_errors - b.rx_in_errors);
-    out.counter[S::kRxOversizeFrames] = now.rx_too_long - b.rx_too_long;
+    out.counter[S::kRxTotalFrames] =
+        rx_ok + (now.frames_lost_due_to_int_mac_rcv_error - b.frames_lost_due_to_int_mac_rcv_error);
+    out.counter[S::kRxUndersizeFrames] = now.undersize_pkts - b.undersize_pkts;
+    out.counter[S::kRxOversizeFrames] = now.frame_too_long_errors - b.frame_too_long_errors;
     out.counter[S::kRxBroadcastFrames] = rx_bc;
     out.counter[S::kRxMulticastFrames] = rx_mc;
     out.counter[S::kRxUnicastFrames] = rx_ok >= rx_bc + rx_mc ? rx_ok - rx_bc - rx_mc : 0;
-    out.counter[S::kRxCrcErrorFrames] = now.rx_fcs_errors - b.rx_fcs_errors;
-    out.counter[S::kRxTotalBytes] = now.rx_bytes - b.rx_bytes;
+    out.counter[S::kRxCrcErrorFrames] =
+        now.frame_check_sequence_errors - b.frame_check_sequence_errors;
+    out.counter[S::kRxTotalBytes] = now.octets_received_ok - b.octets_received_ok;
     out.counter[S::kTxGoodFrames] = tx_ok;
-    out.counter[S::kTxErrorFrames] = now.tx_out_errors - b.tx_out_errors;
+    out.counter[S::kTxErrorFrames] = now.frames_lost_due_to_int_mac_xmit_error -
+                                     b.frames_lost_due_to_int_mac_xmit_error;
     out.counter[S::kTxTotalFrames] = tx_ok + out.counter[S::kTxErrorFrames];
     out.counter[S::kTxBroadcastFrames] = tx_bc;
     out.counter[S::kTxMulticastFrames] = tx_mc;
     out.counter[S::kTxUnicastFrames] = tx_ok >= tx_bc + tx_mc ? tx_ok - tx_bc - tx_mc : 0;
-    out.counter[S::kTxTotalBytes] = now.tx_bytes - b.tx_bytes;
+    out.counter[S::kTxTotalBytes] = now.octets_transmitted_ok - b.octets_transmitted_ok;
     // Only whole counters are copied into a short table.
     const std::uintptr_t room = *size < sizeof out ? *size / 8 * 8 : sizeof out;
     copy_bytes(table, &out, room);
@@ -552,7 +556,8 @@ class SnpAdapter {
     tx_interrupt_ = false;
     last_service_ns_ = platform_.now_ns();
     mode_.media_present = nic_.link().up() ? 1 : 0;
-    stats_base_ = mac::read_mac_stats(nic_.io()).value_or(mac::MacStats{});
+    typename Nic::Stats at_open;
+    stats_base_ = nic_.stats(at_open).ok() ? at_open.mac : MacStats{};
     return kSuccess;
   }
 
@@ -683,7 +688,7 @@ class SnpAdapter {
   std::uint32_t rx_next_ = 0;
   std::uint32_t rx_count_ = 0;
   std::uint64_t last_service_ns_ = 0;
-  mac::MacStats stats_base_{};
+  MacStats stats_base_{};
   bool tx_interrupt_ = false;
   bool exited_ = false;
 };

@@ -1,33 +1,42 @@
-// A NIC on the device model for data-path tests: a mock::Device, host RAM, the library's
-// Device over it, and a pool of Tx buffers, with helpers to send frames and collect
-// what arrives.
+// Nic: one NIC on the device model for tests: a mock::Device, host RAM, the library's
+// Device over it, and a pool of Tx buffers, with helpers to send frames and to collect
+// what arrives. Hosted (std::vector, the heap); nothing here depends on a test framework:
+// failures are Status values and counters that a test asserts on.
+//
+//   mock::testing::Nic<> nic;
+//   FBNIC_TRY(nic.open_loopback());        // MAC loopback: every frame sent comes back
+//   FBNIC_TRY(nic.send(mock::testing::make_raw(mock::testing::kStation, 60, 1)));
+//   nic.model.run();                       // the device does its part
+//   auto got = nic.collect();              // what arrived on Rx queue 0, as bytes
+//   nic.reclaim();                         // Tx completions free their buffers
 #pragma once
 
-#include <gtest/gtest.h>
-
-#include <fbnic/fbnic.hpp>
-#include <fbnic/mock/hosted.hpp>
-#include <fbnic/mock/mock.hpp>
-
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
-namespace fbnic::test {
+#include "fbnic/fbnic.hpp"
+#include "fbnic/mock/hosted.hpp"
+#include "fbnic/mock/mock.hpp"
+
+namespace fbnic::mock::testing {
 
 inline constexpr MacAddress kStation{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
 
-template <class Policy = DefaultPolicy, class ModelConfig = mock::DefaultConfig>
+template <class Policy = DefaultPolicy, class ModelConfig = DefaultConfig>
 struct Nic {
-  using Model = mock::Device<ModelConfig>;
-  using Plat = mock::Platform<Model>;
+  using Model = Device<ModelConfig>;
+  using Plat = Platform<Model>;
   using Dev = fbnic::Device<Plat, Policy>;
   using Packet = typename Dev::Rx::Packet;
   static constexpr std::uint32_t kSlotBytes = 16 * 1024;
 
   Model model;
-  mock::HostRam ram;
+  HostRam ram;
   Plat plat;
   Dev dev;
   DmaBuffer tx_mem{};
@@ -36,51 +45,68 @@ struct Nic {
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> in_flight;  // cookie -> slots
   std::uint64_t next_cookie = 1;
 
+  // ram_bytes of host memory; slots Tx buffers of kSlotBytes each taken from it.
   explicit Nic(std::size_t ram_bytes = 96u << 20, std::uint32_t slots = 2048)
       : ram(ram_bytes), plat(model, ram.span()), dev(plat), tx_slots(slots) {
     auto mem = plat.dma_alloc(std::size_t{slots} * kSlotBytes, 4096);
-    EXPECT_TRUE(mem.ok());
+    if (!mem.ok()) {
+      setup_ = mem.status();
+      return;
+    }
     tx_mem = mem.value();
     for (std::uint32_t i = slots; i-- > 0;) free_slots.push_back(i);
   }
+  Nic(const Nic&) = delete;
+  Nic& operator=(const Nic&) = delete;
   ~Nic() {
     dev.close().ignore();
     plat.dma_free(tx_mem);
   }
 
+  // kNoMemory when host RAM could not hold the Tx buffer pool (every send then fails).
+  [[nodiscard]] Status setup() const { return setup_; }
+  // Tx completions for a cookie that was never sent or already completed: a library bug.
+  [[nodiscard]] std::uint64_t cookie_errors() const { return cookie_errors_; }
+
   Deadline in_us(std::uint64_t us) { return Deadline::after_us(plat.now_ns(), us); }
 
-  DeviceConfig config() {
+  // The station address, and no link training wait (the model's PHY trains at once).
+  DeviceConfig config() const {
     DeviceConfig c;
     c.mac = kStation;
     c.link.training_ms = 0;
     return c;
   }
   // Opens with MAC loopback so that every frame sent comes back.
-  void open_loopback(DeviceConfig c) {
-    const Status st = dev.open(c);
-    ASSERT_TRUE(st.ok()) << st.name();
-    ASSERT_TRUE(dev.link().set_mac_loopback(true).ok());
-    ASSERT_TRUE(dev.wait_link_up(in_us(1'000'000)).ok());
+  Status open_loopback(const DeviceConfig& c) {
+    FBNIC_TRY(setup_);
+    FBNIC_TRY(dev.open(c));
+    FBNIC_TRY(dev.link().set_mac_loopback(true));
+    return dev.wait_link_up(in_us(1'000'000));
   }
-  void open_loopback() { open_loopback(config()); }
+  Status open_loopback() { return open_loopback(config()); }
 
   std::uint8_t* slot_cpu(std::uint32_t s) {
     return static_cast<std::uint8_t*>(tx_mem.cpu) + std::size_t{s} * kSlotBytes;
   }
-  std::uint64_t slot_dma(std::uint32_t s) const {
+  [[nodiscard]] std::uint64_t slot_dma(std::uint32_t s) const {
     return tx_mem.device + std::uint64_t{s} * kSlotBytes;
   }
 
-  // Sends one frame split into `pieces` buffers. Returns the send status.
-  Status send(std::span<const std::uint8_t> frame, std::uint32_t pieces = 1, TxOffload off = {}) {
-    if (free_slots.empty() || frame.size() > kSlotBytes * 4) return Error::kNoMemory;
+  // Sends one frame on Tx queue q, split into `pieces` buffers; returns the send status.
+  Status send(std::span<const std::uint8_t> frame, std::uint32_t pieces = 1, TxOffload off = {},
+              std::uint32_t q = 0) {
+    if (!setup_.ok()) return setup_;
+    if (pieces == 0 || free_slots.size() < pieces) return Error::kNoMemory;
     std::vector<std::uint32_t> slots;
     std::vector<TxBuffer> bufs;
     std::size_t done = 0;
     for (std::uint32_t i = 0; i < pieces; ++i) {
       const std::size_t n = i + 1 == pieces ? frame.size() - done : frame.size() / pieces;
-      if (free_slots.empty() || n > kSlotBytes) return Error::kNoMemory;
+      if (n > kSlotBytes) {
+        for (std::uint32_t s : slots) free_slots.push_back(s);
+        return Error::kNoMemory;
+      }
       const std::uint32_t s = free_slots.back();
       free_slots.pop_back();
       slots.push_back(s);
@@ -91,7 +117,7 @@ struct Nic {
     }
     const std::uint64_t cookie = next_cookie++;
     TxPacket p{bufs, off, cookie};
-    const SendResult r = dev.tx(0).send(std::span<const TxPacket>(&p, 1));
+    const SendResult r = dev.tx(q).send(std::span<const TxPacket>(&p, 1));
     if (r.sent == 0) {
       for (std::uint32_t s : slots) free_slots.push_back(s);
     } else {
@@ -100,9 +126,13 @@ struct Nic {
     return r.status;
   }
 
+  // A completed cookie's buffers go back to the pool.
   void free_cookie(std::uint64_t cookie) {
     const auto it = in_flight.find(cookie);
-    ASSERT_NE(it, in_flight.end()) << "a cookie completed twice or never sent: " << cookie;
+    if (it == in_flight.end()) {
+      ++cookie_errors_;
+      return;
+    }
     for (std::uint32_t s : it->second) free_slots.push_back(s);
     in_flight.erase(it);
   }
@@ -110,7 +140,8 @@ struct Nic {
     return dev.tx(q).reclaim([this](std::uint64_t c) { free_cookie(c); });
   }
 
-  // Everything that arrived on queue q, as byte vectors (and the packets' metadata).
+  // Everything that arrived on Rx queue q, as byte vectors (and the packets' metadata);
+  // each packet is released once copied.
   struct Received {
     std::vector<std::uint8_t> bytes;
     Packet meta;
@@ -118,6 +149,8 @@ struct Nic {
   std::vector<Received> collect(std::uint32_t q = 0, std::uint32_t budget = 64) {
     std::vector<Received> got;
     std::vector<Packet> batch(budget);
+    // Bounded by what the device delivered: each round takes a batch and a short batch
+    // (the queue is empty) ends it.
     for (;;) {
       const std::uint32_t n = dev.rx(q).poll(batch);
       for (std::uint32_t i = 0; i < n; ++i) {
@@ -132,6 +165,10 @@ struct Nic {
     }
     return got;
   }
+
+ private:
+  Status setup_ = ok_status();
+  std::uint64_t cookie_errors_ = 0;
 };
 
-}  // namespace fbnic::test
+}  // namespace fbnic::mock::testing

@@ -1,14 +1,17 @@
-// Test frames: Ethernet/IPv4/IPv6/TCP/UDP builders and an independent checksum, so that
-// tests check the model's and the library's offloads against code of their own.
+// Frame builders for tests on the device model: Ethernet/IPv4/IPv6/TCP/UDP frames with a
+// payload pattern, and a checksum of their own (RFC 1071, written plainly and apart from
+// the model's), so that tests check the model's and the library's offloads against code
+// that shares nothing with them. Hosted (std::vector); not part of the freestanding model.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
 
-#include <fbnic/base/mac_address.hpp>
+#include "fbnic/base/mac_address.hpp"
 
-namespace fbnic::test {
+namespace fbnic::mock::testing {
 
 inline std::uint16_t be16(const std::uint8_t* p) {
   return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
@@ -166,4 +169,4 @@ inline std::vector<std::uint8_t> make_raw(const MacAddress& dst, std::size_t len
   return v;
 }
 
-}  // namespace fbnic::test
+}  // namespace fbnic::mock::testing
