@@ -9,7 +9,8 @@
 // connections (start UML only after it); the process ends when every guest has
 // disconnected (unless --persist). With qemu, fbnic-emu makes the sockets, starts QEMU
 // and ends when QEMU does, with QEMU's exit status. Both end on SIGTERM or SIGINT,
-// printing the counters of each NIC; SIGUSR1 prints them without ending.
+// printing the counters of each NIC; SIGUSR1 prints them without ending; SIGUSR2 removes
+// every NIC from then on, as a surprise removal would (a driver's error paths, mid-run).
 // docs/emulator.md has the details.
 #include <fcntl.h>
 #include <poll.h>
@@ -311,7 +312,7 @@ class Emulator {
   bool setup_signals() {
     sigset_t signals;
     sigemptyset(&signals);
-    for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGCHLD}) sigaddset(&signals, s);
+    for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&signals, s);
     sigprocmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
     sig_fd_ = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -742,6 +743,12 @@ class Emulator {
     while (read(sig_fd_, &info, sizeof(info)) == sizeof(info)) {
       if (info.ssi_signo == SIGUSR1) {
         summary("so far");
+      } else if (info.ssi_signo == SIGUSR2) {
+        // Its BARs read all ones and take no writes, its engines reach no memory; config
+        // space still answers (the proxy's function stays on QEMU's bus).
+        for (Slot& s : slots_) s.nic->model().set_removed(true);
+        std::fprintf(stdout, "fbnic-emu: SIGUSR2: every NIC removed\n");
+        std::fflush(stdout);
       } else if (info.ssi_signo == SIGCHLD) {
         if (qemu_pid_ > 0 && !qemu_exited_) reap_qemu();
       } else {

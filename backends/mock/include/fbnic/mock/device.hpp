@@ -38,8 +38,8 @@
 
 namespace fbnic::mock {
 
-// Every DMA the device's engines attempt (refused ones included): what a test reads to
-// show that a stopped device stayed quiet.
+// Every DMA the device's engines attempt while it is on the bus (those refused for bus
+// mastering off included): what a test reads to show that a stopped device stayed quiet.
 struct DmaCounters {
   std::uint64_t reads = 0;   // the device reads host memory
   std::uint64_t writes = 0;  // the device writes host memory
@@ -388,8 +388,8 @@ class Device {
   }
 
   std::uint8_t* dma_target(std::uint64_t iova, std::size_t len, Direction dir) {
-    ++(dir == Direction::kRead ? dma_counters_.reads : dma_counters_.writes);
     if (removed_) return nullptr;  // a device that is gone reaches nothing
+    ++(dir == Direction::kRead ? dma_counters_.reads : dma_counters_.writes);
     if (!bus_master_enabled(dir)) {
       faults_.record(Fault::kDmaBusMasterOff, iova, len);
       return nullptr;
