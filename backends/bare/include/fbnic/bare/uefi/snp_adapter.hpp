@@ -329,9 +329,13 @@ class SnpAdapter {
       for (std::uintptr_t i = 0; i < count; ++i) mode_.mcast_filter[i] = list[i];
       mode_.mcast_filter_count = static_cast<std::uint32_t>(count);
     }
-    const Status st = efi_status(apply_rx_mode());
-    if (st != kSuccess) mode_ = old;
-    return st;
+    // A device that is gone receives nothing whatever the filters say: the setting is
+    // kept and the call succeeds, since the network stack above (MNP) reconfigures its
+    // filters while it tears down and cannot stop while that fails.
+    const fbnic::Status applied = apply_rx_mode();
+    if (applied.ok() || applied.code() == Error::kDeviceRemoved) return kSuccess;
+    mode_ = old;
+    return efi_status(applied);
   }
 
   Status station_address(Boolean reset, const MacAddr* new_address) {
@@ -563,6 +567,9 @@ class SnpAdapter {
 
   // Packets the caller has not taken are dropped; frames in flight are recycled in the
   // order they were sent, whether the device sent them or not; the memory is freed.
+  // A device that is gone has nothing left to shut down once that is done: success (the
+  // removal is logged), so that the network stack above (MNP), which cannot stop while
+  // Shutdown fails, lets the controller go.
   Status close_device() {
     nic_.rx(0).release(std::span<const Packet>(rx_.data() + rx_next_, rx_count_ - rx_next_));
     rx_next_ = rx_count_ = 0;
@@ -571,7 +578,7 @@ class SnpAdapter {
     while (in_flight_.count != 0) recycled_.push(in_flight_.pop());
     release_tx_memory();
     mode_.media_present = 0;
-    return efi_status(st);
+    return st.code() == Error::kDeviceRemoved ? kSuccess : efi_status(st);
   }
 
   void release_tx_memory() {
@@ -616,7 +623,11 @@ class SnpAdapter {
     if (now - last_service_ns_ >= kServiceIntervalNs) {
       last_service_ns_ = now;
       const fbnic::Status st = nic_.service();
-      if (!st.ok()) log(platform_, LogLevel::kError, "fbnic-snp: service: ", st.name());
+      // Each new failure once: a device that is gone fails every second from then on.
+      if (!st.ok() && st.code() != last_service_error_) {
+        log(platform_, LogLevel::kError, "fbnic-snp: service: ", st.name());
+      }
+      last_service_error_ = st.code();
     } else {
       nic_.link().poll().status().ignore();
     }
@@ -677,6 +688,7 @@ class SnpAdapter {
   SimpleNetworkMode mode_{};
   ExitBootServicesEvent ebs_;
   Event timer_ = nullptr;
+  Error last_service_error_ = Error::kOk;
   MacAddress station_{};
   DmaBuffer tx_mem_{};
   std::array<void*, kTxSlots> tx_owner_{};  // the caller's buffer in each slot

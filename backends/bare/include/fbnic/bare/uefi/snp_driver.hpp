@@ -304,13 +304,14 @@ class SnpDriver {
       return st;
     }
     auto* c = ::new (memory) Controller(*this, controller, static_cast<PciIo*>(io));
+    const std::uint64_t t0 = c->platform.now_ns();
     st = c->pci.enable();
     if (!is_error(st)) {
       st = c->snp.probe();
       if (is_error(st)) {
-        log(c->platform, LogLevel::kError,
-            "fbnic: controller not started: the device did not come up (EFI status ", Hex{st},
-            ")");
+        log(c->platform, LogLevel::kError, "fbnic: controller not started after ",
+            (c->platform.now_ns() - t0) / 1'000'000,
+            " ms: the device did not come up (EFI status ", Hex{st}, ")");
         st = kDeviceError;
       }
     }
@@ -407,18 +408,26 @@ class SnpDriver {
     return kSuccess;
   }
 
-  // Uninstalling SNP makes the firmware stop whoever opened it (MNP); if one refuses,
-  // nothing is changed and its status is returned.
+  // The child's PciIo open goes first (a closed handle cannot be named afterwards), then
+  // its protocols. Uninstalling SNP makes the firmware stop whoever opened it (MNP); if one
+  // refuses, everything is put back as it was and its status is returned.
   Status remove_child(Controller& c) {
+    bs_->close_protocol(c.handle, &kPciIoProtocolGuid, image_, c.child);
     Status st = bs_->uninstall_protocol_interface(c.child, &kSimpleNetworkProtocolGuid,
                                                   c.snp.protocol());
-    if (is_error(st)) return st;
-    st = bs_->uninstall_protocol_interface(c.child, &kDevicePathProtocolGuid, c.path);
+    if (!is_error(st)) {
+      st = bs_->uninstall_protocol_interface(c.child, &kDevicePathProtocolGuid, c.path);
+      if (is_error(st)) {
+        bs_->install_protocol_interface(&c.child, &kSimpleNetworkProtocolGuid, 0,
+                                        c.snp.protocol());
+      }
+    }
     if (is_error(st)) {
-      bs_->install_protocol_interface(&c.child, &kSimpleNetworkProtocolGuid, 0, c.snp.protocol());
+      void* io = nullptr;
+      bs_->open_protocol(c.handle, &kPciIoProtocolGuid, &io, image_, c.child,
+                         kOpenByChildController);
       return st;
     }
-    bs_->close_protocol(c.handle, &kPciIoProtocolGuid, image_, c.child);
     c.snp.detach();  // the device down if it was up: DMA stopped, memory unmapped and freed
     bs_->free_pool(c.path);
     c.path = nullptr;
