@@ -468,6 +468,8 @@ class SnpAdapter {
     if (size < kMediaHeader) return kBufferTooSmall;
     if (size > kMediaHeader + kMaxPacket) return kInvalidParameter;
     if (free_count_ == 0) return kNotReady;  // every slot waits for GetStatus to recycle it
+    // The send path reads no register, so it would not notice; GetStatus's polls do.
+    if (nic_.io().removed()) return kDeviceError;
     auto* frame = static_cast<std::uint8_t*>(buffer);
     if (header_size != 0) {
       copy_bytes(frame, dest->addr, 6);
@@ -631,7 +633,8 @@ class SnpAdapter {
     } else {
       nic_.link().poll().status().ignore();
     }
-    mode_.media_present = nic_.link().up() ? 1 : 0;
+    // A device that is gone keeps the last link state it showed.
+    mode_.media_present = nic_.link().up() && !nic_.io().removed() ? 1 : 0;
   }
 
   bool rx_pending() {
