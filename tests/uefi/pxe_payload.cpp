@@ -45,13 +45,17 @@ std::uint8_t inb(std::uint16_t port) {
   __asm__ __volatile__("inb %1, %0" : "=a"(v) : "Nd"(port));
   return v;
 }
-void outb(std::uint8_t v, std::uint16_t port) { __asm__ __volatile__("outb %0, %1" : : "a"(v), "Nd"(port)); }
+void outb(std::uint8_t v, std::uint16_t port) {
+  __asm__ __volatile__("outb %0, %1" : : "a"(v), "Nd"(port));
+}
 std::uint32_t inl(std::uint16_t port) {
   std::uint32_t v;
   __asm__ __volatile__("inl %1, %0" : "=a"(v) : "Nd"(port));
   return v;
 }
-void outl(std::uint32_t v, std::uint16_t port) { __asm__ __volatile__("outl %0, %1" : : "a"(v), "Nd"(port)); }
+void outl(std::uint32_t v, std::uint16_t port) {
+  __asm__ __volatile__("outl %0, %1" : : "a"(v), "Nd"(port));
+}
 
 // After ExitBootServices: straight to COM1, which OVMF's console used.
 void serial_print(const char* s) {

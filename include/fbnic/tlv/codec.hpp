@@ -189,15 +189,17 @@ Status get_member(const Field& f, T& out) {
 template <class T>
 inline constexpr auto kTargets = std::apply(
     [](const auto&... attr) {
-      return std::array<Target<T>, sizeof...(attr)>{Target<T>{
-          attr.id, attr.element, &get_member<AttrMember<std::remove_cvref_t<decltype(attr)>>::kMember, T>}...};
+      return std::array<Target<T>, sizeof...(attr)>{
+          Target<T>{attr.id, attr.element,
+                    &get_member<AttrMember<std::remove_cvref_t<decltype(attr)>>::kMember, T>}...};
     },
     Schema<T>::kAttrs);
 
 // The attributes of one level, each into the slot of its ID; only the known IDs are kept.
-[[gnu::noinline]] inline Status collect(std::span<const std::uint8_t> level, std::uint32_t known,
-                      std::array<std::span<const std::uint8_t>, kAttrSlots>& slots,
-                      std::uint32_t& present, const Failure& fail) {
+[[gnu::noinline]] inline Status collect(
+    std::span<const std::uint8_t> level, std::uint32_t known,
+    std::array<std::span<const std::uint8_t>, kAttrSlots>& slots, std::uint32_t& present,
+    const Failure& fail) {
   present = 0;
   AttrIterator it(level);
   AttrView a;

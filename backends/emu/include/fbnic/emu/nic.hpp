@@ -104,10 +104,10 @@ class Nic final : public PciBus {
   // DMA the device attempted while the function's bus mastering (command register bit 2)
   // was off: a driver that stopped its device (Stop, ExitBootServices) must see none.
   struct DmaWatch {
-    std::uint64_t total = 0;            // since power-on
-    std::uint64_t while_off = 0;        // ... while bus mastering was off
-    std::uint64_t turned_off = 0;       // times the guest turned it off
-    std::uint64_t off_since = 0;        // dma_total() when it last went off
+    std::uint64_t total = 0;       // since power-on
+    std::uint64_t while_off = 0;   // ... while bus mastering was off
+    std::uint64_t turned_off = 0;  // times the guest turned it off
+    std::uint64_t off_since = 0;   // dma_total() when it last went off
     bool on = false;
   };
   [[nodiscard]] DmaWatch dma_watch() const {

@@ -35,9 +35,8 @@ struct DriverBinding {  // EFI_DRIVER_BINDING_PROTOCOL
 struct ComponentName2 {  // EFI_COMPONENT_NAME2_PROTOCOL
   Status(FBNIC_EFIAPI* get_driver_name)(ComponentName2* self, const char* language,
                                         const char16_t** driver_name);
-  Status(FBNIC_EFIAPI* get_controller_name)(ComponentName2* self, Handle controller,
-                                            Handle child, const char* language,
-                                            const char16_t** controller_name);
+  Status(FBNIC_EFIAPI* get_controller_name)(ComponentName2* self, Handle controller, Handle child,
+                                            const char* language, const char16_t** controller_name);
   const char* supported_languages;  // RFC 4646 tags, ';'-separated
 };
 

@@ -142,8 +142,7 @@ struct BootServices {  // EFI_BOOT_SERVICES
   // Driver support
   Status(FBNIC_EFIAPI* connect_controller)(Handle controller, Handle* driver_image,
                                            void* remaining_device_path, Boolean recursive);
-  Status(FBNIC_EFIAPI* disconnect_controller)(Handle controller, Handle driver_image,
-                                              Handle child);
+  Status(FBNIC_EFIAPI* disconnect_controller)(Handle controller, Handle driver_image, Handle child);
   // Open and close protocol
   Status(FBNIC_EFIAPI* open_protocol)(Handle handle, const Guid* protocol, void** interface,
                                       Handle agent, Handle controller, std::uint32_t attributes);
