@@ -466,16 +466,22 @@ class Client {
   template <class Req, class OnResp>
   Status transact(const Req& req, std::uint16_t resp_id, Deadline deadline, bool refusable,
                   OnResp&& on_resp) {
-    if (tx_refused_ && refusable) return Error::kTooOld;
-    FBNIC_TRY(pump_for(nullptr));  // stale answers go first
-    // A Tx ring full of requests the firmware has not read yet: wait for room, as long
-    // as the deadline allows, rather than failing at once.
-    FBNIC_TRY(poll_until(mbx_.platform(), deadline, kPollStepUs, [&] { return mbx_.send(req); }));
     Awaited awaited{resp_id,
                     [](void* ctx, std::span<const std::uint8_t> bytes) -> Status {
                       return (*static_cast<std::remove_reference_t<OnResp>*>(ctx))(bytes);
                     },
                     &on_resp};
+    return exchange(Mailbox<P>::encoder(req), refusable, awaited, deadline);
+  }
+
+  Status exchange(typename Mailbox<P>::Encoder req, bool refusable, Awaited& awaited,
+                  Deadline deadline) {
+    if (tx_refused_ && refusable) return Error::kTooOld;
+    FBNIC_TRY(pump_for(nullptr));  // stale answers go first
+    // A Tx ring full of requests the firmware has not read yet: wait for room, as long
+    // as the deadline allows, rather than failing at once.
+    FBNIC_TRY(
+        poll_until(mbx_.platform(), deadline, kPollStepUs, [&] { return mbx_.send_encoded(req); }));
     return await(awaited, deadline);
   }
 

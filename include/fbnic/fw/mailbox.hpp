@@ -84,11 +84,28 @@ class Mailbox {
     return drained;
   }
 
+  // A message of any type, to be encoded into a Tx buffer: what lets the callers that
+  // wait for room or for an answer share one loop whatever they send.
+  struct Encoder {
+    Result<std::span<const std::uint8_t>> (*encode)(const void* msg, std::span<std::uint8_t> out);
+    const void* msg;
+  };
+  template <tlv::HasSchema T>
+  static Encoder encoder(const T& msg) {
+    return {[](const void* m, std::span<std::uint8_t> out) {
+              return tlv::encode(*static_cast<const T*>(m), out);
+            },
+            &msg};
+  }
+
   // Encodes msg straight into the next Tx buffer and hands it to the firmware.
   template <tlv::HasSchema T>
   Status send(const T& msg) {
+    return send_encoded(encoder(msg));
+  }
+  Status send_encoded(Encoder msg) {
     FBNIC_TRY_ASSIGN(const std::uint32_t slot, free_tx_slot());
-    FBNIC_TRY_ASSIGN(const auto bytes, tlv::encode(msg, tx_buf_[slot].bytes()));
+    FBNIC_TRY_ASSIGN(const auto bytes, msg.encode(msg.msg, tx_buf_[slot].bytes()));
     return post_tx(static_cast<std::uint32_t>(bytes.size()));
   }
 
