@@ -155,25 +155,30 @@ class Device {
   // Statistics (dev/stats.hpp, named like ethtool -S by dev/stat_names.hpp): the queues'
   // own counters and the device's, read now. Device registers are read on this call only.
   Status stats(Stats& out) {
-    if (!hw_.started()) {
-      log(io_.platform(), LogLevel::kError,
-          "fbnic: stats() before the first open(): the device's counters have no zero yet; "
-          "open the device first");
-      return Error::kFailedPrecondition;
+    if constexpr (!Policy::kDeviceCounters) {
+      (void)out;
+      return Error::kNotSupported;
+    } else {
+      if (!hw_.started()) {
+        log(io_.platform(), LogLevel::kError,
+            "fbnic: stats() before the first open(): the device's counters have no zero yet; "
+            "open the device first");
+        return Error::kFailedPrecondition;
+      }
+      FBNIC_TRY(hw_.read(out));
+      for (std::uint32_t i = 0; i < kTxQueues; ++i) {
+        const TxCounters& c = tx_[i].counters();
+        out.tx[i] = {c.packets, c.bytes, c.rejected, c.full};
+      }
+      for (std::uint32_t i = 0; i < kRxQueues; ++i) {
+        const RxCounters& c = rx_[i].counters();
+        out.rx[i].packets = c.packets;
+        out.rx[i].bytes = c.bytes;
+        out.rx[i].dropped = c.dropped;
+        out.rx[i].alloc_failed = c.no_buffers;
+      }
+      return ok_status();
     }
-    FBNIC_TRY(hw_.read(out));
-    for (std::uint32_t i = 0; i < kTxQueues; ++i) {
-      const TxCounters& c = tx_[i].counters();
-      out.tx[i] = {c.packets, c.bytes, c.rejected, c.full};
-    }
-    for (std::uint32_t i = 0; i < kRxQueues; ++i) {
-      const RxCounters& c = rx_[i].counters();
-      out.rx[i].packets = c.packets;
-      out.rx[i].bytes = c.bytes;
-      out.rx[i].dropped = c.dropped;
-      out.rx[i].alloc_failed = c.no_buffers;
-    }
-    return ok_status();
   }
 
   Status wait_link_up(Deadline deadline) { return link_.wait_up(deadline); }
@@ -266,7 +271,13 @@ class Device {
   Firmware fw_;
   rpc::Classifier<P> rpc_;
   mac::Link<P> link_;
-  HwCounters<P, kRxQueues> hw_;
+  // Without Policy::kDeviceCounters: nothing kept, nothing read.
+  struct NoCounters {
+    explicit NoCounters(Io<P>& /*io*/) {}
+    static Status start() { return ok_status(); }
+    static Status refresh32() { return ok_status(); }
+  };
+  std::conditional_t<Policy::kDeviceCounters, HwCounters<P, kRxQueues>, NoCounters> hw_;
   std::array<Tx, kTxQueues> tx_;
   std::array<Rx, kRxQueues> rx_;
   DeviceConfig cfg_{};

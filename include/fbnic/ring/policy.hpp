@@ -23,7 +23,10 @@ struct DefaultPolicy {
   static constexpr std::uint32_t kRxSparePages = 256;
 
   static constexpr std::uint32_t kMaxTxBuffers = 16;  // buffers per Tx packet
-  static constexpr std::uint32_t kMaxRxFrags = 5;     // header + payload pieces per Rx packet
+  // Checksum and segmentation offload on Tx; without it (a boot driver sends frames as
+  // they are) send() refuses a packet that asks for one, kNotSupported.
+  static constexpr bool kTxOffloads = true;
+  static constexpr std::uint32_t kMaxRxFrags = 5;  // header + payload pieces per Rx packet
 
   // Rx placement: bytes the device leaves free before and after data in a buffer; frames
   // up to kRxMaxHeader bytes land whole in a header buffer, larger ones are split at the
@@ -49,6 +52,11 @@ struct DefaultPolicy {
   // Firmware log entries the device's firmware client keeps; 0 leaves out log handling
   // (a boot driver never asks the firmware for its log).
   static constexpr std::size_t kFirmwareLogs = 16;
+  // The device's counters as running totals (Device::stats(), dev/stats.hpp): zeroed at
+  // open, the 32-bit ones refreshed by service(). Without them stats() answers
+  // kNotSupported and neither open() nor service() reads a counter (a boot driver that
+  // reports a few MAC counters reads those itself).
+  static constexpr bool kDeviceCounters = true;
 };
 
 template <class Policy>

@@ -221,7 +221,9 @@ class TxQueue {
       }
       std::uint64_t meta = kPlainMeta;
       if (pkt.offload.checksum || pkt.offload.mss != 0) {
-        const Result<std::uint64_t> m = meta_for(pkt.offload);
+        const Result<std::uint64_t> m = Policy::kTxOffloads
+                                            ? meta_for(pkt.offload)
+                                            : Result<std::uint64_t>(Error::kNotSupported);
         if (!m.ok()) {
           result.status = m.status();
           break;
@@ -239,7 +241,9 @@ class TxQueue {
       }
       ++result.sent;
     }
-    if (result.status == Error::kInvalidArgument) ++counters_.rejected;
+    if (result.status == Error::kInvalidArgument || result.status == Error::kNotSupported) {
+      ++counters_.rejected;
+    }
     if (result.sent == 0) return result;
     counters_.bytes += bytes;
     // One completion per batch: the head it reports covers every packet before it.
