@@ -932,6 +932,10 @@ TEST_F(Uefi, ARemovedDeviceFailsWhatNeedsItAndLetsTheStackGo) {
   EXPECT_EQ(net->initialize(net, 0, 0), uefi::kDeviceError);  // nothing to bring up
   EXPECT_EQ(net->mode->state, uefi::SnpState::kStarted);
   EXPECT_TRUE(nic_pci.buffers.empty());
+  // As EDK2's MNP does after a failed re-initialize: filters off, Shutdown, then Stop.
+  EXPECT_EQ(net->receive_filters(net, 0, uefi::kReceiveMulticast, 1, 0, nullptr), uefi::kSuccess);
+  EXPECT_EQ(net->shutdown(net), uefi::kSuccess);
+  EXPECT_EQ(net->stop(net), uefi::kSuccess);
   EXPECT_EQ(fw.tpl_errors, 0u);
 }
 

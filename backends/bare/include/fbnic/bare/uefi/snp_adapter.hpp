@@ -38,7 +38,8 @@
 #include "fbnic/base/mac_address.hpp"
 #include "fbnic/dev/device.hpp"
 #include "fbnic/dev/stop_dma.hpp"
-#include "fbnic/dev/stats.hpp"
+#include "fbnic/hw/counter.hpp"
+#include "fbnic/regs/mac_stats.hpp"
 #include "fbnic/ring/policy.hpp"
 
 namespace fbnic::bare::uefi {
@@ -52,6 +53,8 @@ struct SnpPolicy : DefaultPolicy {
   static constexpr std::uint32_t kRcqRing = 256;
   static constexpr std::uint32_t kRxSparePages = 64;
   static constexpr std::size_t kFirmwareLogs = 0;  // a boot driver never asks for the log
+  static constexpr bool kTxOffloads = false;       // SNP hands over whole frames
+  static constexpr bool kDeviceCounters = false;   // Statistics reads its MAC counters
 };
 
 struct SnpConfig {
@@ -259,6 +262,14 @@ class SnpAdapter {
     if (caller != kNoTpl) bs_->restore_tpl(caller);
   }
 
+  // A device found gone once the protocol was up, and Started again: EDK2's network stack
+  // shuts down and initializes again when media goes (NetLibDetectMedia), the Initialize
+  // fails on the gone device, and then its teardown (ReceiveFilters, Shutdown) must still
+  // succeed for it to stop. Nothing is left on the device to change, so both succeed.
+  [[nodiscard]] bool gone_while_started() {
+    return mode_.state == SnpState::kStarted && nic_.io().removed();
+  }
+
   // kSuccess in the wanted state, else the failure EDK2's drivers report for it.
   [[nodiscard]] Status require(SnpState wanted) const {
     if (mode_.state == wanted) return kSuccess;
@@ -293,6 +304,7 @@ class SnpAdapter {
   }
 
   Status shutdown() {
+    if (gone_while_started()) return kSuccess;
     if (const Status st = require(SnpState::kInitialized); st != kSuccess) return st;
     mode_.state = SnpState::kStarted;
     return close_device();
@@ -313,6 +325,7 @@ class SnpAdapter {
 
   Status receive_filters(std::uint32_t enable, std::uint32_t disable, Boolean reset_mcast,
                          std::uintptr_t count, const MacAddr* list) {
+    if (gone_while_started()) return kSuccess;
     if (const Status st = require(SnpState::kInitialized); st != kSuccess) return st;
     if (((enable | disable) & ~mode_.receive_filter_mask) != 0) return kInvalidParameter;
     const bool new_list = reset_mcast == 0 && count != 0;
@@ -362,46 +375,29 @@ class SnpAdapter {
   Status statistics(Boolean reset, std::uintptr_t* size, void* table) {
     if (const Status st = require(SnpState::kInitialized); st != kSuccess) return st;
     if (reset == 0 && size == nullptr) return table != nullptr ? kInvalidParameter : kSuccess;
-    typename Nic::Stats read;
-    if (!nic_.stats(read).ok()) return kDeviceError;
+    MacCounts now;
+    if (!read_mac_counters(now).ok()) return kDeviceError;
     if (reset != 0) {
-      stats_base_ = read.mac;
+      mac_base_ = now;
       return kSuccess;
     }
     if (table == nullptr) {
       *size = sizeof(NetworkStatistics);
       return kBufferTooSmall;
     }
-    const MacStats& now = read.mac;
-    const MacStats& b = stats_base_;
+    using S = NetworkStatistics;
     NetworkStatistics out;
     fill_bytes(&out, 0xFF, sizeof out);
-    using S = NetworkStatistics;
-    const std::uint64_t rx_ok = now.frames_received_ok - b.frames_received_ok;
-    const std::uint64_t rx_bc = now.broadcast_frames_received_ok - b.broadcast_frames_received_ok;
-    const std::uint64_t rx_mc = now.multicast_frames_received_ok - b.multicast_frames_received_ok;
-    const std::uint64_t tx_ok = now.frames_transmitted_ok - b.frames_transmitted_ok;
-    const std::uint64_t tx_bc = now.broadcast_frames_xmitted_ok - b.broadcast_frames_xmitted_ok;
-    const std::uint64_t tx_mc = now.multicast_frames_xmitted_ok - b.multicast_frames_xmitted_ok;
-    out.counter[S::kRxGoodFrames] = rx_ok;
-    out.counter[S::kRxTotalFrames] =
-        rx_ok + (now.frames_lost_due_to_int_mac_rcv_error - b.frames_lost_due_to_int_mac_rcv_error);
-    out.counter[S::kRxUndersizeFrames] = now.undersize_pkts - b.undersize_pkts;
-    out.counter[S::kRxOversizeFrames] = now.frame_too_long_errors - b.frame_too_long_errors;
-    out.counter[S::kRxBroadcastFrames] = rx_bc;
-    out.counter[S::kRxMulticastFrames] = rx_mc;
-    out.counter[S::kRxUnicastFrames] = rx_ok >= rx_bc + rx_mc ? rx_ok - rx_bc - rx_mc : 0;
-    out.counter[S::kRxCrcErrorFrames] =
-        now.frame_check_sequence_errors - b.frame_check_sequence_errors;
-    out.counter[S::kRxTotalBytes] = now.octets_received_ok - b.octets_received_ok;
-    out.counter[S::kTxGoodFrames] = tx_ok;
-    out.counter[S::kTxErrorFrames] = now.frames_lost_due_to_int_mac_xmit_error -
-                                     b.frames_lost_due_to_int_mac_xmit_error;
-    out.counter[S::kTxTotalFrames] = tx_ok + out.counter[S::kTxErrorFrames];
-    out.counter[S::kTxBroadcastFrames] = tx_bc;
-    out.counter[S::kTxMulticastFrames] = tx_mc;
-    out.counter[S::kTxUnicastFrames] = tx_ok >= tx_bc + tx_mc ? tx_ok - tx_bc - tx_mc : 0;
-    out.counter[S::kTxTotalBytes] = now.octets_transmitted_ok - b.octets_transmitted_ok;
+    for (std::size_t i = 0; i < kMacCounters.size(); ++i) {
+      out.counter[kMacCounters[i].entry] = now[i] - mac_base_[i];
+    }
+    std::uint64_t* c = out.counter;
+    c[S::kRxTotalFrames] += c[S::kRxGoodFrames];  // it held the frames in error
+    c[S::kTxTotalFrames] = c[S::kTxGoodFrames] + c[S::kTxErrorFrames];
+    const std::uint64_t rx_group = c[S::kRxBroadcastFrames] + c[S::kRxMulticastFrames];
+    const std::uint64_t tx_group = c[S::kTxBroadcastFrames] + c[S::kTxMulticastFrames];
+    c[S::kRxUnicastFrames] = c[S::kRxGoodFrames] >= rx_group ? c[S::kRxGoodFrames] - rx_group : 0;
+    c[S::kTxUnicastFrames] = c[S::kTxGoodFrames] >= tx_group ? c[S::kTxGoodFrames] - tx_group : 0;
     // Only whole counters are copied into a short table.
     const std::uintptr_t room = *size < sizeof out ? *size / 8 * 8 : sizeof out;
     copy_bytes(table, &out, room);
@@ -523,6 +519,45 @@ class SnpAdapter {
 
   // --- helpers ---
 
+  // The MAC counters Statistics reports, by their entry in its table. Read straight from
+  // their registers: 64 bits wide, they do not wrap, so no running total is needed, and a
+  // driver carries one loop rather than the device's whole statistics (Device::stats()).
+  // Frames in error go first into RxTotalFrames, which then adds the good ones.
+  struct MacCounter {
+    std::uint32_t entry;
+    std::uint32_t low;  // register offsets of the two halves
+    std::uint32_t high;
+  };
+  template <class R>
+  static constexpr MacCounter counter(std::uint32_t entry) {
+    return {entry, R::kOffset, R::kHighOffset};
+  }
+  static constexpr std::array<MacCounter, 13> kMacCounters{
+      counter<regs::MacStatRxReceivedOk>(NetworkStatistics::kRxGoodFrames),
+      counter<regs::MacStatRxIfInErrors>(NetworkStatistics::kRxTotalFrames),
+      counter<regs::MacStatRxUndersize>(NetworkStatistics::kRxUndersizeFrames),
+      counter<regs::MacStatRxToolong>(NetworkStatistics::kRxOversizeFrames),
+      counter<regs::MacStatRxBroadcast>(NetworkStatistics::kRxBroadcastFrames),
+      counter<regs::MacStatRxMulticast>(NetworkStatistics::kRxMulticastFrames),
+      counter<regs::MacStatRxPacketBadFcs>(NetworkStatistics::kRxCrcErrorFrames),
+      counter<regs::MacStatRxByteCount>(NetworkStatistics::kRxTotalBytes),
+      counter<regs::MacStatTxTransmittedOk>(NetworkStatistics::kTxGoodFrames),
+      counter<regs::MacStatTxIfOutErrors>(NetworkStatistics::kTxErrorFrames),
+      counter<regs::MacStatTxBroadcast>(NetworkStatistics::kTxBroadcastFrames),
+      counter<regs::MacStatTxMulticast>(NetworkStatistics::kTxMulticastFrames),
+      counter<regs::MacStatTxByteCount>(NetworkStatistics::kTxTotalBytes),
+  };
+  using MacCounts = std::array<std::uint64_t, kMacCounters.size()>;
+
+  fbnic::Status read_mac_counters(MacCounts& out) {
+    for (std::size_t i = 0; i < kMacCounters.size(); ++i) {
+      FBNIC_TRY_ASSIGN(
+          out[i], read_split64(nic_.io(), regs::RegAddr<regs::CsrWord>{kMacCounters[i].low, true},
+                               regs::RegAddr<regs::CsrWord>{kMacCounters[i].high, true}));
+    }
+    return ok_status();
+  }
+
   // Slots in order: sent and not completed, or completed and not yet handed back.
   struct SlotQueue {
     std::array<std::uint8_t, kTxSlots> slot{};
@@ -562,8 +597,7 @@ class SnpAdapter {
     tx_interrupt_ = false;
     last_service_ns_ = platform_.now_ns();
     mode_.media_present = nic_.link().up() ? 1 : 0;
-    typename Nic::Stats at_open;
-    stats_base_ = nic_.stats(at_open).ok() ? at_open.mac : MacStats{};
+    if (!read_mac_counters(mac_base_).ok()) mac_base_ = {};
     return kSuccess;
   }
 
@@ -625,7 +659,7 @@ class SnpAdapter {
     if (now - last_service_ns_ >= kServiceIntervalNs) {
       last_service_ns_ = now;
       const fbnic::Status st = nic_.service();
-      // Each new failure once: a device that is gone fails every second from then on.
+      // A failure is logged when it first appears: a device that is gone fails every second.
       if (!st.ok() && st.code() != last_service_error_) {
         log(platform_, LogLevel::kError, "fbnic-snp: service: ", st.name());
       }
@@ -703,7 +737,7 @@ class SnpAdapter {
   std::uint32_t rx_next_ = 0;
   std::uint32_t rx_count_ = 0;
   std::uint64_t last_service_ns_ = 0;
-  MacStats stats_base_{};
+  MacCounts mac_base_{};  // Statistics counts from these
   bool tx_interrupt_ = false;
   bool exited_ = false;
 };

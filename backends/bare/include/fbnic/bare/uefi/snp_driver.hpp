@@ -1,7 +1,7 @@
 // SnpDriver: fbnic as a UEFI Driver Model driver that publishes the Simple Network
 // Protocol, so that the firmware's own network stack (MNP, IP, DHCP, PXE, HTTP boot) runs
-// over it. It is what drivers/uefi/fbnic_driver.cpp installs; tests/bare_test.cpp drives
-// it against fake boot services.
+// over it. It is what drivers/uefi/fbnic_driver.cpp installs; tests/uefi/driver.sh runs it
+// in OVMF (tests/bare_test.cpp covers the SnpAdapter under it).
 //
 //   Supported(controller)  PciIo opened BY_DRIVER (so a managed or a foreign controller is
 //                          refused by the firmware), vendor and device ID 1d9b:0013
@@ -15,10 +15,10 @@
 //                          (Stopped, no DMA until Initialize), PciIo opened
 //                          BY_CHILD_CONTROLLER, and the adapter's events (WaitForPacket,
 //                          the heartbeat and link timer, ExitBootServices)
-//   Stop(controller, child) the child: SNP and its device path uninstalled (if anyone
-//                          still holds SNP, that fails and nothing changes), the device
-//                          shut down if it was up (every DMA buffer unmapped and freed),
-//                          the events closed, PciIo BY_CHILD_CONTROLLER closed
+//   Stop(controller, child) the child: PciIo BY_CHILD_CONTROLLER closed, SNP and its device
+//                          path uninstalled (if anyone still holds SNP, that fails and
+//                          everything is put back), the device shut down if it was up
+//                          (every DMA buffer unmapped and freed), the events closed
 //   Stop(controller)       the child if it is still there, the original PCI attributes
 //                          back (bus mastering off if it was), PciIo closed, memory freed
 //   Unload                 DisconnectController on every managed controller; if one cannot
@@ -53,8 +53,8 @@
 namespace fbnic::bare::uefi {
 
 struct DriverConfig {
-  Clock clock;  // the platform's clock (CpuClock in firmware)
-  LogSink log;  // where the core's error lines go
+  Clock clock;                                 // the platform's clock (CpuClock in firmware)
+  LogSink log;                                 // where the core's error lines go
   std::uint32_t firmware_timeout_ms = 10'000;  // each firmware exchange, as upstream waits
   std::uint32_t service_period_ms = 1'000;     // heartbeat and link timer
   // Initialize's wait for the link: its training time (mac::LinkOptions, 4 s) and some.
@@ -122,17 +122,16 @@ class SnpDriver {
     bs_ = bs;
     config_ = config;
     image_ = image;
-    binding_.protocol = {&supported_entry, &start_entry, &stop_entry, config.binding_version,
-                         image, image};
+    binding_.protocol = {&supported_entry,       &start_entry, &stop_entry,
+                         config.binding_version, image,        image};
     binding_.self = this;
     names_.protocol = {&driver_name_entry, &controller_name_entry, "en"};
     names_.self = this;
     Handle handle = image;
-    Status st = bs->install_protocol_interface(&handle, &kDriverBindingProtocolGuid, 0,
-                                               &binding_.protocol);
+    Status st =
+        bs->install_protocol_interface(&handle, &kDriverBindingProtocolGuid, 0, &binding_.protocol);
     if (is_error(st)) return st;
-    st = bs->install_protocol_interface(&handle, &kComponentName2ProtocolGuid, 0,
-                                        &names_.protocol);
+    st = bs->install_protocol_interface(&handle, &kComponentName2ProtocolGuid, 0, &names_.protocol);
     if (is_error(st)) {
       bs->uninstall_protocol_interface(image, &kDriverBindingProtocolGuid, &binding_.protocol);
     }
@@ -148,11 +147,10 @@ class SnpDriver {
       if (is_error(st)) return st;
       if (controllers_ == first) return kDeviceError;  // "stopped" but still here
     }
-    Status st = bs_->uninstall_protocol_interface(image_, &kComponentName2ProtocolGuid,
-                                                  &names_.protocol);
+    Status st =
+        bs_->uninstall_protocol_interface(image_, &kComponentName2ProtocolGuid, &names_.protocol);
     if (is_error(st)) return st;
-    st = bs_->uninstall_protocol_interface(image_, &kDriverBindingProtocolGuid,
-                                           &binding_.protocol);
+    st = bs_->uninstall_protocol_interface(image_, &kDriverBindingProtocolGuid, &binding_.protocol);
     if (is_error(st)) {
       bs_->install_protocol_interface(&image_, &kComponentName2ProtocolGuid, 0, &names_.protocol);
     }
@@ -270,8 +268,8 @@ class SnpDriver {
   // Called often and must not change anything: open, read the ID, close.
   Status supported(Handle controller) {
     void* io = nullptr;
-    Status st = bs_->open_protocol(controller, &kPciIoProtocolGuid, &io, image_, controller,
-                                   kOpenByDriver);
+    Status st =
+        bs_->open_protocol(controller, &kPciIoProtocolGuid, &io, image_, controller, kOpenByDriver);
     if (is_error(st)) return st;  // kAlreadyStarted when it is ours, kAccessDenied when taken
     st = is_fbnic(static_cast<PciIo*>(io)) ? kSuccess : kUnsupported;
     bs_->close_protocol(controller, &kPciIoProtocolGuid, image_, controller);
@@ -287,8 +285,8 @@ class SnpDriver {
   Status start(Handle controller) {
     if (find(controller) != nullptr) return kAlreadyStarted;
     void* io = nullptr;
-    Status st = bs_->open_protocol(controller, &kPciIoProtocolGuid, &io, image_, controller,
-                                   kOpenByDriver);
+    Status st =
+        bs_->open_protocol(controller, &kPciIoProtocolGuid, &io, image_, controller, kOpenByDriver);
     if (is_error(st)) return st;
     void* memory = nullptr;
     void* parent = nullptr;
@@ -298,7 +296,8 @@ class SnpDriver {
       st = bs_->open_protocol(controller, &kDevicePathProtocolGuid, &parent, image_, controller,
                               kOpenGetProtocol);
     }
-    if (!is_error(st)) st = bs_->allocate_pool(MemoryType::kBootServicesData, sizeof(Controller), &memory);
+    if (!is_error(st))
+      st = bs_->allocate_pool(MemoryType::kBootServicesData, sizeof(Controller), &memory);
     if (is_error(st)) {
       bs_->close_protocol(controller, &kPciIoProtocolGuid, image_, controller);
       return st;
@@ -310,8 +309,8 @@ class SnpDriver {
       st = c->snp.probe();
       if (is_error(st)) {
         log(c->platform, LogLevel::kError, "fbnic: controller not started after ",
-            (c->platform.now_ns() - t0) / 1'000'000,
-            " ms: the device did not come up (EFI status ", Hex{st}, ")");
+            (c->platform.now_ns() - t0) / 1'000'000, " ms: the device did not come up (EFI status ",
+            Hex{st}, ")");
         st = kDeviceError;
       }
     }
@@ -357,8 +356,8 @@ class SnpDriver {
       if (is_error(st)) c.snp.detach();
     }
     if (!is_error(st)) {
-      st = bs_->install_protocol_interface(&child, &kSimpleNetworkProtocolGuid, 0,
-                                           c.snp.protocol());
+      st =
+          bs_->install_protocol_interface(&child, &kSimpleNetworkProtocolGuid, 0, c.snp.protocol());
       if (is_error(st)) {
         bs_->uninstall_protocol_interface(child, &kDevicePathProtocolGuid, c.path);
         c.snp.detach();
@@ -413,13 +412,12 @@ class SnpDriver {
   // refuses, everything is put back as it was and its status is returned.
   Status remove_child(Controller& c) {
     bs_->close_protocol(c.handle, &kPciIoProtocolGuid, image_, c.child);
-    Status st = bs_->uninstall_protocol_interface(c.child, &kSimpleNetworkProtocolGuid,
-                                                  c.snp.protocol());
+    Status st =
+        bs_->uninstall_protocol_interface(c.child, &kSimpleNetworkProtocolGuid, c.snp.protocol());
     if (!is_error(st)) {
       st = bs_->uninstall_protocol_interface(c.child, &kDevicePathProtocolGuid, c.path);
       if (is_error(st)) {
-        bs_->install_protocol_interface(&c.child, &kSimpleNetworkProtocolGuid, 0,
-                                        c.snp.protocol());
+        bs_->install_protocol_interface(&c.child, &kSimpleNetworkProtocolGuid, 0, c.snp.protocol());
       }
     }
     if (is_error(st)) {
