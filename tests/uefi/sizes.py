@@ -30,6 +30,9 @@ GROUPS = [
     ("ring/tx_queue.hpp: Tx", r"^fbnic::TxQueue::"),
     ("ring/desc_ring.hpp, vector.hpp, deadline.hpp: rings, vectors, waits",
      r"write_ring_base|^fbnic::DescRing::|_vector$|^fbnic::poll_until$"),
+    ("hw/counter.hpp, dev/stats.hpp: counter reads (and the running totals, if kept)",
+     r"^fbnic::HwCounters::|^fbnic::detail::CounterMap|^fbnic::read_split64$|"
+     r"^fbnic::take_clear_on_read$"),
     ("dev/: Device, stop_dma", r"^fbnic::Device::|^fbnic::stop_dma$"),
     ("bare/uefi/snp_adapter.hpp: SnpAdapter", r"^fbnic::bare::uefi::SnpAdapter::|efi_status$"),
     ("bare/uefi/snp_driver.hpp: SnpDriver (Driver Binding, names, child)",
