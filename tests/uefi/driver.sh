@@ -4,7 +4,7 @@
 # namespace this script makes, where dnsmasq (DHCP and TFTP) and Linux answer.
 #
 #   tests/uefi/driver.sh [--emu PATH] [--keep] [shell] [pxe] [unplug] [silent-firmware] [removed]
-#                        [no-link]
+#                        [no-link] [aarch64]
 #
 #   shell            the UEFI shell: load fbnic.efi, connect -r, ifconfig -s eth0 dhcp (the
 #                    lease in ifconfig -l and in dnsmasq's log), ping the namespace, drivers
@@ -21,11 +21,17 @@
 #                    device whose firmware never answers, whose BARs read all ones, or whose
 #                    cable is unplugged: the driver refuses the controller (or reports no
 #                    media) within a bounded time and OVMF goes on to its next boot option
+#   aarch64          AAVMF (qemu-system-aarch64, no fbnic: it has no proxy device) loads the
+#                    aarch64 fbnic.efi, which installs, manages nothing and unloads
 #
 #   --emu PATH   fbnic-emu (default: build/clang-san's, else built in build-emu)
 #   --keep       keep the scratch directory (consoles, fbnic-emu and dnsmasq logs, pcap)
 #
-# Needs root (network namespace, TAP), qemu-system-x86 7.2, ovmf, dnsmasq-base, python3.
+# The images come from tests/uefi/build.sh, run first unless FBNIC_UEFI_NO_BUILD=1
+# (the CI stage before this one built them), in ${FBNIC_UEFI_BUILD:-build/uefi}.
+#
+# Needs root (network namespace, TAP), qemu-system-x86 7.2, ovmf, dnsmasq-base, python3; for
+# aarch64 qemu-system-arm and qemu-efi-aarch64.
 # Prints one line per check and "UEFI-DRIVER PASS" (exit 0) or "UEFI-DRIVER FAIL".
 set -euo pipefail
 
@@ -38,13 +44,13 @@ while [ $# -gt 0 ]; do
   case $1 in
     --emu) emu=$(realpath "$2"); shift ;;
     --keep) keep=1 ;;
-    shell | pxe | unplug | silent-firmware | removed | no-link) phases+=("$1") ;;
-    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
+    shell | pxe | unplug | silent-firmware | removed | no-link | aarch64) phases+=("$1") ;;
+    -h | --help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "driver.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
-[ ${#phases[@]} -gt 0 ] || phases=(shell pxe unplug silent-firmware removed no-link)
+[ ${#phases[@]} -gt 0 ] || phases=(shell pxe unplug silent-firmware removed no-link aarch64)
 want() { [[ " ${phases[*]} " == *" $1 "* ]]; }
 # The PXE run continues the shell run (same QEMU), and the bad-input runs start from its
 # variable store.
@@ -89,11 +95,13 @@ if [ "${FBNIC_UEFI_NO_BUILD:-0}" != 1 ]; then
   # The size limit is the build stage's check (tests/uefi/build.sh exits 3 on it alone).
   rc=0
   mkdir -p "$uefi_out"
-  FBNIC_UEFI_BUILD=$uefi_out "$here/build.sh" x86_64 >"$uefi_out/build.log" 2>&1 || rc=$?
-  grep -E '^\[x86_64\] (built|fbnic.efi:|fbnic.efi is|FAIL)' "$uefi_out/build.log" || true
+  FBNIC_UEFI_BUILD=$uefi_out "$here/build.sh" >"$uefi_out/build.log" 2>&1 || rc=$?
+  grep -E '^\[(x86_64|aarch64)\] (built|fbnic.efi:|fbnic.efi is|FAIL)' "$uefi_out/build.log" || true
   [ "$rc" = 0 ] || [ "$rc" = 3 ] || { cat "$uefi_out/build.log"; die "building fbnic.efi failed"; }
 fi
-for f in fbnic.efi pxe.efi; do [ -f "$uefi_out/x86_64/$f" ] || die "no $uefi_out/x86_64/$f"; done
+for f in x86_64/fbnic.efi x86_64/pxe.efi aarch64/fbnic.efi; do
+  [ -f "$uefi_out/$f" ] || die "no $uefi_out/$f"
+done
 
 # shellcheck source=tests/lib/netns.sh
 . "$repo/tests/lib/netns.sh"
@@ -206,10 +214,29 @@ for bad in silent-firmware removed no-link; do
     >"$scratch/$bad.report" 2>&1 &
   bad_pids+=($!)
 done
+if want aarch64; then
+  mkdir -p "$scratch/esp-aarch64"
+  cp "$uefi_out/aarch64/fbnic.efi" "$scratch/esp-aarch64/"
+  (
+    t0=$(date +%s%N)
+    rc=0
+    # shellcheck disable=SC2054 # the commas are QEMU's option syntax
+    PYTHONPATH=$repo/tests/qemu python3 "$here/driver_test.py" --scenario aarch64 \
+      --transcript "$scratch/aarch64.console.log" -- \
+      qemu-system-aarch64 -machine virt -cpu cortex-a57 -accel tcg -m 256 -nodefaults \
+      -display none -serial stdio -net none -bios /usr/share/qemu-efi-aarch64/QEMU_EFI.fd \
+      -drive "if=none,id=esp,format=raw,file=fat:rw:$scratch/esp-aarch64" \
+      -device virtio-blk-device,drive=esp | sed 's/^/  /' || rc=$?
+    [ "$rc" = 0 ] || failed
+    say "aarch64: $([ "$rc" = 0 ] && echo PASS || echo FAIL) in $(awk -v a="$t0" \
+      -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }') s"
+  ) >"$scratch/aarch64.report" 2>&1 &
+  bad_pids+=($!)
+fi
 if [ ${#bad_pids[@]} -gt 0 ]; then
-  say "bad input: ${#bad_pids[@]} runs side by side"
+  say "bad input and aarch64: ${#bad_pids[@]} runs side by side"
   wait "${bad_pids[@]}" || true
-  for bad in silent-firmware removed no-link; do
+  for bad in silent-firmware removed no-link aarch64; do
     [ -f "$scratch/$bad.report" ] && cat "$scratch/$bad.report"
   done
 fi
