@@ -1,14 +1,16 @@
-// The data path's driver-side cost per packet: Tx post + reclaim, Rx poll + refill, and
-// forwarding (Rx to Tx, zero copy), at batch 1, 8, 32 and 64 and ring sizes 64 to 4096.
+// The data path's driver-side cost per packet: Tx post + reclaim, Rx poll + refill +
+// release, and forwarding (Rx to Tx, zero copy), at batch 1, 8, 32 and 64 and ring sizes
+// 256 to 4096, each paired with a hand-written baseline (bench/paired.hpp: alternating
+// timing windows, ratios per run, medians over runs, the noise).
 //
-// Only the driver's calls are timed (manual timing). The device's part (completions,
-// received frames) is done between timed regions by a minimal stand-in that writes the
-// descriptors straight into ring memory, so the model's own work is excluded. Register
-// writes go to a counting array: MMIO per packet is reported from those counts, and
-// separately from the device model's access log (BM_ModelMmio).
+// Only the driver's calls are timed. The device's part (completions, received frames) is
+// done between windows by a minimal stand-in that writes the descriptors straight into
+// ring memory, so the model's own work is excluded. Register writes go to a counting
+// array: MMIO per packet is reported from those counts, and separately from the device
+// model's access log (ModelMmio).
 //
-// Beside each, the Baseline benchmarks do the same descriptor writes and reads in plain
-// hand-written code with no abstraction and no checks: a floor for the library's cost.
+// The baseline does the same descriptor writes and reads in plain hand-written code with
+// no abstraction and no checks: a floor for the library's cost.
 #include <benchmark/benchmark.h>
 
 #include <fbnic/fbnic.hpp>
@@ -21,22 +23,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
+#include "paired.hpp"
 
 namespace {
 using namespace fbnic;
-
-std::uint64_t cycles() {
-#if defined(__x86_64__)
-  return __rdtsc();
-#else
-  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-#endif
-}
 
 // --- a platform whose registers are an array: no device work behind an access ---
 struct BenchPlatform {
@@ -56,13 +49,38 @@ struct BenchPlatform {
     ++writes;
     if (bar == Bar::kCsr) bar0[off / 4] = v;
   }
+  // Device addresses as an IOMMU gives them: from 4 GiB up, within the 46 bits a
+  // descriptor carries (a process's own pointers may not be).
+  struct Mapping {
+    std::uint64_t device;
+    std::uint8_t* cpu;
+    std::size_t size;
+  };
+  std::vector<Mapping> mappings;
+  std::uint64_t next_device = std::uint64_t{1} << 32;
+
   Result<DmaBuffer> dma_alloc(std::size_t size, std::size_t align) {
-    void* p = std::aligned_alloc(align < 64 ? 64 : align, (size + align - 1) / align * align);
+    const std::size_t rounded = (size + align - 1) / align * align;
+    void* p = std::aligned_alloc(align < 64 ? 64 : align, rounded);
     if (p == nullptr) return Error::kNoMemory;
     std::memset(p, 0, size);
-    return DmaBuffer{p, reinterpret_cast<std::uintptr_t>(p), size};
+    next_device = (next_device + align - 1) / align * align;
+    mappings.push_back({next_device, static_cast<std::uint8_t*>(p), rounded});
+    next_device += rounded;
+    return DmaBuffer{p, mappings.back().device, size};
   }
-  void dma_free(const DmaBuffer& b) { std::free(b.cpu); }
+  void dma_free(const DmaBuffer& b) {
+    std::erase_if(mappings, [&](const Mapping& m) { return m.cpu == b.cpu; });
+    std::free(b.cpu);
+  }
+  // Where the device's address `device` is in this process.
+  template <class T>
+  T* cpu(std::uint64_t device) const {
+    for (const Mapping& m : mappings) {
+      if (device - m.device < m.size) return reinterpret_cast<T*>(m.cpu + (device - m.device));
+    }
+    std::abort();
+  }
   std::uint64_t now_ns() {
     return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   }
@@ -107,7 +125,7 @@ struct StandInDevice {
 
   // One completion covering everything up to the TWQ tail.
   void complete_tx(std::uint32_t tcq_size) {
-    auto* tcq = reinterpret_cast<std::uint64_t*>(p.base(regs::TcqBal::at(0)));
+    auto* tcq = p.cpu<std::uint64_t>(p.base(regs::TcqBal::at(0)));
     const std::uint32_t head = p.reg(regs::Twq0Tail::at(0));
     tcq[tcq_tail & (tcq_size - 1)] = desc::Tcd{}
                                          .set(desc::Tcd::kHead0, head)
@@ -117,8 +135,8 @@ struct StandInDevice {
   }
   // n frames into header buffers in ring order, 16 to a buffer, HDR_AL + META each.
   void receive(std::uint32_t n, std::uint32_t rcq_size, std::uint32_t hpq_size) {
-    auto* rcq = reinterpret_cast<std::uint64_t*>(p.base(regs::RcqBal::at(0)));
-    const auto* hpq = reinterpret_cast<const std::uint64_t*>(p.base(regs::BdqHpqBal::at(0)));
+    auto* rcq = p.cpu<std::uint64_t>(p.base(regs::RcqBal::at(0)));
+    const auto* hpq = p.cpu<const std::uint64_t>(p.base(regs::BdqHpqBal::at(0)));
     for (std::uint32_t i = 0; i < n; ++i) {
       const auto bd = desc::Bd::from_raw(hpq[hpq_head & (hpq_size - 1)]);
       const bool fin = ++in_page == kFramesPerPage;
@@ -145,126 +163,54 @@ struct StandInDevice {
   }
 };
 
-// Times fn() with rdtsc and the steady clock; returns cycles.
-template <class Fn>
-std::uint64_t timed(benchmark::State& state, std::uint64_t& ns, Fn&& fn) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const std::uint64_t c0 = cycles();
-  fn();
-  const std::uint64_t c1 = cycles();
-  const auto t1 = std::chrono::steady_clock::now();
-  const auto d = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
-  ns += static_cast<std::uint64_t>(d);
-  state.SetIterationTime(static_cast<double>(d) * 1e-9);
-  return c1 - c0;
+// --- the library's steps: each a separate, aligned function (bench/paired.hpp) ---
+
+struct Sink {
+  void operator()(std::uint64_t cookie) const { benchmark::DoNotOptimize(cookie); }
+};
+
+template <class Tx>
+FBNIC_BENCH_STEP std::uint32_t lib_tx(Tx& txq, std::span<const TxPacket> pkts) {
+  txq.reclaim(Sink{});
+  return txq.send(pkts).sent;
 }
 
-void report(benchmark::State& state, std::uint64_t cyc, std::uint64_t ns, std::uint64_t packets,
-            std::uint64_t reads, std::uint64_t writes, std::uint64_t doorbells_per_batch) {
-  const auto n = static_cast<double>(packets);
-  state.counters["cycles_per_pkt"] = static_cast<double>(cyc) / n;
-  state.counters["ns_per_pkt"] = static_cast<double>(ns) / n;
-  state.counters["mmio_reads_per_pkt"] = static_cast<double>(reads) / n;
-  state.counters["mmio_writes_per_pkt"] = static_cast<double>(writes) / n;
-  if (doorbells_per_batch != 0)
-    state.counters["doorbells_per_batch"] = static_cast<double>(doorbells_per_batch);
-  state.SetItemsProcessed(static_cast<std::int64_t>(packets));
+template <class Rx>
+FBNIC_BENCH_STEP std::uint32_t lib_rx(Rx& rxq, std::span<typename Rx::Packet> out) {
+  const std::uint32_t n = rxq.poll(out);
+  rxq.release(std::span<const typename Rx::Packet>(out.data(), n));
+  return n;
 }
 
-// --- the library ---
-
-template <std::uint32_t Ring>
-void BM_Tx_Library(benchmark::State& state) {
-  using Pol = RingPolicy<Ring>;
-  const auto batch = static_cast<std::uint32_t>(state.range(0));
-  BenchPlatform plat;
-  Io<BenchPlatform> io(plat);
-  TxQueue<BenchPlatform, Pol> txq(io, 0, 2);
-  if (!txq.allocate().ok() || !txq.enable().ok()) state.SkipWithError("queue setup");
-  StandInDevice dev{plat};
-  std::vector<TxBuffer> bufs(batch, TxBuffer{0x1000, kFrame});
-  std::vector<TxPacket> pkts(batch);
-  for (std::uint32_t i = 0; i < batch; ++i) pkts[i] = {std::span(&bufs[i], 1), {}, i};
-  std::uint64_t cyc = 0, ns = 0, packets = 0, reclaimed = 0;
-  plat.reads = plat.writes = 0;
-  for (auto _ : state) {
-    cyc += timed(state, ns, [&] {
-      reclaimed += txq.reclaim([](std::uint64_t c) { benchmark::DoNotOptimize(c); });
-      if (txq.send(pkts).sent != batch) state.SkipWithError("ring full");
-    });
-    dev.complete_tx(Pol::kTcqRing);  // the device, untimed
-    packets += batch;
+// The packets' page references travel with the Tx buffers (the cookie) and are dropped
+// when the device has sent them.
+template <class Rx, class Tx>
+FBNIC_BENCH_STEP std::uint32_t lib_forward(Rx& rxq, Tx& txq, std::span<typename Rx::Packet> in,
+                                           TxBuffer* bufs, TxPacket* pkts) {
+  const std::uint32_t n = rxq.poll(in);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const RxFragment& f = in[i].frag[0];
+    bufs[i] = {rxq.dma(f), f.len};
+    pkts[i] = {std::span(&bufs[i], 1), {}, f.page};
   }
-  report(state, cyc, ns, packets, plat.reads, plat.writes,
-         txq.counters().doorbells * batch / (packets ? packets : 1));
+  txq.reclaim([&](std::uint64_t page) {
+    rxq.release(RxFragment{nullptr, 0, static_cast<std::uint16_t>(page), 0});
+  });
+  return txq.send(std::span(pkts, n)).sent;
 }
 
 template <std::uint32_t Ring>
-void BM_Rx_Library(benchmark::State& state) {
-  using Pol = RingPolicy<Ring>;
-  const auto batch = static_cast<std::uint32_t>(state.range(0));
-  BenchPlatform plat;
-  Io<BenchPlatform> io(plat);
-  RxQueue<BenchPlatform, Pol> rxq(io, 0, 2);
-  if (!rxq.allocate().ok() || !rxq.enable().ok()) state.SkipWithError("queue setup");
-  StandInDevice dev{plat};
-  std::vector<typename RxQueue<BenchPlatform, Pol>::Packet> out(batch);
-  std::uint64_t cyc = 0, ns = 0, packets = 0;
-  plat.reads = plat.writes = 0;
-  for (auto _ : state) {
-    dev.receive(batch, Pol::kRcqRing, Pol::kHpqRing);  // the device, untimed
-    std::uint32_t n = 0;
-    cyc += timed(state, ns, [&] {
-      n = rxq.poll(out);
-      rxq.release(std::span<const typename RxQueue<BenchPlatform, Pol>::Packet>(out.data(), n));
-    });
-    if (n != batch) state.SkipWithError("lost packets");
-    packets += n;
-  }
-  report(state, cyc, ns, packets, plat.reads, plat.writes, 0);
-}
-
-template <std::uint32_t Ring>
-void BM_Forward_Library(benchmark::State& state) {
+struct LibRig {
   using Pol = RingPolicy<Ring>;
   using Rx = RxQueue<BenchPlatform, Pol>;
-  const auto batch = static_cast<std::uint32_t>(state.range(0));
+  using Tx = TxQueue<BenchPlatform, Pol>;
   BenchPlatform plat;
-  Io<BenchPlatform> io(plat);
-  Rx rxq(io, 0, 2);
-  TxQueue<BenchPlatform, Pol> txq(io, 0, 2);
-  if (!rxq.allocate().ok() || !rxq.enable().ok() || !txq.allocate().ok() || !txq.enable().ok()) {
-    state.SkipWithError("queue setup");
-  }
+  Io<BenchPlatform> io{plat};
+  Rx rxq{io, 0, 2};
+  Tx txq{io, 0, 2};
   StandInDevice dev{plat};
-  std::vector<typename Rx::Packet> in(batch);
-  std::vector<TxBuffer> bufs(batch);
-  std::vector<TxPacket> pkts(batch);
-  std::uint64_t cyc = 0, ns = 0, packets = 0;
-  plat.reads = plat.writes = 0;
-  for (auto _ : state) {
-    dev.receive(batch, Pol::kRcqRing, Pol::kHpqRing);  // the device, untimed
-    std::uint32_t n = 0;
-    cyc += timed(state, ns, [&] {
-      n = rxq.poll(in);
-      for (std::uint32_t i = 0; i < n; ++i) {
-        const RxFragment& f = in[i].frag[0];
-        bufs[i] = {rxq.dma(f), f.len};
-        pkts[i] = {std::span(&bufs[i], 1), {}, f.page};
-      }
-      // The packets' page references travel with the Tx buffers (the cookie) and are
-      // dropped when the device has sent them.
-      txq.reclaim([&](std::uint64_t page) {
-        rxq.release(RxFragment{nullptr, 0, static_cast<std::uint16_t>(page), 0});
-      });
-      if (txq.send(std::span(pkts.data(), n)).sent != n) state.SkipWithError("ring full");
-    });
-    dev.complete_tx(Pol::kTcqRing);  // the device, untimed
-    packets += n;
-  }
-  report(state, cyc, ns, packets, plat.reads, plat.writes,
-         txq.counters().doorbells * batch / (packets ? packets : 1));
-}
+  bool ready = rxq.allocate().ok() && rxq.enable().ok() && txq.allocate().ok() && txq.enable().ok();
+};
 
 // --- the hand-written baseline: the same descriptor traffic in plain code ---
 
@@ -401,64 +347,187 @@ struct PlainRig {
 };
 
 template <std::uint32_t Ring>
-void BM_Tx_Baseline(benchmark::State& state) {
-  const auto batch = static_cast<std::uint32_t>(state.range(0));
-  auto rig = std::make_unique<PlainRig<Ring>>();
+FBNIC_BENCH_STEP std::uint32_t base_tx(PlainTx<Ring>& tx, const TxBuffer* bufs,
+                                       const std::uint64_t* cookies, std::uint32_t n) {
+  tx.reclaim(Sink{});
+  tx.send(bufs, cookies, n);
+  return n;
+}
+
+template <std::uint32_t Ring>
+FBNIC_BENCH_STEP std::uint32_t base_rx(PlainRx<Ring>& rx, typename PlainRx<Ring>::Pkt* out,
+                                       std::uint32_t n) {
+  return rx.poll(out, n);
+}
+
+template <std::uint32_t Ring>
+FBNIC_BENCH_STEP std::uint32_t base_forward(PlainRig<Ring>& rig, typename PlainRx<Ring>::Pkt* in,
+                                            TxBuffer* bufs, std::uint64_t* cookies,
+                                            std::uint32_t batch) {
+  const std::uint32_t n = rig.rx.poll(in, batch);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    bufs[i] = {rig.pages.device + static_cast<std::uint64_t>(in[i].data - rig.rx.pages), in[i].len};
+    cookies[i] = i;
+  }
+  rig.tx.reclaim(Sink{});
+  rig.tx.send(bufs, cookies, n);
+  return n;
+}
+
+// The targets issue 16 sets for batch 32 (library / baseline).
+constexpr double kTargetTx = 1.3;
+constexpr double kTargetRx = 1.5;
+constexpr double kTargetForward = 1.3;
+
+// Runs both sides alternately: each iteration times one library step and one baseline
+// step, the first of the two alternating. Before the timed iterations, each side goes
+// around its rings twice untimed.
+template <class Lib, class Base>
+void paired(benchmark::State& state, std::uint32_t warmup, Lib&& lib, Base&& base,
+            bench::Windows& wl, bench::Windows& wb) {
+  bench::Windows scratch;
+  scratch.reserve(warmup);
+  for (std::uint32_t i = 0; i < warmup && !state.error_occurred(); ++i) {
+    lib(scratch);
+    base(scratch);
+  }
+  wl.reserve(state.max_iterations);
+  wb.reserve(state.max_iterations);
+  bool lib_first = true;
+  for (auto _ : state) {
+    if (lib_first) {
+      lib(wl);
+      base(wb);
+    } else {
+      base(wb);
+      lib(wl);
+    }
+    lib_first = !lib_first;
+  }
+}
+
+std::string bench_name(const char* path, std::uint32_t ring, std::uint32_t batch) {
+  return std::string(path) + "/ring:" + std::to_string(ring) + "/batch:" + std::to_string(batch);
+}
+
+void mmio_counts(bench::Runs& r, const BenchPlatform& plat, std::uint64_t reads0,
+                 std::uint64_t writes0, double packets) {
+  r.extra["mmio_rd/pkt"] = static_cast<double>(plat.reads - reads0) / packets;
+  r.extra["mmio_wr/pkt"] = static_cast<double>(plat.writes - writes0) / packets;
+}
+
+template <std::uint32_t Ring>
+void BM_Tx(benchmark::State& state, std::uint32_t batch) {
+  auto lib = std::make_unique<LibRig<Ring>>();
+  auto base = std::make_unique<PlainRig<Ring>>();
+  if (!lib->ready) return state.SkipWithError("queue setup");
   std::vector<TxBuffer> bufs(batch, TxBuffer{0x1000, kFrame});
+  std::vector<TxPacket> pkts(batch);
   std::vector<std::uint64_t> cookies(batch, 1);
-  std::uint64_t cyc = 0, ns = 0, packets = 0;
-  for (auto _ : state) {
-    cyc += timed(state, ns, [&] {
-      rig->tx.reclaim([](std::uint64_t c) { benchmark::DoNotOptimize(c); });
-      rig->tx.send(bufs.data(), cookies.data(), batch);
-    });
-    rig->dev.complete_tx(Ring);
-    packets += batch;
-  }
-  report(state, cyc, ns, packets, 0, 0, 1);
+  for (std::uint32_t i = 0; i < batch; ++i) pkts[i] = {std::span(&bufs[i], 1), {}, i};
+  bool lib_sent = false;
+  bool base_sent = false;
+  bench::Windows wl, wb;
+  const std::uint64_t reads0 = lib->plat.reads, writes0 = lib->plat.writes;
+  const std::uint64_t doorbells0 = lib->txq.counters().doorbells;
+  paired(
+      state, 2 * Ring / batch + 64,
+      [&](bench::Windows& w) {
+        if (lib_sent) lib->dev.complete_tx(Ring);  // the device, untimed
+        std::uint32_t sent = 0;
+        w.time([&] { sent = lib_tx(lib->txq, pkts); });
+        if (sent != batch) state.SkipWithError("ring full");
+        lib_sent = true;
+      },
+      [&](bench::Windows& w) {
+        if (base_sent) base->dev.complete_tx(Ring);
+        w.time([&] { base_tx<Ring>(base->tx, bufs.data(), cookies.data(), batch); });
+        base_sent = true;
+      },
+      wl, wb);
+  if (state.error_occurred()) return;
+  const std::string name = bench_name("tx", Ring, batch);
+  bench::record(state, name, "cycles/pkt", batch == 32 ? kTargetTx : 0, wl, wb, batch, 1);
+  bench::Runs& r = bench::results()[name];
+  const double batches = static_cast<double>(lib->txq.counters().packets) / batch;
+  mmio_counts(r, lib->plat, reads0, writes0, batches * batch);
+  r.extra["doorbells/batch"] =
+      static_cast<double>(lib->txq.counters().doorbells - doorbells0) / batches;
 }
 
 template <std::uint32_t Ring>
-void BM_Rx_Baseline(benchmark::State& state) {
-  const auto batch = static_cast<std::uint32_t>(state.range(0));
-  auto rig = std::make_unique<PlainRig<Ring>>();
-  std::vector<typename PlainRx<Ring>::Pkt> out(batch);
-  std::uint64_t cyc = 0, ns = 0, packets = 0;
-  for (auto _ : state) {
-    rig->dev.receive(batch, PlainRx<Ring>::kRcq, PlainRx<Ring>::kHpq);
-    std::uint32_t n = 0;
-    cyc += timed(state, ns, [&] { n = rig->rx.poll(out.data(), batch); });
-    if (n != batch) state.SkipWithError("lost packets");
-    packets += n;
-  }
-  report(state, cyc, ns, packets, 0, 0, 0);
+void BM_Rx(benchmark::State& state, std::uint32_t batch) {
+  using Rx = typename LibRig<Ring>::Rx;
+  auto lib = std::make_unique<LibRig<Ring>>();
+  auto base = std::make_unique<PlainRig<Ring>>();
+  if (!lib->ready) return state.SkipWithError("queue setup");
+  std::vector<typename Rx::Packet> out(batch);
+  std::vector<typename PlainRx<Ring>::Pkt> base_out(batch);
+  bench::Windows wl, wb;
+  const std::uint64_t reads0 = lib->plat.reads, writes0 = lib->plat.writes;
+  std::uint64_t packets = 0;
+  paired(
+      state, 2 * Ring / batch + 64,
+      [&](bench::Windows& w) {
+        lib->dev.receive(batch, Rx::kRcq, Rx::kHpq);  // the device, untimed
+        std::uint32_t n = 0;
+        w.time([&] { n = lib_rx(lib->rxq, std::span(out)); });
+        if (n != batch) state.SkipWithError("lost packets");
+        packets += n;
+      },
+      [&](bench::Windows& w) {
+        base->dev.receive(batch, PlainRx<Ring>::kRcq, PlainRx<Ring>::kHpq);
+        std::uint32_t n = 0;
+        w.time([&] { n = base_rx<Ring>(base->rx, base_out.data(), batch); });
+        if (n != batch) state.SkipWithError("lost packets");
+      },
+      wl, wb);
+  if (state.error_occurred()) return;
+  const std::string name = bench_name("rx", Ring, batch);
+  bench::record(state, name, "cycles/pkt", batch == 32 ? kTargetRx : 0, wl, wb, batch, 1);
+  mmio_counts(bench::results()[name], lib->plat, reads0, writes0, static_cast<double>(packets));
 }
 
 template <std::uint32_t Ring>
-void BM_Forward_Baseline(benchmark::State& state) {
-  const auto batch = static_cast<std::uint32_t>(state.range(0));
-  auto rig = std::make_unique<PlainRig<Ring>>();
-  std::vector<typename PlainRx<Ring>::Pkt> in(batch);
+void BM_Forward(benchmark::State& state, std::uint32_t batch) {
+  using Rx = typename LibRig<Ring>::Rx;
+  auto lib = std::make_unique<LibRig<Ring>>();
+  auto base = std::make_unique<PlainRig<Ring>>();
+  if (!lib->ready) return state.SkipWithError("queue setup");
+  std::vector<typename Rx::Packet> in(batch);
   std::vector<TxBuffer> bufs(batch);
+  std::vector<TxPacket> pkts(batch);
+  std::vector<typename PlainRx<Ring>::Pkt> base_in(batch);
+  std::vector<TxBuffer> base_bufs(batch);
   std::vector<std::uint64_t> cookies(batch);
-  std::uint64_t cyc = 0, ns = 0, packets = 0;
-  for (auto _ : state) {
-    rig->dev.receive(batch, PlainRx<Ring>::kRcq, PlainRx<Ring>::kHpq);
-    std::uint32_t n = 0;
-    cyc += timed(state, ns, [&] {
-      n = rig->rx.poll(in.data(), batch);
-      for (std::uint32_t i = 0; i < n; ++i) {
-        bufs[i] = {rig->pages.device + static_cast<std::uint64_t>(in[i].data - rig->rx.pages),
-                   in[i].len};
-        cookies[i] = i;
-      }
-      rig->tx.reclaim([](std::uint64_t c) { benchmark::DoNotOptimize(c); });
-      rig->tx.send(bufs.data(), cookies.data(), n);
-    });
-    rig->dev.complete_tx(Ring);
-    packets += n;
-  }
-  report(state, cyc, ns, packets, 0, 0, 1);
+  bool lib_sent = false;
+  bool base_sent = false;
+  bench::Windows wl, wb;
+  paired(
+      state, 2 * Ring / batch + 64,
+      [&](bench::Windows& w) {
+        if (lib_sent) lib->dev.complete_tx(Ring);  // the device, untimed
+        lib->dev.receive(batch, Rx::kRcq, Rx::kHpq);
+        std::uint32_t n = 0;
+        w.time(
+            [&] { n = lib_forward(lib->rxq, lib->txq, std::span(in), bufs.data(), pkts.data()); });
+        if (n != batch) state.SkipWithError("lost packets");
+        lib_sent = true;
+      },
+      [&](bench::Windows& w) {
+        if (base_sent) base->dev.complete_tx(Ring);
+        base->dev.receive(batch, PlainRx<Ring>::kRcq, PlainRx<Ring>::kHpq);
+        std::uint32_t n = 0;
+        w.time([&] {
+          n = base_forward<Ring>(*base, base_in.data(), base_bufs.data(), cookies.data(), batch);
+        });
+        if (n != batch) state.SkipWithError("lost packets");
+        base_sent = true;
+      },
+      wl, wb);
+  if (state.error_occurred()) return;
+  bench::record(state, bench_name("forward", Ring, batch), "cycles/pkt",
+                batch == 32 ? kTargetForward : 0, wl, wb, batch, 1);
 }
 
 // --- MMIO per packet on the device model itself (its access log), batch 32 ---
@@ -510,34 +579,31 @@ void BM_ModelMmio(benchmark::State& state) {
       static_cast<double>(driver_writes) / static_cast<double>(state.iterations());
   plat.dma_free(mem);
 }
-BENCHMARK(BM_ModelMmio)->Iterations(2000);
 
-// A 64-entry TWQ holds at most 31 two-descriptor packets: no batch of 64 there.
-#define FBNIC_RINGS(bm)                                                                   \
-  BENCHMARK_TEMPLATE(bm, 64)->ArgName("batch")->Arg(1)->Arg(8)->Arg(16)->UseManualTime(); \
-  BENCHMARK_TEMPLATE(bm, 256)                                                             \
-      ->ArgName("batch")                                                                  \
-      ->Arg(1)                                                                            \
-      ->Arg(8)                                                                            \
-      ->Arg(32)                                                                           \
-      ->Arg(64)                                                                           \
-      ->UseManualTime();                                                                  \
-  BENCHMARK_TEMPLATE(bm, 1024)                                                            \
-      ->ArgName("batch")                                                                  \
-      ->Arg(1)                                                                            \
-      ->Arg(8)                                                                            \
-      ->Arg(32)                                                                           \
-      ->Arg(64)                                                                           \
-      ->UseManualTime();                                                                  \
-  BENCHMARK_TEMPLATE(bm, 4096)->ArgName("batch")->Arg(1)->Arg(8)->Arg(32)->Arg(64)->UseManualTime()
+template <std::uint32_t Ring>
+void register_ring(std::uint32_t samples) {
+  const auto add = [&](const char* path, void (*fn)(benchmark::State&, std::uint32_t),
+                       std::uint32_t batch) {
+    const std::string name = bench_name(path, Ring, batch);
+    bench::declare(name);
+    benchmark::RegisterBenchmark(name.c_str(), fn, batch)->Iterations(samples);
+  };
+  for (const std::uint32_t batch : {1u, 8u, 32u, 64u}) {
+    add("tx", BM_Tx<Ring>, batch);
+    add("rx", BM_Rx<Ring>, batch);
+    add("forward", BM_Forward<Ring>, batch);
+  }
+}
 
-FBNIC_RINGS(BM_Tx_Library);
-FBNIC_RINGS(BM_Tx_Baseline);
-FBNIC_RINGS(BM_Rx_Library);
-FBNIC_RINGS(BM_Rx_Baseline);
-FBNIC_RINGS(BM_Forward_Library);
-FBNIC_RINGS(BM_Forward_Baseline);
+void register_all(std::uint32_t samples) {
+  register_ring<256>(samples);
+  register_ring<512>(samples);
+  register_ring<1024>(samples);
+  register_ring<2048>(samples);
+  register_ring<4096>(samples);
+  benchmark::RegisterBenchmark("ModelMmio", BM_ModelMmio)->Iterations(2000)->Repetitions(1);
+}
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return fbnic::bench::paired_main(argc, argv, register_all); }

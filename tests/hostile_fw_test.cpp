@@ -19,7 +19,6 @@ using Model = mock::Device<>;
 using Plat = mock::Platform<Model>;
 
 constexpr std::uint64_t kSecond = 1'000'000;  // in microseconds, for Deadline::after_us
-constexpr std::uint64_t kNsPerUs = 1000;
 
 struct HostileFirmware : ::testing::Test {
   Model dev;

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace {
@@ -135,6 +136,52 @@ DeviceConfig station() {
   DeviceConfig c;
   c.mac = kStation;
   return c;
+}
+
+// One Policy of four Rx queues, opened with two and then with four: RSS spreads over the
+// queues open, and the closed ones take no DMA memory.
+TEST(Rss, SpreadsOverTheQueuesOpenChosenAtRunTime) {
+  Fed<FourQueues> nic;
+  std::size_t bytes[2] = {};
+  for (std::uint32_t open : {2u, 4u}) {
+    const std::size_t before = nic.plat.bytes_allocated();
+    DeviceConfig cfg = station();
+    cfg.rx_queues = open;
+    nic.open(cfg);
+    ASSERT_EQ(nic.dev.rx_queues(), open);
+    bytes[open / 4] = nic.plat.bytes_allocated() - before;
+    std::array<std::uint32_t, 4> per_queue{};
+    for (std::uint32_t i = 0; i < 64; ++i) {
+      FlowSpec f;
+      f.dst = kStation;
+      f.tcp = true;
+      f.src_port = static_cast<std::uint16_t>(1024 + i * 251);
+      const std::uint32_t want =
+          toeplitz_ref(cfg.rss.key, tuple(f.src_ip, f.dst_ip, 4, f.src_port, f.dst_port, true));
+      nic.inject(make_frame(f, 32, i));
+      for (std::uint32_t q = 0; q < 4; ++q) {
+        const std::size_t got = nic.received(q);
+        EXPECT_EQ(got, q == (want & 0xFF) % open ? 1u : 0u) << "flow " << i << " queue " << q;
+        per_queue[q] += static_cast<std::uint32_t>(got);
+      }
+    }
+    for (std::uint32_t q = 0; q < 4; ++q) EXPECT_EQ(per_queue[q] != 0, q < open) << q;
+    // The statistics list the queues open.
+    decltype(nic.dev)::Stats s;
+    ASSERT_OK(nic.dev.stats(s));
+    EXPECT_EQ(s.rx_queues, open);
+    std::size_t listed = 0;
+    for_each_stat(s, [&](const char*, std::uint64_t) { ++listed; });
+    EXPECT_EQ(listed, stat_count(s));
+    EXPECT_TRUE(find_stat(s, ("rx_queue_" + std::to_string(open - 1) + "_packets").c_str()).ok());
+    EXPECT_EQ(find_stat(s, ("rx_queue_" + std::to_string(open) + "_packets").c_str()).status(),
+              Error::kNotFound);
+    ASSERT_OK(nic.dev.close());
+  }
+  // Two more Rx queues, each its rings and page pool.
+  using Rx = decltype(nic.dev)::Rx;
+  const std::size_t per_queue = std::size_t{Rx::kPages} * 4096 + 2 * 4096 + Rx::kRcq * 8;
+  EXPECT_EQ(bytes[1] - bytes[0], 2 * per_queue);
 }
 
 TEST(Classifier, UnicastBroadcastAndUnknownUnicast) {

@@ -14,8 +14,10 @@
 #      48 KiB) and aarch64, then loaded in OVMF with fbnic-emu (ASan and UBSan) as its PCI
 #      device and its wire on a TAP where dnsmasq serves DHCP and TFTP: the shell's DHCP and
 #      ping, a PXE boot, a device removed mid-run, a silent firmware, a removed device, no link
-#   6. fbnic-emu (ASan and UBSan) as a PCI device in stock QEMU: OVMF's shell, and a Linux
-#      guest's lspci and vfio-pci
+#   6. fbnic-emu (ASan and UBSan) as a PCI device in stock QEMU: OVMF's shell, a Linux
+#      guest's lspci and vfio-pci, then the VFIO tools in a guest with four NICs
+#      (fbnic-info, fbnic-pktgen, fbnic-fwd: 100,000 frames each, polling and through
+#      interrupts, and their bad input)
 #   7. the unmodified upstream Linux driver (User-Mode Linux) on the device model, through
 #      fbnic-emu built with ASan and UBSan (the first run builds the UML kernel, ~4 min):
 #      its wire on a TAP in a network namespace (ping, iperf3, a pcap tshark checks), then
@@ -57,7 +59,7 @@ tests/uefi/build.sh
 stage "UEFI driver fbnic.efi in OVMF on fbnic-emu: shell, DHCP, ping, PXE boot, removal, bad input"
 FBNIC_UEFI_NO_BUILD=1 tests/uefi/driver.sh --emu build/clang-san/backends/emu/fbnic-emu
 
-stage "fbnic-emu as a PCI device in QEMU (x-pci-proxy-dev): OVMF, and Linux with vfio-pci"
+stage "fbnic-emu as a PCI device in QEMU (x-pci-proxy-dev): OVMF, Linux with vfio-pci, the VFIO tools"
 tests/qemu/run.sh --emu build/clang-san/backends/emu/fbnic-emu
 
 stage "upstream Linux fbnic driver (User-Mode Linux 6.12) on the device model, wire on a TAP"

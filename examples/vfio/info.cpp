@@ -1,11 +1,14 @@
 // fbnic-info: opens fbnic devices through VFIO and prints what it finds.
 //
-//   fbnic-info [--iommu auto|type1|iommufd|noiommu] [--verbose] [DDDD:BB:DD.F ...]
+//   fbnic-info [--iommu MODE] [--iova MODE] [--verbose] [DDDD:BB:DD.F ...]
 //
 // Without an address it opens every 1d9b:0013 function in sysfs, and for each prints the
-// VFIO facts, then what devlink info and ethtool -S would: firmware versions, BMC, serial
-// and permanent MAC, sensors, link and counters. Exit status: 0 when every device was
-// read, 1 otherwise (the error and its fix are printed), 2 on bad usage.
+// VFIO facts, then what devlink info and ethtool -S would: serial number and permanent
+// MAC, firmware versions, BMC, sensors, link and counters. It asks the firmware over the
+// mailbox without taking ownership; VFIO gives a device to one process at a time, so a
+// device that another process has open is refused with the error that says so. Exit
+// status: 0 when every device was read, 1 otherwise (the error and its fix are printed),
+// 2 on bad usage.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -20,13 +23,11 @@ namespace {
 
 using fbnic::vfio::Platform;
 
-void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: fbnic-info [--iommu auto|type1|iommufd|noiommu] [--verbose] "
-               "[DDDD:BB:DD.F ...]\n"
-               "Opens each fbnic (PCI 1d9b:0013) function through VFIO, or the ones named, and "
-               "prints what it can read.\n");
-}
+constexpr const char* kUsage =
+    "usage: fbnic-info [--iommu auto|type1|iommufd|noiommu] [--iova auto|allocated|physical]\n"
+    "                  [--verbose] [DDDD:BB:DD.F ...]\n"
+    "Opens each fbnic (PCI 1d9b:0013) function through VFIO, or the ones named, and prints "
+    "what it can read.\n";
 
 void print_vfio_facts(Platform& p) {
   const auto vendor = p.config_read(fbnic::vfio::kPciVendorId, 2);
@@ -36,8 +37,10 @@ void print_vfio_facts(Platform& p) {
   std::printf("%s  PCI %04x:%04x rev %02x (from configuration space), command %#06x\n",
               p.address().c_str(), vendor.value_or(0xffff), device.value_or(0xffff),
               revision.value_or(0xff), command.value_or(0));
-  std::printf("  vfio: %s, IOMMU group %d, reset %s\n",
-              fbnic::vfio::iommu_mode_name(p.iommu_mode()), p.iommu_group(),
+  std::printf("  vfio: %s, IOVA %s%s, IOMMU group %d, reset %s\n",
+              fbnic::vfio::iommu_mode_name(p.iommu_mode()),
+              fbnic::vfio::iova_mode_name(p.iova_mode()),
+              p.dma_bypasses_iommu() ? " (its DMA bypasses the IOMMU)" : "", p.iommu_group(),
               p.reset_supported() ? "available (VFIO_DEVICE_RESET)" : "not offered");
   for (std::uint32_t i = 0; i < p.region_count() && i < 6; ++i) {
     const auto r = p.region_info(i);
@@ -61,22 +64,6 @@ void print_vfio_facts(Platform& p) {
   }
 }
 
-// The Device Serial Number, from the PCIe extended capability list (ID 3).
-fbnic::Result<std::uint64_t> read_dsn(Platform& p) {
-  std::uint32_t at = 0x100;
-  for (int guard = 0; guard < 64 && at >= 0x100 && at < 0x1000; ++guard) {
-    const auto hdr = p.config_read(at, 4);
-    if (!hdr.ok() || *hdr == 0 || *hdr == 0xFFFF'FFFFu) break;
-    if ((*hdr & 0xFFFF) == 0x0003) {
-      const auto lo = p.config_read(at + 4, 4);
-      const auto hi = p.config_read(at + 8, 4);
-      if (lo.ok() && hi.ok()) return (std::uint64_t{*hi} << 32) | *lo;
-    }
-    at = *hdr >> 20;
-  }
-  return fbnic::Error::kNotFound;
-}
-
 void print_version(const char* what, std::uint32_t v, const fbnic::fw::CommitString& commit) {
   const fbnic::fw::Version ver{v};
   std::printf("    %-20s %u.%u.%u-%u%s%s\n", what, ver.major(), ver.minor(), ver.patch(),
@@ -87,17 +74,14 @@ void print_version(const char* what, std::uint32_t v, const fbnic::fw::CommitStr
 // firmware (over the mailbox, without taking ownership) and from the MAC/PCS registers.
 int print_device_summary(Platform& p) {
   fbnic::Io<Platform> io(p);
-  if (const auto dsn = read_dsn(p); dsn.ok()) {
+  if (const auto dsn = p.serial_number(); dsn.ok()) {
     const auto mac = fbnic::mac::mac_from_dsn(*dsn);
     std::printf("  serial (DSN): %016llx", static_cast<unsigned long long>(*dsn));
-    if (mac.ok()) {
-      const auto& b = mac->bytes;
-      std::printf(", permanent MAC %02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
-                  b[5]);
-    }
+    if (mac.ok()) fbnic::tool::print_mac(", permanent MAC ", *mac);
     std::printf("\n");
   } else {
     std::printf("  serial (DSN): none in configuration space\n");
+    p.clear_error();
   }
 
   fbnic::fw::Mailbox<Platform> mailbox(io);
@@ -123,10 +107,7 @@ int print_device_summary(Platform& p) {
   print_version("option rom (uefi)", c.uefi_version, c.uefi_commit);
   std::printf("    %-20s %u\n", "active slot", c.active_slot);
   std::printf("  BMC: %s", c.bmc_present ? "present" : "absent");
-  for (const auto& m : c.bmc_macs.view()) {
-    std::printf(" %02x:%02x:%02x:%02x:%02x:%02x", m.bytes[0], m.bytes[1], m.bytes[2], m.bytes[3],
-                m.bytes[4], m.bytes[5]);
-  }
+  for (const auto& m : c.bmc_macs.view()) fbnic::tool::print_mac(" ", m);
   std::printf("\n");
   if (caps.ok()) {
     if (const auto s = firmware.read_sensors(deadline); s.ok()) {
@@ -161,34 +142,11 @@ int print_device_summary(Platform& p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  fbnic::vfio::Options options;
-  bool verbose = false;
-  std::vector<std::string> addresses;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      usage(stdout);
-      return 0;
-    }
-    if (arg == "--verbose" || arg == "-v") {
-      verbose = true;
-    } else if (arg == "--iommu" && i + 1 < argc) {
-      if (!fbnic::tool::parse_iommu_mode(argv[++i], options.iommu)) {
-        std::fprintf(stderr, "fbnic-info: unknown IOMMU mode '%s'\n", argv[i]);
-        usage(stderr);
-        return 2;
-      }
-    } else if (!arg.empty() && arg[0] == '-') {
-      std::fprintf(stderr, "fbnic-info: unknown option '%s'\n", arg.c_str());
-      usage(stderr);
-      return 2;
-    } else {
-      addresses.push_back(arg);
-    }
-  }
+  fbnic::tool::Args args("fbnic-info", argc, argv, kUsage);
+  const fbnic::vfio::Options options = fbnic::tool::parse_vfio_options(args);
+  std::vector<std::string> addresses = args.rest();
   if (addresses.empty()) addresses = fbnic::tool::find_fbnic_devices("fbnic-info");
   if (addresses.empty()) return 1;
-  options.log = fbnic::tool::warnings_to_stderr(verbose);
 
   int failures = 0;
   for (const std::string& address : addresses) {

@@ -1,20 +1,20 @@
-// fbnic-pktgen: a packet generator and forwarder for fbnic hardware over VFIO.
+// fbnic-pktgen: sends numbered frames and checks every byte of every one that comes back.
 //
-//   fbnic-pktgen --mode gen [--size 64] [--count 0] [--rate 0] [--queues 1]
-//                [--src-mac MAC] [--dst-mac MAC] [--duration 10] [DDDD:BB:DD.F]
-//   fbnic-pktgen --mode fwd [--queues 1] [--swap-mac] [--duration 10] [DDDD:BB:DD.F]
+//   fbnic-pktgen [options] PORT [RX-PORT]
 //
-// The whole stack runs: VFIO, the device bring-up (firmware handshake, queues,
-// classifier, link), then generation (one template frame per queue, posted in batches of
-// 32) or zero-copy forwarding (received buffers go straight back out; their pages return
-// to the Rx pool when the Tx completion says they were sent). Rates are printed each
-// second. Exit status: 0 done, 1 device or bring-up failure, 2 bad usage.
+// Frames (UDP over IPv4, each carrying its sequence number and a pattern derived from it)
+// leave PORT and come back on PORT (--loopback: the MAC turns them around; or a cable to a
+// peer that returns them) or on RX-PORT (a cable, or a forwarder between the two). Each
+// arriving frame is rebuilt from its number and compared byte for byte; duplicates and
+// missing frames are counted. Frames are written into a BufferPool and freed by cookie from
+// the Tx reclaim callback. Rates are printed each second. Exit status: 0 when every frame
+// came back intact, 1 otherwise or on a device failure (a removed device included), 2 on
+// bad usage.
+#include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,290 +24,223 @@
 
 namespace {
 
-enum class Mode { kNone, kGenerate, kForward };
+using namespace fbnic;
 
-struct Config {
-  Mode mode = Mode::kNone;
-  unsigned long size = 64;       // frame bytes without FCS
-  unsigned long long count = 0;  // 0: until --duration
-  unsigned long long rate = 0;   // packets per second, 0: as fast as the rings go
-  unsigned long queues = 1;
-  unsigned long duration_s = 10;
-  bool swap_mac = false;
-  unsigned char src_mac[6] = {0x02, 0, 0, 0, 0, 1};
-  unsigned char dst_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-  std::string address;
-  fbnic::vfio::IommuMode iommu = fbnic::vfio::IommuMode::kAuto;
-};
-
-void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: fbnic-pktgen --mode gen|fwd [options] [DDDD:BB:DD.F]\n"
-               "  --mode gen         generate frames on every Tx queue\n"
-               "  --mode fwd         send every received frame back out of its port\n"
-               "  --size BYTES       frame size without FCS, 60..9000 (gen; default 64)\n"
-               "  --count N          frames to send, 0 = until --duration (gen; default 0)\n"
-               "  --rate PPS         frames per second, 0 = unlimited (gen; default 0)\n"
-               "  --src-mac MAC      source address (gen; default 02:00:00:00:00:01)\n"
-               "  --dst-mac MAC      destination address (gen; default broadcast)\n"
-               "  --swap-mac         swap source and destination when forwarding (fwd)\n"
-               "  --queues N         queue pairs to use, 1..128 (default 1)\n"
-               "  --duration S       seconds to run (default 10)\n"
-               "  --iommu MODE       auto|type1|iommufd|noiommu (default auto)\n");
-}
-
-bool parse_number(const char* text, unsigned long long lo, unsigned long long hi,
-                  unsigned long long& out) {
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(text, &end, 0);
-  if (end == text || *end != '\0' || v < lo || v > hi) return false;
-  out = v;
-  return true;
-}
-
-bool parse_mac(const char* text, unsigned char (&mac)[6]) {
-  unsigned int b[6];
-  char tail = 0;
-  if (std::sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-                  &tail) != 6) {
-    return false;
-  }
-  for (int i = 0; i < 6; ++i) mac[i] = static_cast<unsigned char>(b[i]);
-  return true;
-}
-
-// 0 when parsed, else the exit status.
-int parse(int argc, char** argv, Config& c) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const bool has_value = i + 1 < argc;
-    unsigned long long v = 0;
-    auto number = [&](unsigned long long lo, unsigned long long hi) {
-      return has_value && parse_number(argv[++i], lo, hi, v);
-    };
-    auto bad = [](const char* what) {
-      std::fprintf(stderr, "fbnic-pktgen: %s\n", what);
-      return 2;
-    };
-    if (arg == "-h" || arg == "--help") {
-      usage(stdout);
-      return -1;
-    } else if (arg == "--mode" && has_value) {
-      const std::string m = argv[++i];
-      c.mode = m == "gen" ? Mode::kGenerate : m == "fwd" ? Mode::kForward : Mode::kNone;
-      if (c.mode == Mode::kNone) {
-        std::fprintf(stderr, "fbnic-pktgen: --mode is gen or fwd, not '%s'\n", m.c_str());
-        return 2;
-      }
-    } else if (arg == "--size") {
-      if (!number(60, 9000)) return bad("--size 60..9000");
-      c.size = static_cast<unsigned long>(v);
-    } else if (arg == "--count") {
-      if (!number(0, ~0ull)) return bad("bad --count");
-      c.count = v;
-    } else if (arg == "--rate") {
-      if (!number(0, ~0ull)) return bad("bad --rate");
-      c.rate = v;
-    } else if (arg == "--queues") {
-      if (!number(1, 128)) return bad("--queues 1..128");
-      c.queues = static_cast<unsigned long>(v);
-    } else if (arg == "--duration") {
-      if (!number(1, 86400)) return bad("--duration 1..86400");
-      c.duration_s = static_cast<unsigned long>(v);
-    } else if (arg == "--src-mac" || arg == "--dst-mac") {
-      if (!has_value || !parse_mac(argv[++i], arg == "--src-mac" ? c.src_mac : c.dst_mac)) {
-        std::fprintf(stderr, "fbnic-pktgen: %s wants xx:xx:xx:xx:xx:xx\n", arg.c_str());
-        return 2;
-      }
-    } else if (arg == "--swap-mac") {
-      c.swap_mac = true;
-    } else if (arg == "--iommu" && has_value) {
-      if (!fbnic::tool::parse_iommu_mode(argv[++i], c.iommu)) {
-        std::fprintf(stderr, "fbnic-pktgen: unknown IOMMU mode '%s'\n", argv[i]);
-        return 2;
-      }
-    } else if (!arg.empty() && arg[0] != '-' && c.address.empty()) {
-      c.address = arg;
-    } else {
-      std::fprintf(stderr, "fbnic-pktgen: unexpected argument '%s'\n", arg.c_str());
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (c.mode == Mode::kNone) {
-    std::fprintf(stderr, "fbnic-pktgen: --mode gen or --mode fwd is required\n");
-    usage(stderr);
-    return 2;
-  }
-  return 0;
-}
-
-template <std::uint32_t Queues>
-struct PktgenPolicy : fbnic::DefaultPolicy {
-  static constexpr std::uint32_t kTxQueues = Queues;
-  static constexpr std::uint32_t kRxQueues = Queues;
-};
+constexpr const char* kUsage =
+    "usage: fbnic-pktgen [options] PORT [RX-PORT]\n"
+    "  --count N          frames to send (default 100000)\n"
+    "  --size A[-B]       frame sizes without FCS, 60..9000; a range cycles through it (default "
+    "60)\n"
+    "  --queues N         queue pairs: 1, 2, 4 or 8 (default 1)\n"
+    "  --loopback         MAC loopback on PORT: frames come back without leaving it\n"
+    "  --window N         frames in flight at most (default 256)\n"
+    "  --duration S       give up after S seconds (default 60)\n"
+    "  --irq              sleep on interrupts when idle instead of polling\n"
+    "  --doorbell BDF...  (QEMU route) the ivshmem-doorbell of PORT [and RX-PORT] to wait on\n"
+    "  --training-ms N    link training time (default 4000, as upstream)\n"
+    "  --iommu MODE       auto|type1|iommufd|noiommu      --iova MODE  auto|allocated|physical\n";
 
 constexpr std::uint32_t kBatch = 32;
+constexpr std::uint32_t kMagic = 0x47504246;  // "FBPG" at the start of the UDP payload
+constexpr std::uint32_t kPayload = 14 + 20 + 8;
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+struct Config {
+  tool::RunOptions run;
+  std::uint64_t count = 0;
+  std::uint32_t min_size = 60, max_size = 60, window = 256;
+  bool loopback = false;
+};
+
+void put16(std::uint8_t* p, std::uint32_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 8);
+  p[1] = static_cast<std::uint8_t>(v);
 }
 
-template <std::uint32_t Queues>
-int run(fbnic::vfio::Platform& platform, const Config& c) {
-  using Policy = PktgenPolicy<Queues>;
-  using Nic = fbnic::Device<fbnic::vfio::Platform, Policy>;
-  using Packet = typename Nic::Rx::Packet;
-  const auto owner =
-      std::make_unique<Nic>(platform);  // large (rings' bookkeeping): not on the stack
-  Nic& nic = *owner;
-  fbnic::DeviceConfig cfg;
-  std::memcpy(cfg.mac.bytes.data(), c.src_mac, 6);
-  cfg.promiscuous = c.mode == Mode::kForward;  // a forwarder takes whatever arrives
-  if (const auto st = nic.open(cfg); !st.ok()) {
-    std::fprintf(stderr, "fbnic-pktgen: bring-up failed: %s\n", st.name());
+std::uint32_t size_of(const Config& c, std::uint64_t seq) {
+  return c.min_size + static_cast<std::uint32_t>((seq * 7919) % (c.max_size - c.min_size + 1));
+}
+
+// The payload pattern: bytes from a fixed pseudo-random table, from an offset set by the
+// frame's number (a copy, so that building and checking frames stays cheap).
+struct Pattern {
+  std::array<std::uint8_t, 9000 + 256> bytes{};
+  Pattern() noexcept {
+    std::uint32_t x = 0x9E3779B9u;
+    for (auto& b : bytes) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      b = static_cast<std::uint8_t>(x);
+    }
+  }
+};
+const Pattern kPattern;
+
+// Frame `seq`: UDP/IPv4 from one of 256 source addresses, 10.0.(seq % 256).1 (the
+// device's default RSS hash for UDP takes the addresses, not the ports, so this is what
+// spreads frames over the receive queues), then the magic, the number and the pattern
+// from seq % 256.
+void build(std::uint8_t* f, std::uint32_t len, std::uint64_t seq, const MacAddress& src,
+           const MacAddress& dst) {
+  std::memcpy(f, dst.bytes.data(), 6);
+  std::memcpy(f + 6, src.bytes.data(), 6);
+  put16(f + 12, 0x0800);
+  std::uint8_t* ip = f + 14;
+  const std::uint8_t header[20] = {0x45, 0, 0,  0, 0, 0, 0,  0, 64, 17,
+                                   0,    0, 10, 0, 0, 1, 10, 0, 0,  2};
+  std::memcpy(ip, header, sizeof(header));
+  put16(ip + 2, len - 14);
+  put16(ip + 4, static_cast<std::uint32_t>(seq & 0xFFFF));
+  ip[14] = static_cast<std::uint8_t>(seq);
+  std::uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += std::uint32_t{ip[i]} << 8 | ip[i + 1];
+  while (sum > 0xFFFF) sum = (sum & 0xFFFF) + (sum >> 16);
+  put16(ip + 10, ~sum & 0xFFFF);
+  put16(ip + 20, 1024);
+  put16(ip + 22, 9);
+  put16(ip + 24, len - 34);
+  put16(ip + 26, 0);
+  std::memcpy(f + kPayload, &kMagic, 4);
+  std::memcpy(f + kPayload + 4, &seq, 8);
+  std::memcpy(f + kPayload + 12, kPattern.bytes.data() + seq % 256, len - kPayload - 12);
+}
+
+// Checks frame `got` against the frame its number says it is; records it once.
+struct Tally {
+  std::vector<bool> seen;
+  std::uint64_t received = 0, bad = 0, dups = 0, bytes = 0;
+  std::vector<std::uint8_t> want = std::vector<std::uint8_t>(9000);
+  void check(const Config& c, std::span<const std::uint8_t> got, const MacAddress& src,
+             const MacAddress& dst) {
+    std::uint64_t seq = ~0ull;
+    if (got.size() >= kPayload + 12) std::memcpy(&seq, got.data() + kPayload + 4, 8);
+    const bool known = seq < c.count && got.size() == size_of(c, seq);
+    if (known) build(want.data(), size_of(c, seq), seq, src, dst);
+    if (!known || std::memcmp(got.data(), want.data(), got.size()) != 0) {
+      ++bad;
+    } else if (seen[seq]) {
+      ++dups;
+    } else {
+      seen[seq] = true;
+      ++received;
+      bytes += got.size();
+    }
+  }
+};
+
+template <std::uint32_t Q>
+int run(const Config& c) {
+  const char* tool = "fbnic-pktgen";
+  tool::Ports<Q> ports(tool, c.run);  // one IOMMU context: the Tx pool reaches both ports
+  using Packet = typename tool::Ports<Q>::Nic::Rx::Packet;
+  if (!ports.open(DeviceConfig{}, c.loopback)) return 1;
+  auto& tx = ports.front();
+  auto& rx = ports.back();
+
+  const std::uint32_t stride = (c.max_size + 63) & ~63u;
+  auto memory = tx.platform.dma_alloc(2u << 20, 4096);  // one hugepage when IOVA = physical
+  BufferPool<4096> pool;
+  if (!memory.ok() || !pool.init(*memory, stride).ok()) {
+    tool::print_failure(tool, tx.platform, memory.status(), "the Tx buffer pool");
     return 1;
   }
-  std::printf("bring-up done; waiting for the link\n");
-  if (const auto st = nic.wait_link_up(fbnic::Deadline::after_us(platform.now_ns(), 10'000'000));
-      !st.ok()) {
-    std::fprintf(stderr, "fbnic-pktgen: the link did not come up within 10 s (%s)\n", st.name());
-    nic.close().ignore();
-    return 1;
-  }
-  std::printf("link up: %u Gb/s\n", nic.link().config().gbps());
-
-  // Generation: one frame per queue, posted again and again (the device only reads it).
-  auto frame = platform.dma_alloc(c.size, 64);
-  if (!frame.ok()) return 1;
-  auto* f = static_cast<std::uint8_t*>(frame->cpu);
-  std::memcpy(f, c.dst_mac, 6);
-  std::memcpy(f + 6, c.src_mac, 6);
-  f[12] = 0x88;
-  f[13] = 0xB5;  // local experimental ethertype
-  for (unsigned long i = 14; i < c.size; ++i) f[i] = static_cast<std::uint8_t>(i);
-  const fbnic::TxBuffer buf{frame->device, static_cast<std::uint32_t>(c.size)};
-  std::array<fbnic::TxPacket, kBatch> gen{};
-  for (auto& p : gen) p = {std::span(&buf, 1), {}, 0};
-
-  std::array<Packet, kBatch> rx{};
-  std::array<fbnic::TxBuffer, kBatch> fwd_bufs{};
-  std::array<fbnic::TxPacket, kBatch> fwd{};
-  const auto t0 = std::chrono::steady_clock::now();
-  double last_report = 0;
-  unsigned long long sent = 0, received = 0, last_sent = 0, last_received = 0;
-  for (;;) {
-    const double now = seconds_since(t0);
-    if (now >= static_cast<double>(c.duration_s) || (c.count != 0 && sent >= c.count)) break;
-    for (std::uint32_t q = 0; q < Queues; ++q) {
-      auto& rxq = nic.rx(q);
-      auto& txq = nic.tx(q);
-      txq.reclaim([&](std::uint64_t page) {
-        if (c.mode == Mode::kForward)
-          rxq.release(fbnic::RxFragment{nullptr, 0, static_cast<std::uint16_t>(page), 0});
-      });
-      if (c.mode == Mode::kGenerate) {
-        std::uint32_t n = kBatch;
-        if (c.count != 0 && c.count - sent < n) n = static_cast<std::uint32_t>(c.count - sent);
-        if (c.rate != 0 && static_cast<double>(sent) >= now * static_cast<double>(c.rate)) n = 0;
-        if (n != 0) sent += txq.send(std::span(gen.data(), n)).sent;
-        const std::uint32_t got = rxq.poll(rx);
-        rxq.release(std::span<const Packet>(rx.data(), got));
-        received += got;
-      } else {
-        const std::uint32_t got = rxq.poll(rx);
-        std::uint32_t n = 0;
-        for (std::uint32_t i = 0; i < got; ++i) {
-          if (rx[i].frags != 1) {  // multi-buffer frames are not forwarded by this tool
-            rxq.release(rx[i]);
-            continue;
-          }
-          const fbnic::RxFragment& frag = rx[i].frag[0];
-          if (c.swap_mac && frag.len >= 12) {
-            auto* d = const_cast<std::uint8_t*>(frag.data);  // our own Rx buffer
-            std::uint8_t tmp[6];
-            std::memcpy(tmp, d, 6);
-            std::memcpy(d, d + 6, 6);
-            std::memcpy(d + 6, tmp, 6);
-          }
-          fwd_bufs[n] = {rxq.dma(frag), frag.len};
-          fwd[n] = {std::span(&fwd_bufs[n], 1), {}, frag.page};
-          ++n;
+  Tally t;
+  t.seen.resize(c.count);
+  std::vector<std::uint8_t> got(16384);
+  std::uint64_t sent = 0, last_sent = 0, last_rx = 0;
+  auto free_cookie = [&](std::uint64_t cookie) { pool.free(cookie).ignore(); };
+  auto report = [&](double at, double dt) {
+    std::printf("%6.1f s  tx %8.0f fps  rx %8.0f fps\n", at, tool::as_double(sent - last_sent) / dt,
+                tool::as_double(t.received - last_rx) / dt);
+    last_sent = sent;
+    last_rx = t.received;
+  };
+  bool progress = false;
+  while (t.received < c.count && ports.watch(progress, report)) {
+    progress = false;
+    for (std::uint32_t q = 0; q < Q; ++q) {
+      progress = tx.nic->tx(q).reclaim(free_cookie) != 0 || progress;
+      std::array<Packet, kBatch> pkts{};
+      const std::uint32_t n = rx.nic->rx(q).poll(pkts);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        std::uint32_t len = 0;  // the frame gathered from its fragments
+        for (const RxFragment& f : pkts[i].fragments()) {
+          if (len + f.len <= got.size()) std::memcpy(got.data() + len, f.data, f.len);
+          len += f.len;
         }
-        const auto r = txq.send(std::span(fwd.data(), n));
-        for (std::uint32_t i = r.sent; i < n; ++i) {  // the Tx ring was full: drop the rest
-          rxq.release(fbnic::RxFragment{nullptr, 0, static_cast<std::uint16_t>(fwd[i].cookie), 0});
-        }
-        sent += r.sent;
-        received += got;
+        t.check(c, std::span(got.data(), std::min<std::size_t>(len, got.size())), tx.mac, rx.mac);
       }
+      rx.nic->rx(q).release(std::span<const Packet>(pkts.data(), n));
+      progress = progress || n != 0;
+
+      const std::uint64_t done = t.received + t.bad;
+      const std::uint64_t in_flight =
+          std::min<std::uint64_t>(c.window, sent > done ? sent - done : 0);
+      std::array<PoolBuffer, kBatch> bufs{};
+      const std::uint32_t room =
+          pool.alloc(std::span(bufs.data(), static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                {kBatch, c.count - sent, c.window - in_flight}))));
+      std::array<TxBuffer, kBatch> tb{};
+      std::array<TxPacket, kBatch> tp{};
+      for (std::uint32_t i = 0; i < room; ++i) {
+        const std::uint32_t len = size_of(c, sent + i);
+        build(bufs[i].data, len, sent + i, tx.mac, rx.mac);
+        tb[i] = {bufs[i].dma, len};
+        tp[i] = {std::span(&tb[i], 1), {}, bufs[i].index};
+      }
+      const SendResult r = tx.nic->tx(q).send(std::span(tp.data(), room));
+      pool.free(std::span<const PoolBuffer>(bufs.data() + r.sent, room - r.sent));
+      sent += r.sent;
+      progress = progress || r.sent != 0;
     }
-    if (now - last_report >= 1.0) {
-      const double dt = now - last_report;
-      std::printf(
-          "%6.1f s  tx %10.0f pps  rx %10.0f pps  (%.2f Gb/s out)\n", now,
-          static_cast<double>(sent - last_sent) / dt,
-          static_cast<double>(received - last_received) / dt,
-          static_cast<double>(sent - last_sent) * static_cast<double>(c.size + 24) * 8 / dt / 1e9);
-      last_report = now;
-      last_sent = sent;
-      last_received = received;
-      nic.service().ignore();  // heartbeat and link state
-    }
+    if (sent == c.count && ports.idle_ns() > 3'000'000'000) break;  // the rest is lost
+    // With interrupts: whatever is out, sleep until the device answers.
+    if (c.run.irq && sent > t.received + t.bad) ports.wait_for_work();
   }
-  std::printf("done: %llu frames sent, %llu received in %.1f s\n", sent, received,
-              seconds_since(t0));
-  const auto st = nic.close();
-  platform.dma_free(*frame);
-  return st.ok() ? 0 : 1;
+  const double seconds = ports.seconds();
+  const bool ok =
+      ports.gone().ok() && sent == c.count && t.received == c.count && t.bad == 0 && t.dups == 0;
+  std::printf(
+      "%s: sent %llu, received %llu (%llu missing, %llu corrupt, %llu duplicate), %llu "
+      "bytes compared, in %.2f s: %.0f frames/s%s\n",
+      tool, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(t.received),
+      static_cast<unsigned long long>(sent - std::min(sent, t.received)),
+      static_cast<unsigned long long>(t.bad), static_cast<unsigned long long>(t.dups),
+      static_cast<unsigned long long>(t.bytes), seconds, tool::as_double(t.received) / seconds,
+      ok ? "" : " -- FAILED");
+  ports.interrupts().print(tool);
+  for (std::uint32_t q = 0; q < Q; ++q) {
+    std::printf("%s: queue %u: tx %llu, rx %llu\n", tool, q,
+                static_cast<unsigned long long>(tx.nic->tx(q).counters().packets),
+                static_cast<unsigned long long>(rx.nic->rx(q).counters().packets));
+  }
+  for (std::size_t i = 0; i < ports.size(); ++i) ports[i].nic->close().ignore();
+  tx.platform.dma_free(*memory);  // after the devices stopped: frames in flight used it
+  ports.close();
+  return ok ? 0 : 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  tool::Args args("fbnic-pktgen", argc, argv, kUsage);
   Config c;
-  if (const int status = parse(argc, argv, c); status != 0) return status < 0 ? 0 : status;
-  if (c.address.empty()) {
-    const auto found = fbnic::tool::find_fbnic_devices("fbnic-pktgen");
-    if (found.empty()) return 1;
-    if (found.size() > 1) {
-      std::fprintf(stderr, "fbnic-pktgen: %zu fbnic devices found; name one of them:\n",
-                   found.size());
-      for (const auto& a : found) std::fprintf(stderr, "  %s\n", a.c_str());
-      return 2;
-    }
-    c.address = found.front();
+  c.run = tool::parse_run_options(args);
+  c.count = args.number("--count", 1, 1ull << 32, 100'000);
+  if (const char* size = args.value("--size")) {
+    unsigned lo = 0, hi = 0;
+    const int n = std::sscanf(size, "%u-%u", &lo, &hi);
+    if (n == 1) hi = lo;
+    if (n < 1 || lo < 60 || hi > 9000 || lo > hi) args.bad("--size is 60..9000, or a range A-B");
+    c.min_size = lo;
+    c.max_size = hi;
   }
-
-  fbnic::vfio::Options options;
-  options.iommu = c.iommu;
-  options.log = fbnic::tool::warnings_to_stderr(false);
-  fbnic::vfio::Platform platform(options);
-  if (const auto s = platform.open(c.address); !s.ok()) {
-    fbnic::tool::print_failure("fbnic-pktgen", platform, s);
-    return 1;
-  }
-  std::printf("fbnic-pktgen: opened %s (%s, IOMMU group %d)\n", platform.address().c_str(),
-              fbnic::vfio::iommu_mode_name(platform.iommu_mode()), platform.iommu_group());
-  if (c.mode == Mode::kGenerate) {
-    std::printf(
-        "mode gen: %lu-byte frames %02x:%02x:%02x:%02x:%02x:%02x -> "
-        "%02x:%02x:%02x:%02x:%02x:%02x, count %llu, rate %llu pps, %lu queue(s), %lu s\n",
-        c.size, c.src_mac[0], c.src_mac[1], c.src_mac[2], c.src_mac[3], c.src_mac[4], c.src_mac[5],
-        c.dst_mac[0], c.dst_mac[1], c.dst_mac[2], c.dst_mac[3], c.dst_mac[4], c.dst_mac[5], c.count,
-        c.rate, c.queues, c.duration_s);
-  } else {
-    std::printf("mode fwd: %lu queue(s), %s, %lu s\n", c.queues,
-                c.swap_mac ? "swapping MACs" : "frames unchanged", c.duration_s);
-  }
-  switch (c.queues) {
-    case 1: return run<1>(platform, c);
-    case 2: return run<2>(platform, c);
-    case 4: return run<4>(platform, c);
-    case 8: return run<8>(platform, c);
-    default:
-      std::fprintf(stderr, "fbnic-pktgen: --queues is 1, 2, 4 or 8 in this build\n");
-      return 2;
-  }
+  c.loopback = args.flag("--loopback");
+  c.window = static_cast<std::uint32_t>(args.number("--window", 1, 4096, 256));
+  c.run.ports = args.rest();
+  if (c.run.ports.empty()) c.run.ports = tool::find_fbnic_devices("fbnic-pktgen");
+  if (c.run.ports.empty() || c.run.ports.size() > 2)
+    args.bad("name one port, or a Tx and an Rx port");
+  tool::stop_on_signals();
+  return tool::with_queues(c.run.queues, [&](auto q) { return run<decltype(q)::value>(c); });
 }

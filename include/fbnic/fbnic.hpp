@@ -43,6 +43,7 @@
 #include "fbnic/regs/rpc.hpp"
 #include "fbnic/regs/rxb.hpp"
 #include "fbnic/regs/tce.hpp"
+#include "fbnic/ring/buffer_pool.hpp"
 #include "fbnic/ring/desc_ring.hpp"
 #include "fbnic/ring/page_pool.hpp"
 #include "fbnic/ring/policy.hpp"

@@ -62,6 +62,7 @@ struct Rig {
   DeviceConfig config() const {
     DeviceConfig c;
     c.mac = kStation;
+    c.mtu = kMaxMtu;  // frames of every size the device carries
     c.use_firmware = false;
     const auto& caps = model->firmware().config().caps;
     c.link_mode = mac::LinkConfig::from_firmware(caps.link_speed, caps.link_fec);

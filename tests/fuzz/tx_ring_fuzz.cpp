@@ -59,6 +59,7 @@ struct Rig {
   void start() {
     DeviceConfig c;
     c.mac = kStation;
+    c.mtu = kMaxMtu;         // frames of every size the device carries
     c.use_firmware = false;  // the mailbox has mailbox_fuzz
     const auto& caps = model->firmware().config().caps;
     c.link_mode = mac::LinkConfig::from_firmware(caps.link_speed, caps.link_fec);

@@ -29,10 +29,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "fbnic/base/mac_address.hpp"
 #include "fbnic/base/result.hpp"
 #include "fbnic/emu/doorbell.hpp"
 #include "fbnic/emu/mpqemu_transport.hpp"
@@ -41,6 +43,7 @@
 #include "fbnic/emu/qemu_launch.hpp"
 #include "fbnic/emu/vhost_user_transport.hpp"
 #include "fbnic/emu/wire.hpp"
+#include "fbnic/fw/version.hpp"
 #include "fbnic/mock/device.hpp"
 
 namespace {
@@ -81,6 +84,9 @@ constexpr const char* kUsage =
     "                    message and answers nothing), firmware-not-ready (it never raises\n"
     "                    the mailbox interrupt), removed (BAR reads return all ones and\n"
     "                    writes vanish, as after a surprise removal; config space answers)\n"
+    "  --fw-version V    the firmware version every NIC reports, MAJOR.MINOR.PATCH[-BUILD]\n"
+    "                    (running and stored; default 25.5.7-0)\n"
+    "  --bmc MAC         every NIC reports a BMC with this MAC address (default: no BMC)\n"
     "  --tick-us N       advance the model's clock at least every N us (default 200)\n"
     "  --spin-us N       keep polling a front end N us after its last command (default 50;\n"
     "                    qemu: 0)\n"
@@ -107,6 +113,8 @@ struct Options {
   std::string responder_ip;
   std::string pcap;
   std::string log;
+  std::optional<fbnic::fw::Version> fw_version;
+  std::optional<fbnic::MacAddress> bmc;
   std::uint64_t tick_us = 200;
   std::uint64_t spin_us = 50;  // qemu: 0 unless given
   std::uint64_t doorbell_vectors = 4;
@@ -124,6 +132,39 @@ bool parse_u64(std::string_view s, int base, std::uint64_t& out) {
   if (base == 16 && (s.starts_with("0x") || s.starts_with("0X"))) s.remove_prefix(2);
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
   return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
+
+// "25.5.7" or "25.5.7-3": one byte each.
+bool parse_version(std::string_view s, fbnic::fw::Version& out) {
+  std::uint64_t part[4] = {0, 0, 0, 0};
+  const std::size_t dash = s.find('-');
+  if (dash != std::string_view::npos) {
+    if (!parse_u64(s.substr(dash + 1), 10, part[3])) return false;
+    s = s.substr(0, dash);
+  }
+  for (int i = 0; i < 3; ++i) {
+    const std::size_t dot = i < 2 ? s.find('.') : s.size();
+    if (dot == std::string_view::npos || !parse_u64(s.substr(0, dot), 10, part[i])) return false;
+    s = i < 2 ? s.substr(dot + 1) : std::string_view{};
+  }
+  for (const std::uint64_t p : part) {
+    if (p > 255) return false;
+  }
+  out = fbnic::fw::Version::make(
+      static_cast<std::uint8_t>(part[0]), static_cast<std::uint8_t>(part[1]),
+      static_cast<std::uint8_t>(part[2]), static_cast<std::uint8_t>(part[3]));
+  return true;
+}
+
+bool parse_mac(std::string_view s, fbnic::MacAddress& out) {
+  if (s.size() != 17) return false;
+  for (std::size_t i = 0; i < 6; ++i) {
+    if (i < 5 && s[i * 3 + 2] != ':') return false;
+    std::uint64_t b = 0;
+    if (!parse_u64(s.substr(i * 3, 2), 16, b)) return false;
+    out.bytes[i] = static_cast<std::uint8_t>(b);
+  }
+  return true;
 }
 
 Status bad(const std::string& why) {
@@ -179,6 +220,18 @@ Result<Options> parse(int argc, char** argv) {
       }
     } else if (a == "--pcap" && has_value) {
       o.pcap = value();
+    } else if (a == "--fw-version" && has_value) {
+      fbnic::fw::Version v;
+      if (!parse_version(value(), v)) {
+        return bad("--fw-version takes MAJOR.MINOR.PATCH[-BUILD], each 0 to 255");
+      }
+      o.fw_version = v;
+    } else if (a == "--bmc" && has_value) {
+      fbnic::MacAddress m;
+      if (!parse_mac(value(), m) || !m.is_valid_unicast()) {
+        return bad("--bmc takes a unicast MAC address, aa:bb:cc:dd:ee:ff");
+      }
+      o.bmc = m;
     } else if (a == "--log" && has_value && o.qemu) {
       o.log = value();
     } else if (a == "--tick-us" && has_value) {
@@ -339,6 +392,13 @@ class Emulator {
     s.nic->model().firmware().misbehave().silent = o_.firmware_silent;
     s.nic->model().firmware().misbehave().not_ready = o_.firmware_not_ready;
     s.nic->model().set_removed(o_.removed);
+    auto& caps = s.nic->model().firmware().config().caps;
+    if (o_.fw_version) caps.version = caps.stored_version = o_.fw_version->raw;
+    if (o_.bmc) {
+      caps.bmc_present = true;
+      caps.bmc_macs = {};
+      caps.bmc_macs.push(*o_.bmc);
+    }
     if (o_.qemu) {
       s.mp = std::make_unique<fbnic::emu::MpqemuTransport>(*s.nic, s.nic->name());
       s.mp->set_verbose(o_.verbose);

@@ -136,6 +136,29 @@ Result<std::uint32_t> Platform::wait_any_irq(std::uint64_t timeout_us) {
   }
 }
 
+// vfio-pci signals the request eventfd when the kernel wants the device back (an unbind);
+// without one registered the unbind just waits for close().
+void Platform::enable_request_irq() {
+  if (irqs_.size() <= VFIO_PCI_REQ_IRQ_INDEX || irqs_[VFIO_PCI_REQ_IRQ_INDEX].count == 0) return;
+  const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return;
+  if (set_irqs(device_fd_, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+               VFIO_PCI_REQ_IRQ_INDEX, 0, 1, {fd}) != 0) {
+    log(LogLevel::kWarning, "vfio: no request eventfd: an unbind will simply wait for close()");
+    ::close(fd);
+    return;
+  }
+  request_fd_ = fd;
+}
+
+void Platform::disable_request_irq() {
+  if (request_fd_ < 0) return;
+  set_irqs(device_fd_, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_REQ_IRQ_INDEX,
+           0, 0, {});
+  ::close(request_fd_);
+  request_fd_ = -1;
+}
+
 Status Platform::unmask_intx() {
   if (!is_open())
     return fail(Problem::kNotOpen, Error::kFailedPrecondition, "unmask_intx: not open");

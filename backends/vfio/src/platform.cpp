@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/vfio.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -16,7 +17,7 @@
 #include <utility>
 
 #include "fbnic/vfio/pci.hpp"
-#include "iommufd_abi.hpp"
+#include "report.hpp"
 #include "sys.hpp"
 
 namespace fbnic::vfio {
@@ -32,11 +33,9 @@ using detail::read_line;
 constexpr const char* kSysPci = "/sys/bus/pci/devices/";
 constexpr const char* kIommuGroups = "/sys/kernel/iommu_groups/";
 
-int open_node(const std::string& path) { return ::open(path.c_str(), O_RDWR | O_CLOEXEC); }
-
 std::string join(const std::vector<std::string>& items, const char* sep = ", ") {
   std::string out;
-  for (const std::string& s : items) out += (out.empty() ? "" : sep) + s;
+  for (const std::string& x : items) out += (out.empty() ? "" : sep) + x;
   return out;
 }
 
@@ -44,79 +43,41 @@ bool noiommu_enabled() {
   return read_line("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode").value_or("") == "Y";
 }
 
-// Reads a VFIO info struct whose kernel-side size may exceed ours (capability chains
-// follow it): ask once, grow to the argsz the kernel wants, ask again.
-template <class Info>
-std::vector<std::uint64_t> query_info(int fd, unsigned long request, Info first, int& err) {
-  std::vector<std::uint64_t> buf((sizeof(Info) + 7) / 8);
-  std::memcpy(buf.data(), &first, sizeof(Info));
-  reinterpret_cast<Info*>(buf.data())->argsz = sizeof(Info);
-  err = 0;
-  if (::ioctl(fd, request, buf.data()) != 0) {
-    err = errno;
-    return {};
-  }
-  const std::uint32_t want = reinterpret_cast<Info*>(buf.data())->argsz;
-  if (want > sizeof(Info)) {
-    buf.assign((want + 7) / 8, 0);
-    std::memcpy(buf.data(), &first, sizeof(Info));
-    reinterpret_cast<Info*>(buf.data())->argsz = want;
-    if (::ioctl(fd, request, buf.data()) != 0) {
-      err = errno;
-      return {};
-    }
-  }
-  return buf;
-}
-
-// Walks a VFIO capability chain (offsets from the start of the info buffer).
-template <class Fn>
-void for_each_cap(const std::vector<std::uint64_t>& buf, std::uint32_t first, Fn&& fn) {
-  const auto* base = reinterpret_cast<const std::uint8_t*>(buf.data());
-  const std::size_t bytes = buf.size() * 8;
-  std::uint32_t at = first;
-  for (int guard = 0; at != 0 && guard < 64; ++guard) {
-    if (at + sizeof(vfio_info_cap_header) > bytes) return;
-    const auto* header = reinterpret_cast<const vfio_info_cap_header*>(base + at);
-    fn(*header, base + at, bytes - at);
-    at = header->next;
-  }
-}
+// Configuration space: standard capabilities, PCIe extended capabilities, and where the
+// emulator's vendor-specific capability keeps its copy of the serial number.
+constexpr std::uint32_t kPciStatus = 0x06;
+constexpr std::uint32_t kPciStatusCapList = 0x10;
+constexpr std::uint32_t kPciCapPointer = 0x34;
+constexpr std::uint8_t kCapVendor = 0x09;
+constexpr std::uint8_t kCapExpress = 0x10;
+constexpr std::uint32_t kExtCapDsn = 0x0003;
+constexpr std::uint32_t kEmulatorSignature = 0xFB1C;  // [15:0] of the capability's second word
+constexpr std::uint32_t kEmulatorDsn = 0x70;          // from the capability's start
 
 }  // namespace
 
-Platform::Platform(Options options) : options_(std::move(options)) {
-  const long page = ::sysconf(_SC_PAGESIZE);
-  page_size_ = page > 0 ? static_cast<std::size_t>(page) : 4096;
+Platform::Platform(Options options)
+    : options_(std::move(options)), container_(std::make_shared<Container>(options_)) {}
+
+Platform::Platform(std::shared_ptr<Container> container, Options options)
+    : options_(std::move(options)), container_(std::move(container)) {
+  if (!container_) container_ = std::make_shared<Container>(options_);
 }
 
 Platform::~Platform() { close(); }
 
-void Platform::clear_error() {
-  problem_ = Problem::kNone;
-  error_.clear();
+void Platform::clear_error() { failure_ = Failure{}; }
+
+detail::Reporter Platform::reporter() {
+  return detail::Reporter(failure_, options_,
+                          address_.empty() ? std::string("vfio") : "vfio " + address_);
 }
 
 Status Platform::fail(Problem problem, Status status, const std::string& what, std::string fix) {
-  problem_ = problem;
-  error_ = "vfio";
-  if (!address_.empty()) error_ += " " + address_;
-  error_ += ": " + what;
-  log(LogLevel::kError, error_.c_str());
-  while (!fix.empty() && fix.back() == '\n') fix.pop_back();
-  if (!fix.empty()) error_ += "\nfix: " + fix;
-  return status;
+  return reporter().fail(problem, status, what, std::move(fix));
 }
 
-Status Platform::fail_errno(const char* call, int err) {
-  std::string what = std::string(call) + " failed: " + errno_text(err);
-  if (err == EPERM || err == EACCES) {
-    return fail(Problem::kNoPermission, Error::kPermissionDenied, what,
-                "the kernel refused the call to this process: run as root, or check that it "
-                "may use this device (/dev/vfio permissions, capabilities)");
-  }
-  return fail(Problem::kSystemError, Error::kNotSupported, what);
-}
+Status Platform::fail_errno(const char* call, int err) { return reporter().fail_errno(call, err); }
 
 // --- open ---
 
@@ -129,8 +90,10 @@ Status Platform::open(std::string_view address) {
   clear_error();
   auto normalized = normalize_pci_address(address);
   if (!normalized.ok()) {
-    return fail(Problem::kBadAddress, Error::kInvalidArgument,
-                "'" + std::string(address) + "' is not a PCI address",
+    // (Built with append: GCC 12 at -O3 misreads "'" + std::string as an overlapping copy.)
+    std::string what(1, '\'');
+    what.append(address).append("' is not a PCI address");
+    return fail(Problem::kBadAddress, Error::kInvalidArgument, what,
                 "give it as DDDD:BB:DD.F (domain:bus:device.function in hex), e.g. "
                 "0000:01:00.0; `lspci -D` lists the devices");
   }
@@ -139,58 +102,43 @@ Status Platform::open(std::string_view address) {
   std::string driver;
   bool noiommu_group = false;
   Status s = diagnose_device(driver, group_, noiommu_group);
-
   if (s.ok()) {
-    IommuMode mode = options_.iommu;
-    if (mode == IommuMode::kAuto) {
-      if (noiommu_group) {
-        mode = IommuMode::kNoIommu;
-      } else if (exists("/dev/vfio/vfio")) {
-        mode = IommuMode::kType1;
-      } else if (exists("/dev/iommu")) {
-        mode = IommuMode::kIommufd;
-      } else {
-        s = fail(Problem::kVfioMissing, Error::kNotSupported,
-                 "neither /dev/vfio/vfio nor /dev/iommu exists",
-                 "load the VFIO modules as root: modprobe vfio-pci (and modprobe iommufd on "
-                 "kernels without the legacy container)");
-      }
-    } else if (mode == IommuMode::kNoIommu && !noiommu_group) {
-      s = fail(Problem::kInvalidArgument, Error::kInvalidArgument,
-               "no-IOMMU mode asked for, but IOMMU group " + std::to_string(group_) +
-                   " is a real IOMMU group",
-               "open it with IommuMode::kType1 or kAuto: the IOMMU protects memory");
-    } else if (noiommu_group && mode != IommuMode::kNoIommu) {
-      s = fail(Problem::kNoIommu, Error::kNotSupported,
-               "the device is in a no-IOMMU group (vfio's unsafe mode): there is no IOMMU to "
-               "program",
-               "open it with IommuMode::kNoIommu (root only), or enable the IOMMU (intel_iommu=on "
-               "or amd_iommu=on on the kernel command line) and drop "
-               "vfio.enable_unsafe_noiommu_mode");
+    detail::Reporter r = reporter();
+    Result<int> fd = container_->attach(r, address_, group_, noiommu_group);
+    s = fd.status();
+    if (fd.ok()) {
+      device_fd_ = *fd;
+      attached_ = true;
     }
-    mode_ = mode;
   }
-  if (s.ok()) s = mode_ == IommuMode::kIommufd ? open_iommufd() : open_container(noiommu_group);
   if (s.ok()) s = open_device_info();
   if (s.ok()) s = map_regions();
+  if (s.ok()) {
+    // fbnic-emu marks itself with its vendor-specific capability; without a PCI Express
+    // capability it sits behind QEMU's proxy, whose DMA does not go through the IOMMU.
+    bypasses_iommu_ = find_emulator_capability() != 0 && find_capability(kCapExpress) == 0;
+    detail::Reporter r = reporter();
+    s = container_->settle_iova_mode(r, bypasses_iommu_);
+  }
+  if (s.ok()) enable_request_irq();
   if (s.ok() && options_.enable_bus_master) s = enable_bus_master(true);
   if (s.ok() && options_.reset_on_open && reset_supported()) s = reset();
   if (!s.ok()) {
     // close() must not erase why the open failed.
-    const Problem problem = problem_;
-    std::string error = std::move(error_);
+    Failure why = std::move(failure_);
     close();
-    problem_ = problem;
-    error_ = std::move(error);
+    failure_ = std::move(why);
     return s;
   }
-  if (mode_ == IommuMode::kNoIommu) {
+  const IommuMode mode = iommu_mode();
+  if (mode == IommuMode::kNoIommu) {
     log(LogLevel::kWarning,
         "vfio: no-IOMMU mode: the device reaches all memory and sees physical addresses");
   }
   LogLine line;
-  line << "vfio " << address_.c_str() << ": open, " << iommu_mode_name(mode_) << ", group "
-       << group_ << ", " << region_count() << " regions";
+  line << "vfio " << address_.c_str() << ": open, " << iommu_mode_name(mode) << ", IOVA "
+       << iova_mode_name(iova_mode()) << ", group " << group_ << ", " << region_count()
+       << " regions";
   log(LogLevel::kInfo, line.c_str());
   return ok_status();
 }
@@ -250,266 +198,6 @@ Status Platform::diagnose_device(std::string& driver, int& group, bool& noiommu_
   return ok_status();
 }
 
-Status Platform::explain_permission(const std::string& node, int err) {
-  struct stat st {};
-  std::string what = "cannot open " + node + " (" + errno_text(err) + ")";
-  if (::stat(node.c_str(), &st) == 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    what += ": it belongs to uid " + std::to_string(st.st_uid) + " gid " +
-            std::to_string(st.st_gid) + " with mode " + mode + ", this process is uid " +
-            std::to_string(::geteuid());
-  }
-  std::string fix;
-  if (node.find("noiommu") != std::string::npos) {
-    fix = "no-IOMMU groups need CAP_SYS_RAWIO: run as root";
-  } else {
-    fix = "run as root, or give your user the node: `chown $USER " + node +
-          "` (lasts until the device is rebound), or for good a udev rule such as "
-          "/etc/udev/rules.d/90-vfio.rules: SUBSYSTEM==\"vfio\", GROUP=\"vfio\", MODE=\"0660\" "
-          "and membership in group vfio. A non-root user also needs a locked-memory limit "
-          "(ulimit -l, /etc/security/limits.conf) as large as the DMA memory it maps";
-  }
-  return fail(Problem::kNoPermission, Error::kPermissionDenied, what, fix);
-}
-
-Status Platform::explain_not_viable() {
-  const std::string dir = std::string(kIommuGroups) + std::to_string(group_) + "/devices";
-  std::vector<std::string> blockers;
-  std::string commands;
-  for (const std::string& other : list_dir(dir)) {
-    if (other == address_) continue;
-    const std::string drv = pci_driver(other);
-    const bool bridge =
-        read_line(std::string(kSysPci) + other + "/class").value_or("").rfind("0x0604", 0) == 0;
-    if (drv.empty() || drv == "vfio-pci" || drv == "pci-stub" || bridge) continue;
-    std::string blocker = other;
-    blocker.append(" (bound to ").append(drv).append(")");
-    blockers.push_back(std::move(blocker));
-    commands += vfio_bind_commands(other);
-  }
-  std::string what = "IOMMU group " + std::to_string(group_) + " is not viable: ";
-  what += blockers.empty() ? "another device of the group is bound to a host driver"
-                           : "it also holds " + join(blockers);
-  std::string fix = "VFIO hands out whole IOMMU groups: bind every device of group " +
-                    std::to_string(group_) + " to vfio-pci (or unbind it) first";
-  if (!commands.empty()) fix += ", as root:\n" + commands;
-  fix += "\n  or move the card to a slot whose group holds only it (ls " + dir + ")";
-  return fail(Problem::kGroupNotViable, Error::kFailedPrecondition, what, fix);
-}
-
-Status Platform::open_container(bool noiommu) {
-  container_fd_ = open_node("/dev/vfio/vfio");
-  if (container_fd_ < 0) {
-    const int err = errno;
-    if (err == EACCES || err == EPERM) return explain_permission("/dev/vfio/vfio", err);
-    return fail(Problem::kVfioMissing, Error::kNotSupported,
-                "cannot open /dev/vfio/vfio (" + errno_text(err) + ")",
-                "load VFIO as root: modprobe vfio-pci; kernels built without the legacy "
-                "container need IommuMode::kIommufd");
-  }
-  if (::ioctl(container_fd_, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
-    return fail(Problem::kSystemError, Error::kNotSupported, "unknown VFIO API version");
-  }
-  unsigned long type = 0;
-  if (noiommu) {
-    if (::ioctl(container_fd_, VFIO_CHECK_EXTENSION, VFIO_NOIOMMU_IOMMU) > 0) {
-      type = VFIO_NOIOMMU_IOMMU;
-    }
-  } else if (::ioctl(container_fd_, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0) {
-    type = VFIO_TYPE1v2_IOMMU;
-  } else if (::ioctl(container_fd_, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) > 0) {
-    type = VFIO_TYPE1_IOMMU;
-  }
-  if (type == 0) {
-    return fail(
-        Problem::kVfioMissing, Error::kNotSupported,
-        noiommu ? "the VFIO container offers no no-IOMMU backend"
-                : "the VFIO container offers no type1 IOMMU backend",
-        noiommu ? "load vfio with enable_unsafe_noiommu_mode=1" : "modprobe vfio_iommu_type1");
-  }
-
-  const std::string node =
-      "/dev/vfio/" + std::string(noiommu ? "noiommu-" : "") + std::to_string(group_);
-  group_fd_ = open_node(node);
-  if (group_fd_ < 0) {
-    const int err = errno;
-    if (err == EACCES || err == EPERM) return explain_permission(node, err);
-    if (err == EBUSY) {
-      return fail(Problem::kBusy, Error::kBusy,
-                  "IOMMU group " + std::to_string(group_) +
-                      " is already open (by another process, or another Platform here)",
-                  "close the other user first; `fuser -v " + node +
-                      "` names it (a VM that was given the device keeps it open)");
-    }
-    return fail(Problem::kVfioMissing, Error::kNotSupported,
-                "cannot open " + node + " (" + errno_text(err) + ")",
-                "vfio-pci has the device, so the node should exist: is devtmpfs mounted on /dev "
-                "and udev running?");
-  }
-  vfio_group_status status{};
-  status.argsz = sizeof(status);
-  if (::ioctl(group_fd_, VFIO_GROUP_GET_STATUS, &status) != 0) {
-    return fail_errno("VFIO_GROUP_GET_STATUS", errno);
-  }
-  if ((status.flags & VFIO_GROUP_FLAGS_VIABLE) == 0) return explain_not_viable();
-  if (::ioctl(group_fd_, VFIO_GROUP_SET_CONTAINER, &container_fd_) != 0) {
-    return fail_errno("VFIO_GROUP_SET_CONTAINER", errno);
-  }
-  if (::ioctl(container_fd_, VFIO_SET_IOMMU, type) != 0) {
-    const int err = errno;
-    if (err == EPERM && noiommu) {
-      return fail(Problem::kNoPermission, Error::kPermissionDenied,
-                  "no-IOMMU mode refused (" + errno_text(err) + ")",
-                  "no-IOMMU mode needs CAP_SYS_RAWIO: run as root");
-    }
-    if (err == EPERM) {
-      return fail(
-          Problem::kNoInterruptRemapping, Error::kNotSupported,
-          "the IOMMU cannot remap interrupts, so vfio_iommu_type1 refuses it (VFIO_SET_IOMMU: " +
-              errno_text(err) + ")",
-          "enable interrupt remapping (VT-d/AMD-Vi with interrupt remapping in the firmware "
-          "setup; do not boot with intremap=off or nointremap), or accept that a device could "
-          "forge interrupts: as root, echo 1 > "
-          "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts (or boot with "
-          "vfio_iommu_type1.allow_unsafe_interrupts=1)");
-    }
-    return fail_errno("VFIO_SET_IOMMU", err);
-  }
-  if (!noiommu) FBNIC_TRY(setup_iova_windows_type1());
-
-  device_fd_ = ::ioctl(group_fd_, VFIO_GROUP_GET_DEVICE_FD, address_.c_str());
-  if (device_fd_ < 0) {
-    const int err = errno;
-    device_fd_ = -1;
-    if (err == EBUSY) {
-      return fail(Problem::kBusy, Error::kBusy, "the device is already open",
-                  "close the other user");
-    }
-    return fail_errno("VFIO_GROUP_GET_DEVICE_FD", err);
-  }
-  return ok_status();
-}
-
-Status Platform::setup_iova_windows_type1() {
-  int err = 0;
-  vfio_iommu_type1_info first{};
-  const auto buf = query_info(container_fd_, VFIO_IOMMU_GET_INFO, first, err);
-  if (buf.empty()) return fail_errno("VFIO_IOMMU_GET_INFO", err);
-  const auto* info = reinterpret_cast<const vfio_iommu_type1_info*>(buf.data());
-  iova_page_ = page_size_;
-  if ((info->flags & VFIO_IOMMU_INFO_PGSIZES) != 0 && info->iova_pgsizes != 0) {
-    const std::uint64_t smallest = info->iova_pgsizes & (~info->iova_pgsizes + 1);
-    if (smallest > iova_page_) iova_page_ = static_cast<std::size_t>(smallest);
-  }
-  std::vector<IovaRange> kernel;
-  if ((info->flags & VFIO_IOMMU_INFO_CAPS) != 0) {
-    for_each_cap(buf, info->cap_offset,
-                 [&](const vfio_info_cap_header& h, const std::uint8_t* at, std::size_t room) {
-                   if (h.id != VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) return;
-                   const auto* cap =
-                       reinterpret_cast<const vfio_iommu_type1_info_cap_iova_range*>(at);
-                   for (std::uint32_t i = 0; i < cap->nr_iovas; ++i) {
-                     if (sizeof(*cap) + (i + 1) * sizeof(vfio_iova_range) > room) break;
-                     kernel.push_back({cap->iova_ranges[i].start, cap->iova_ranges[i].end});
-                   }
-                 });
-  }
-  if (kernel.empty()) kernel.push_back({0, ~std::uint64_t{0}});
-  return set_iova_windows(kernel);
-}
-
-Status Platform::set_iova_windows(const std::vector<IovaRange>& kernel) {
-  std::vector<IovaRange> windows;
-  for (const IovaRange& r : kernel) {
-    const std::uint64_t first = r.first > options_.iova_base ? r.first : options_.iova_base;
-    const std::uint64_t last = r.last < options_.iova_limit ? r.last : options_.iova_limit;
-    if (first <= last) windows.push_back({first, last});
-  }
-  if (windows.empty()) {
-    return fail(Problem::kInvalidArgument, Error::kInvalidArgument,
-                "no IOVA is usable inside Options::iova_base.." + hex(options_.iova_limit),
-                "widen Options::iova_base/iova_limit");
-  }
-  iova_.reset(std::move(windows));
-  return ok_status();
-}
-
-Status Platform::open_iommufd() {
-  const std::string vdir = std::string(kSysPci) + address_ + "/vfio-dev";
-  const auto names = list_dir(vdir);
-  if (names.empty()) {
-    return fail(Problem::kNoIommufd, Error::kNotSupported,
-                "vfio-pci gives the device no cdev (" + vdir + " is missing)",
-                "the iommufd path needs Linux 6.6+ built with CONFIG_IOMMUFD and "
-                "CONFIG_VFIO_DEVICE_CDEV (Debian's kernels lack them): open with "
-                "IommuMode::kType1");
-  }
-  iommufd_ = open_node("/dev/iommu");
-  if (iommufd_ < 0) {
-    const int err = errno;
-    if (err == EACCES || err == EPERM) return explain_permission("/dev/iommu", err);
-    return fail(Problem::kNoIommufd, Error::kNotSupported,
-                "cannot open /dev/iommu (" + errno_text(err) + ")",
-                "modprobe iommufd (Linux 6.2+ with CONFIG_IOMMUFD), or open with "
-                "IommuMode::kType1");
-  }
-  const std::string node = "/dev/vfio/devices/" + names.front();
-  device_fd_ = open_node(node);
-  if (device_fd_ < 0) {
-    const int err = errno;
-    if (err == EACCES || err == EPERM) return explain_permission(node, err);
-    if (err == EBUSY) {
-      return fail(Problem::kBusy, Error::kBusy, node + " is already open",
-                  "close the other user first; `fuser -v " + node + "` names it");
-    }
-    return fail_errno(("open " + node).c_str(), err);
-  }
-  abi::DeviceBindIommufd bind{sizeof(bind), 0, iommufd_, 0};
-  if (::ioctl(device_fd_, abi::kVfioDeviceBindIommufd, &bind) != 0) {
-    return fail_errno("VFIO_DEVICE_BIND_IOMMUFD", errno);
-  }
-  abi::IoasAlloc alloc{sizeof(alloc), 0, 0};
-  if (::ioctl(iommufd_, abi::kIommuIoasAlloc, &alloc) != 0) {
-    return fail_errno("IOMMU_IOAS_ALLOC", errno);
-  }
-  ioas_id_ = alloc.out_ioas_id;
-  abi::DeviceAttachIommufdPt attach{sizeof(attach), 0, ioas_id_};
-  if (::ioctl(device_fd_, abi::kVfioDeviceAttachIommufdPt, &attach) != 0) {
-    const int err = errno;
-    if (err == EPERM) {
-      return fail(Problem::kNoInterruptRemapping, Error::kNotSupported,
-                  "iommufd refuses an IOMMU without interrupt remapping "
-                  "(VFIO_DEVICE_ATTACH_IOMMUFD_PT: " +
-                      errno_text(err) + ")",
-                  "enable interrupt remapping in the firmware setup, or as root: echo 1 > "
-                  "/sys/module/iommufd/parameters/allow_unsafe_interrupts");
-    }
-    return fail_errno("VFIO_DEVICE_ATTACH_IOMMUFD_PT", err);
-  }
-
-  abi::IoasIovaRanges ranges{sizeof(ranges), ioas_id_, 0, 0, 0, 0};
-  std::vector<abi::IovaRange> got;
-  if (::ioctl(iommufd_, abi::kIommuIoasIovaRanges, &ranges) != 0 && errno != EMSGSIZE) {
-    return fail_errno("IOMMU_IOAS_IOVA_RANGES", errno);
-  }
-  got.resize(ranges.num_iovas);
-  ranges.allowed_iovas = reinterpret_cast<std::uintptr_t>(got.data());
-  if (!got.empty() && ::ioctl(iommufd_, abi::kIommuIoasIovaRanges, &ranges) != 0) {
-    return fail_errno("IOMMU_IOAS_IOVA_RANGES", errno);
-  }
-  iova_page_ = page_size_;
-  if (ranges.out_iova_alignment > iova_page_) {
-    iova_page_ = static_cast<std::size_t>(ranges.out_iova_alignment);
-  }
-  std::vector<IovaRange> kernel;
-  for (std::size_t i = 0; i < got.size() && i < ranges.num_iovas; ++i) {
-    kernel.push_back({got[i].start, got[i].last});
-  }
-  if (kernel.empty()) kernel.push_back({0, ~std::uint64_t{0}});
-  return set_iova_windows(kernel);
-}
-
 Status Platform::open_device_info() {
   vfio_device_info info{};
   info.argsz = sizeof(info);
@@ -525,7 +213,7 @@ Status Platform::open_device_info() {
     vfio_region_info first{};
     first.index = i;
     int err = 0;
-    const auto buf = query_info(device_fd_, VFIO_DEVICE_GET_REGION_INFO, first, err);
+    const auto buf = detail::query_info(device_fd_, VFIO_DEVICE_GET_REGION_INFO, first, err);
     Region& region = regions_[i];
     region.info.index = i;
     if (buf.empty()) continue;  // e.g. the VGA region of a non-VGA device
@@ -534,16 +222,16 @@ Status Platform::open_device_info() {
     region.info.offset = r->offset;
     region.info.flags = r->flags;
     if ((r->flags & VFIO_REGION_INFO_FLAG_CAPS) != 0) {
-      for_each_cap(buf, r->cap_offset,
-                   [&](const vfio_info_cap_header& h, const std::uint8_t* at, std::size_t room) {
-                     if (h.id != VFIO_REGION_INFO_CAP_SPARSE_MMAP) return;
-                     const auto* cap =
-                         reinterpret_cast<const vfio_region_info_cap_sparse_mmap*>(at);
-                     for (std::uint32_t a = 0; a < cap->nr_areas; ++a) {
-                       if (sizeof(*cap) + (a + 1) * sizeof(cap->areas[0]) > room) break;
-                       region.areas.push_back({cap->areas[a].offset, cap->areas[a].size, nullptr});
-                     }
-                   });
+      detail::for_each_cap(
+          buf, r->cap_offset,
+          [&](const vfio_info_cap_header& h, const std::uint8_t* at, std::size_t room) {
+            if (h.id != VFIO_REGION_INFO_CAP_SPARSE_MMAP) return;
+            const auto* cap = reinterpret_cast<const vfio_region_info_cap_sparse_mmap*>(at);
+            for (std::uint32_t a = 0; a < cap->nr_areas; ++a) {
+              if (sizeof(*cap) + (a + 1) * sizeof(cap->areas[0]) > room) break;
+              region.areas.push_back({cap->areas[a].offset, cap->areas[a].size, nullptr});
+            }
+          });
     }
   }
   if (info.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
@@ -611,15 +299,11 @@ Status Platform::map_regions() {
 void Platform::close() {
   if (device_fd_ >= 0) {
     disable_irqs().ignore();
-    // Stop the device's DMA before its memory goes away.
+    disable_request_irq();
+    // Stop the device's DMA before its memory can go away.
     if (config_size_ != 0) enable_bus_master(false).ignore();
   }
-  for (auto& [cookie, mapping] : dma_) {
-    unmap_for_device(mapping);
-    release_mapping(mapping);
-  }
-  dma_.clear();
-  iova_.reset({});
+  removal_requested_ = false;
   for (Region& region : regions_) {
     for (MappedArea& area : region.areas) {
       if (area.cpu != nullptr) ::munmap(area.cpu, area.size);
@@ -629,16 +313,16 @@ void Platform::close() {
   irqs_.clear();
   bars_[0] = BarView{};
   bars_[1] = BarView{};
-  for (int* fd : {&device_fd_, &iommufd_, &group_fd_, &container_fd_}) {
-    if (*fd >= 0) ::close(*fd);
-    *fd = -1;
-  }
-  ioas_id_ = 0;
+  if (device_fd_ >= 0) ::close(device_fd_);
+  device_fd_ = -1;
+  // The Container's last device takes every DMA mapping with it.
+  if (attached_) container_->detach(address_, group_);
+  attached_ = false;
+  bypasses_iommu_ = false;
   device_flags_ = 0;
   config_offset_ = 0;
   config_size_ = 0;
   group_ = -1;
-  mode_ = IommuMode::kAuto;
   address_.clear();
 }
 
@@ -778,12 +462,116 @@ void Platform::delay_us(std::uint32_t us) {
   }
 }
 
-void Platform::log(LogLevel level, const char* line) {
-  if (options_.log) {
-    options_.log(level, line);
-  } else if (level <= options_.log_level) {
-    std::fprintf(stderr, "[%s] %s\n", level_name(level), line);
+void Platform::log(LogLevel level, const char* line) { detail::log_line(options_, level, line); }
+
+// --- DMA: the Container's ---
+
+Result<DmaBuffer> Platform::dma_alloc(std::size_t size, std::size_t align, DmaMemory memory) {
+  detail::Reporter r = reporter();
+  return container_->dma_alloc(r, size, align, memory);
+}
+
+Result<DmaBuffer> Platform::dma_map(void* cpu, std::size_t size) {
+  detail::Reporter r = reporter();
+  return container_->dma_map(r, cpu, size);
+}
+
+Status Platform::dma_unmap(const DmaBuffer& buffer) {
+  detail::Reporter r = reporter();
+  return container_->dma_unmap(r, buffer);
+}
+
+void Platform::dma_free(const DmaBuffer& buffer) {
+  if (!buffer.valid()) return;
+  dma_unmap(buffer).ignore();  // a bad buffer is logged by the reporter
+}
+
+int Platform::dma_memfd(const DmaBuffer& buffer) const { return container_->dma_memfd(buffer); }
+
+DmaMemory Platform::dma_memory_of(const DmaBuffer& buffer) const {
+  return container_->dma_memory_of(buffer);
+}
+
+// --- identity and presence ---
+
+std::uint32_t Platform::find_capability(std::uint8_t id) {
+  if ((config_read(kPciStatus, 2).value_or(0) & kPciStatusCapList) == 0) return 0;
+  std::uint32_t at = config_read(kPciCapPointer, 1).value_or(0) & 0xFCu;
+  for (int guard = 0; guard < 48 && at >= 0x40 && at < 0x100; ++guard) {
+    const std::uint32_t header = config_read(at, 2).value_or(0xFFFF);
+    if (header == 0xFFFF) return 0;
+    if ((header & 0xFFu) == id) return at;
+    at = (header >> 8) & 0xFCu;
   }
+  return 0;
+}
+
+std::uint32_t Platform::find_emulator_capability() {
+  if ((config_read(kPciStatus, 2).value_or(0) & kPciStatusCapList) == 0) return 0;
+  std::uint32_t at = config_read(kPciCapPointer, 1).value_or(0) & 0xFCu;
+  for (int guard = 0; guard < 48 && at >= 0x40 && at < 0x100; ++guard) {
+    const std::uint32_t header = config_read(at, 2).value_or(0xFFFF);
+    if (header == 0xFFFF) return 0;
+    if ((header & 0xFFu) == kCapVendor &&
+        (config_read(at + 4, 4).value_or(0) & 0xFFFFu) == kEmulatorSignature) {
+      return at;
+    }
+    at = (header >> 8) & 0xFCu;
+  }
+  return 0;
+}
+
+Result<std::uint64_t> Platform::serial_number() {
+  if (!is_open()) {
+    return fail(Problem::kNotOpen, Error::kFailedPrecondition, "serial_number: not open");
+  }
+  // The PCIe extended capability list, from 0x100: ID [15:0], next [31:20].
+  for (std::uint32_t at = 0x100, guard = 0; guard < 64 && at >= 0x100 && at + 12 <= config_size_;
+       ++guard) {
+    const auto header = config_read(at, 4);
+    if (!header.ok() || *header == 0 || *header == 0xFFFF'FFFFu) break;
+    if ((*header & 0xFFFFu) == kExtCapDsn) {
+      FBNIC_TRY_ASSIGN(const std::uint32_t lo, config_read(at + 4, 4));
+      FBNIC_TRY_ASSIGN(const std::uint32_t hi, config_read(at + 8, 4));
+      return (std::uint64_t{hi} << 32) | lo;
+    }
+    at = *header >> 20;
+  }
+  if (const std::uint32_t cap = find_emulator_capability(); cap != 0) {
+    FBNIC_TRY_ASSIGN(const std::uint32_t lo, config_read(cap + kEmulatorDsn, 4));
+    FBNIC_TRY_ASSIGN(const std::uint32_t hi, config_read(cap + kEmulatorDsn + 4, 4));
+    return (std::uint64_t{hi} << 32) | lo;
+  }
+  return fail(Problem::kNotSupported, Error::kNotFound,
+              "the device has no Device Serial Number capability in its configuration space");
+}
+
+bool Platform::removal_requested() {
+  if (removal_requested_ || request_fd_ < 0) return removal_requested_;
+  std::uint64_t count = 0;
+  if (::read(request_fd_, &count, sizeof(count)) == sizeof(count) && count != 0) {
+    removal_requested_ = true;
+  }
+  return removal_requested_;
+}
+
+Status Platform::check_present() {
+  if (!is_open()) return fail(Problem::kNotOpen, Error::kFailedPrecondition, "not open");
+  if (removal_requested()) {
+    return fail(Problem::kDeviceRemoved, Error::kDeviceRemoved,
+                "the kernel asked for the device back (an unbind from vfio-pci, or a hot "
+                "unplug): vfio-pci waits until this process lets go of it",
+                "stop using it: Device::close(), then Platform::close()");
+  }
+  const auto id = config_read(kPciVendorId, 2);
+  if (!id.ok() || *id == 0xFFFF) {
+    return fail(Problem::kDeviceRemoved, Error::kDeviceRemoved,
+                "the device no longer answers: its configuration space reads all ones "
+                "(surprise removal, a dead link, or the emulator behind it has ended)",
+                "close it (Device::close(), then Platform::close()) and open it again once it "
+                "is back");
+  }
+  return ok_status();
 }
 
 }  // namespace fbnic::vfio

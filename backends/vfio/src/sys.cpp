@@ -1,6 +1,7 @@
 #include "sys.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,6 +76,37 @@ std::uint64_t meminfo(const char* field) {
     return line.find("kB") != std::string::npos ? value * 1024 : value;
   }
   return 0;
+}
+
+Result<std::uint64_t> physical_address(const void* cpu, std::size_t size) {
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  const auto page = static_cast<std::uint64_t>(page_size > 0 ? page_size : 4096);
+  const Fd pagemap(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
+  if (!pagemap.valid()) {
+    // A process that dropped privileges (setuid) cannot even open it.
+    return errno == EACCES || errno == EPERM ? Error::kPermissionDenied : Error::kNotSupported;
+  }
+  const auto vaddr = reinterpret_cast<std::uintptr_t>(cpu);
+  if (size == 0) return Error::kInvalidArgument;
+  const std::uint64_t first_page = vaddr / page;
+  const std::uint64_t last_page = (vaddr + size - 1) / page;
+  std::uint64_t first_pfn = 0;
+  for (std::uint64_t p = first_page; p <= last_page; ++p) {
+    std::uint64_t entry = 0;
+    const auto where = static_cast<off_t>(p * sizeof(entry));
+    if (::pread(pagemap.get(), &entry, sizeof(entry), where) != sizeof(entry)) {
+      return Error::kNotSupported;
+    }
+    const std::uint64_t pfn = entry & ((std::uint64_t{1} << 55) - 1);
+    if ((entry >> 63) == 0) return Error::kNotFound;  // not present
+    if (pfn == 0) return Error::kPermissionDenied;    // present, frame number hidden
+    if (p == first_page) {
+      first_pfn = pfn;
+    } else if (pfn != first_pfn + (p - first_page)) {
+      return Error::kOutOfRange;
+    }
+  }
+  return first_pfn * page + vaddr % page;
 }
 
 void Fd::reset() {

@@ -27,6 +27,10 @@ struct BitField {
                                 ? std::numeric_limits<W>::max()
                                 : static_cast<W>((W{1} << kWidth) - 1u);
   static constexpr W kMask = static_cast<W>(kMax << Lo);
+
+  // The value in the field's bits of a word, for a value the caller has checked fits:
+  // bits beyond the field are dropped, and nothing records it (Packed::set does).
+  static constexpr W place(std::uint64_t value) { return static_cast<W>((value & kMax) << Lo); }
 };
 
 namespace detail {

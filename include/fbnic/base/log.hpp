@@ -27,7 +27,7 @@ struct Hex {
 // One log line, truncated (never overflowed) at kCapacity - 1 characters.
 class LogLine {
  public:
-  static constexpr std::size_t kCapacity = 160;
+  static constexpr std::size_t kCapacity = 256;
 
   constexpr LogLine() = default;
 

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdint>
 
+#include "fbnic/base/log.hpp"
+
 namespace fbnic {
 
 struct MacAddress {
@@ -29,5 +31,15 @@ struct MacAddress {
 };
 
 inline constexpr MacAddress kBroadcastMac{{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}};
+
+// aa:bb:cc:dd:ee:ff in a log line.
+constexpr LogLine& operator<<(LogLine& line, const MacAddress& m) {
+  constexpr const char* kDigits = "0123456789abcdef";
+  for (std::uint32_t i = 0; i < m.bytes.size(); ++i) {
+    if (i != 0) line << ':';
+    line << kDigits[m.bytes[i] >> 4] << kDigits[m.bytes[i] & 0xF];
+  }
+  return line;
+}
 
 }  // namespace fbnic

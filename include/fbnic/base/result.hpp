@@ -23,6 +23,8 @@ class [[nodiscard]] Result {
   constexpr Result(Status status)  // NOLINT(google-explicit-constructor)
       : status_(status.ok() ? Status(Error::kInvalidArgument) : status) {}
   constexpr Result(Error code) : Result(Status(code)) {}  // NOLINT(google-explicit-constructor)
+  // A default T, to be filled in place (saves a copy of a large T).
+  constexpr explicit Result(std::in_place_t /*tag*/) {}
 
   [[nodiscard]] constexpr bool ok() const { return status_.ok(); }
   [[nodiscard]] constexpr Status status() const { return status_; }

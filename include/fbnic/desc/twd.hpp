@@ -46,9 +46,22 @@ struct Twd : Packed<Twd, std::uint64_t> {
   static constexpr std::uint64_t kL4Tcp = 1;
   static constexpr std::uint64_t kL4Udp = 2;
 
+  // An AL: the sender checks that dma and len fit (bits beyond are dropped here). Composed
+  // with plain operations: it is built once per buffer on the Tx hot path.
   static constexpr Twd buffer(std::uint64_t dma, std::uint32_t len, bool last) {
-    return Twd{}.set(kAddr, dma).set(kLen, len).set(kType, last ? kTypeLastAl : kTypeAl);
+    return from_raw(kAddr.place(dma) | kLen.place(len) | kType.place(last ? kTypeLastAl : kTypeAl));
   }
 };
+
+// What a Tx work queue can carry. A buffer: 1 to 65535 bytes (AL.LEN is 16 bits; upstream
+// FBNIC_TWD_LEN_MASK, GENMASK(63, 48), fbnic_csr.h) at a 46-bit address (AL.ADDR). A frame:
+// at most 9742 bytes (FBNIC_MAX_JUMBO_FRAME_SIZE, fbnic_mac.h; upstream's largest MTU is
+// that less the 14-byte Ethernet header, fbnic_netdev.c). A TSO packet: at most 65536
+// bytes with its headers, the most upstream hands the device (fbnic leaves netdev's
+// tso_max_size at Linux's GSO_LEGACY_MAX_SIZE).
+inline constexpr auto kMaxTxBufferBytes = static_cast<std::uint32_t>(Twd::kLen.kMax);
+inline constexpr std::uint64_t kMaxTxBufferAddress = Twd::kAddr.kMax;
+inline constexpr std::uint32_t kMaxFrameBytes = 9742;
+inline constexpr std::uint32_t kMaxTsoBytes = 65536;
 
 }  // namespace fbnic::desc

@@ -165,8 +165,10 @@ constexpr bool same_name(const char* a, const char* b) {
 template <std::uint32_t T, std::uint32_t R, class Fn>
 void for_each_stat(const Stats<T, R>& s, Fn&& fn) {
   using namespace detail;
-  for (std::uint32_t q = 0; q < T; ++q) each_named(kTxQueueNames, s.tx[q], q, fn);
-  for (std::uint32_t q = 0; q < R; ++q) each_named(kRxQueueNames, s.rx[q], q, fn);
+  for (std::uint32_t q = 0; q < T && q < s.tx_queues; ++q)
+    each_named(kTxQueueNames, s.tx[q], q, fn);
+  for (std::uint32_t q = 0; q < R && q < s.rx_queues; ++q)
+    each_named(kRxQueueNames, s.rx[q], q, fn);
   each_named(kMacNames, s.mac, 0, fn);
   each_named(kPhyNames, s.phy, 0, fn);
   each_named(kRpcNames, s.rpc, 0, fn);
@@ -178,7 +180,8 @@ void for_each_stat(const Stats<T, R>& s, Fn&& fn) {
     each_named(kRxbDequeueNames, s.rxb.dequeue[i], i, fn);
 }
 
-// How many statistics for_each_stat reports for this shape of Stats.
+// How many statistics for_each_stat reports for this shape of Stats with every queue open
+// (for a Stats from Device::stats(), stat_count(s)).
 template <std::uint32_t T, std::uint32_t R>
 constexpr std::size_t stat_count() {
   using namespace detail;
@@ -186,6 +189,15 @@ constexpr std::size_t stat_count() {
          count_of(kPhyNames) + count_of(kRpcNames) +
          regs::kRxbInterfaces * (count_of(kRxbEnqueueNames) + count_of(kRxbDequeueNames)) +
          regs::kRxbFifos * count_of(kRxbFifoNames);
+}
+
+// How many statistics for_each_stat reports for s (its open queues).
+template <std::uint32_t T, std::uint32_t R>
+constexpr std::size_t stat_count(const Stats<T, R>& s) {
+  using namespace detail;
+  const std::uint32_t t = s.tx_queues < T ? s.tx_queues : T;
+  const std::uint32_t r = s.rx_queues < R ? s.rx_queues : R;
+  return stat_count<T, R>() - (T - t) * count_of(kTxQueueNames) - (R - r) * count_of(kRxQueueNames);
 }
 
 // The value of the statistic with this name; kNotFound for a name it does not have.

@@ -42,7 +42,7 @@ struct RxQueueStats {
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
   std::uint64_t dropped = 0;       // frames the device delivered flagged in error
-  std::uint64_t alloc_failed = 0;  // refills cut short by an empty page pool
+  std::uint64_t alloc_failed = 0;  // refills cut short by an empty page pool (not drops)
   // The device's Rx DMA engine for this queue.
   std::uint64_t rde_pkt_err = 0;       // frames with a MAC, parser or truncation error
   std::uint64_t rde_pkt_cq_drop = 0;   // dropped: the completion queue was full
@@ -127,6 +127,10 @@ template <std::uint32_t TxQueues, std::uint32_t RxQueues>
 struct Stats {
   static constexpr std::uint32_t kTxQueues = TxQueues;
   static constexpr std::uint32_t kRxQueues = RxQueues;
+  // How many of the queues below were open (Device::stats() sets it; for_each_stat lists
+  // only those).
+  std::uint32_t tx_queues = TxQueues;
+  std::uint32_t rx_queues = RxQueues;
   std::array<TxQueueStats, TxQueues> tx{};
   std::array<RxQueueStats, RxQueues> rx{};
   MacStats mac{};
@@ -323,6 +327,16 @@ class HwCounters {
   // Brings the 32-bit and the clear-on-read counters up to date (every few seconds at
   // most: Device::service() does it once a call).
   Status refresh32() { return pass(Mode::kUpdate32); }
+
+  // The running total of one 32-bit counter (e.g. a queue's RDE_PKT_BDQ_DROP) as of the last
+  // pass; 0 for a register this table does not hold.
+  template <class R>
+  [[nodiscard]] std::uint64_t total32(regs::RegAddr<R> counter) const {
+    for (std::uint32_t i = 0; i < kN.n32; ++i) {
+      if (counter.valid && kTable.c32[i] == counter.offset) return total32_[i];
+    }
+    return 0;
+  }
 
   // Brings every counter up to date and copies the totals into the device's parts of out.
   template <std::uint32_t TxQueues>

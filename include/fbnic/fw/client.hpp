@@ -188,7 +188,7 @@ class Client {
 
   // Reads out.size() bytes (at most one message's worth) of a QSFP module page.
   Result<std::size_t> read_qsfp(QsfpLocation at, std::span<std::uint8_t> out, Deadline deadline) {
-    if (out.empty() || out.size() > tlv::kMaxDataBytes) return Error::kInvalidArgument;
+    if (out.empty() || out.size() > tlv::kMaxDataBytes) return refuse_size("read_qsfp", out.size());
     const QsfpReadReq req{at.bank, at.page, at.offset, static_cast<std::uint32_t>(out.size())};
     std::size_t got = 0;
     FBNIC_TRY(transact(req, msg_id::kQsfpReadResp, deadline, [&](auto bytes) -> Status {
@@ -208,7 +208,8 @@ class Client {
 
   Result<std::size_t> read_eeprom(std::uint32_t offset, std::span<std::uint8_t> out,
                                   Deadline deadline) {
-    if (out.empty() || out.size() > tlv::kMaxDataBytes) return Error::kInvalidArgument;
+    if (out.empty() || out.size() > tlv::kMaxDataBytes)
+      return refuse_size("read_eeprom", out.size());
     EepromReadReq req;
     if (offset != 0) req.offset = offset;
     req.length = static_cast<std::uint32_t>(out.size());
@@ -277,7 +278,11 @@ class Client {
   // kBadMessage too: the image it took is not the one given.
   Status update_firmware(FlashSection section, std::span<const std::uint8_t> image,
                          Deadline deadline, const UpdateProgress& progress = {}) {
-    if (image.empty() || image.size() > 0xFFFF'FFFFu) return Error::kInvalidArgument;
+    if (image.empty() || image.size() > 0xFFFF'FFFFu) {
+      log(mbx_.platform(), LogLevel::kError, "fbnic: update_firmware(): an image of ", image.size(),
+          " bytes; it must hold 1 byte to 4 GiB - 1");
+      return Error::kInvalidArgument;
+    }
     if (tx_refused_) return Error::kTooOld;
     const auto total = static_cast<std::uint32_t>(image.size());
     FBNIC_TRY(pump_for(nullptr));
@@ -447,6 +452,12 @@ class Client {
     }
   }
 
+  [[gnu::cold, gnu::noinline]] Status refuse_size(const char* call, std::size_t bytes) {
+    log(mbx_.platform(), LogLevel::kError, "fbnic: ", call, "(): ", bytes,
+        " bytes asked; one call reads 1 to ", tlv::kMaxDataBytes,
+        " bytes (one message's data): split the read");
+    return Error::kInvalidArgument;
+  }
   // A call waiting for its answer: the message ID, and what turns the bytes into the
   // outcome (kBusy until it came).
   struct Awaited {
@@ -477,6 +488,12 @@ class Client {
   Status exchange(typename Mailbox<P>::Encoder req, bool refusable, Awaited& awaited,
                   Deadline deadline) {
     if (tx_refused_ && refusable) return Error::kTooOld;
+    if (!mbx_.is_open()) {
+      log(mbx_.platform(), LogLevel::kError,
+          "fbnic: a firmware request with the mailbox not open: open() the device (with "
+          "DeviceConfig::use_firmware) first");
+      return Error::kFailedPrecondition;
+    }
     FBNIC_TRY(pump_for(nullptr));  // stale answers go first
     // A Tx ring full of requests the firmware has not read yet: wait for room, as long
     // as the deadline allows, rather than failing at once.

@@ -258,6 +258,12 @@ class Mailbox {
   }
 
   Status post(std::uint32_t mbx, std::uint32_t slot, desc::MbxDesc d) {
+    if (!d.fits()) {
+      log(io_.platform(), LogLevel::kError, "fbnic: a mailbox buffer at ", Hex{d.addr()},
+          " (masked) does not fit the descriptor's fields: the platform's dma_alloc gave an "
+          "address beyond the 46 bits the device reaches");
+      return Error::kInvalidArgument;
+    }
     dma_wmb();
     FBNIC_TRY(io_.write(regs::MbxDescHi::at(slot, mbx), regs::MbxDescHi::from_raw(d.hi())));
     FBNIC_TRY(io_.flush(Bar::kIpc));
@@ -287,7 +293,8 @@ class Mailbox {
         auto r = io_.platform().dma_alloc(desc::kMbxBufferBytes, 4096);
         if (!r.ok()) {
           release_buffers();
-          return r.status();
+          return dma_refused(io_.platform(), r.status(), desc::kMbxBufferBytes,
+                             "a firmware mailbox buffer (", 2 * kRing, " of them)");
         }
         b = r.value();
       }

@@ -69,4 +69,19 @@ void log(P& platform, LogLevel level, const Args&... args) {
   detail::log_line(platform, level, detail::log_arg(args)...);
 }
 
+// A dma_alloc the platform refused, said with how much and for what, and the fix. `what`
+// and `detail` name the memory ("rx queue ", 0, "'s page pool", ...).
+template <Platform P, class... What>
+[[gnu::cold, gnu::noinline]] Status dma_refused(P& platform, Status st, std::size_t bytes,
+                                                const What&... what) {
+  LogLine line;
+  line << "fbnic: dma_alloc(" << bytes << " bytes) for ";
+  (line << ... << what);
+  line << " failed (" << st.name()
+       << "): give the platform more DMA memory, or use a Policy with smaller rings or fewer "
+          "queues (docs/porting.md has the budget)";
+  platform.log(LogLevel::kError, line.c_str());
+  return st;
+}
+
 }  // namespace fbnic

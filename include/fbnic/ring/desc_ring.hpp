@@ -24,11 +24,12 @@ class DescRing {
   static constexpr std::uint32_t kSize = Size;
   static constexpr std::uint32_t kMask = Size - 1;
   static constexpr std::size_t kBytes = std::size_t{Size} * 8;
-
   // Whole pages of DMA memory: the device fetches descriptors in page-aligned bursts.
+  static constexpr std::size_t kAllocBytes = align_up(kBytes, 4096);
+
   template <Platform P>
   Status allocate(P& platform) {
-    FBNIC_TRY_ASSIGN(const DmaBuffer mem, platform.dma_alloc(align_up(kBytes, 4096), 4096));
+    FBNIC_TRY_ASSIGN(const DmaBuffer mem, platform.dma_alloc(kAllocBytes, 4096));
     attach(mem);
     return ok_status();
   }

@@ -60,8 +60,10 @@ class PagePool {
     return page;
   }
   void ref(std::uint16_t page) { ++refs_[page]; }
-  void unref(std::uint16_t page) {
-    if (--refs_[page] == 0) free_[free_count_++] = page;
+  // n references at once (the caller's count of them is exact).
+  void unref(std::uint16_t page, std::uint32_t n = 1) {
+    refs_[page] = static_cast<std::uint16_t>(refs_[page] - n);
+    if (refs_[page] == 0) free_[free_count_++] = page;
   }
 
   [[nodiscard]] std::uint64_t dma(std::uint16_t page) const {

@@ -44,6 +44,8 @@ struct DefaultPolicy {
   static constexpr std::uint32_t kRxCoalesceUs = 30;
   static constexpr std::uint32_t kTxCoalesceUs = 35;
 
+  // The most queues a Device holds, 1..128: its size grows with them (docs/porting.md).
+  // DeviceConfig::tx_queues / rx_queues choose at run time how many open.
   static constexpr std::uint32_t kTxQueues = 1;
   static constexpr std::uint32_t kRxQueues = 1;
 
@@ -54,8 +56,9 @@ struct DefaultPolicy {
   static constexpr std::size_t kFirmwareLogs = 16;
   // The device's counters as running totals (Device::stats(), dev/stats.hpp): zeroed at
   // open, the 32-bit ones refreshed by service(). Without them stats() answers
-  // kNotSupported and neither open() nor service() reads a counter (a boot driver that
-  // reports a few MAC counters reads those itself).
+  // kNotSupported, neither open() nor service() reads a counter, and an Rx queue's
+  // no_buffers (a device counter) stays 0 (a boot driver that reports a few MAC counters
+  // reads those itself).
   static constexpr bool kDeviceCounters = true;
 };
 
@@ -71,7 +74,7 @@ constexpr bool policy_is_valid() {
          valid_ring<Policy>(Policy::kRcqRing) && Policy::kMaxTxBuffers >= 1 &&
          Policy::kMaxRxFrags >= 2 && Policy::kRxHeadroom < 512 && Policy::kRxTailroom < 512 &&
          Policy::kRxMaxHeader >= 64 && Policy::kRxMaxHeader < 4096 && Policy::kTxQueues >= 1 &&
-         Policy::kRxQueues >= 1;
+         Policy::kRxQueues >= 1 && Policy::kTxQueues <= 128 && Policy::kRxQueues <= 128;
 }
 
 }  // namespace fbnic

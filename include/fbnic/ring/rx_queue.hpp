@@ -48,29 +48,30 @@ template <std::uint32_t MaxFrags>
 struct RxPacketT {
   std::uint32_t len = 0;  // bytes over all fragments
   std::uint32_t frags = 0;
-  desc::Rcd meta{};  // the packet's META completion, decoded on demand below
+  std::uint64_t meta = 0;  // the packet's META completion (desc::Rcd), decoded on demand below
   std::array<RxFragment, MaxFrags> frag{};
 
   [[nodiscard]] std::span<const RxFragment> fragments() const { return {frag.data(), frags}; }
   [[nodiscard]] std::uint32_t rss_hash() const {
-    return static_cast<std::uint32_t>(meta.get(desc::Rcd::kRssHash));
+    return static_cast<std::uint32_t>(rcd().get(desc::Rcd::kRssHash));
   }
   // The ones' complement sum of the frame after the Ethernet header, as the device
   // reports it (little-endian word order).
   [[nodiscard]] std::uint16_t l2_csum() const {
-    return static_cast<std::uint16_t>(meta.get(desc::Rcd::kL2Csum));
+    return static_cast<std::uint16_t>(rcd().get(desc::Rcd::kL2Csum));
   }
   // 0 other, 1 IPv4, 2 IPv6, 3 IPv6-in-IPv6
   [[nodiscard]] std::uint32_t l3() const {
-    return static_cast<std::uint32_t>(meta.get(desc::Rcd::kL3Type));
+    return static_cast<std::uint32_t>(rcd().get(desc::Rcd::kL3Type));
   }
   // 0 other, 1 TCP, 2 UDP
   [[nodiscard]] std::uint32_t l4() const {
-    return static_cast<std::uint32_t>(meta.get(desc::Rcd::kL4Type));
+    return static_cast<std::uint32_t>(rcd().get(desc::Rcd::kL4Type));
   }
   // The device verified the TCP or UDP checksum.
-  [[nodiscard]] bool l4_csum_ok() const { return meta.get(desc::Rcd::kL4CsumOk) != 0; }
-  [[nodiscard]] bool parser_error() const { return meta.get(desc::Rcd::kErrParser) != 0; }
+  [[nodiscard]] bool l4_csum_ok() const { return rcd().get(desc::Rcd::kL4CsumOk) != 0; }
+  [[nodiscard]] bool parser_error() const { return rcd().get(desc::Rcd::kErrParser) != 0; }
+  [[nodiscard]] desc::Rcd rcd() const { return desc::Rcd::from_raw(meta); }
 };
 
 struct RxCounters {
@@ -78,7 +79,11 @@ struct RxCounters {
   std::uint64_t bytes = 0;
   std::uint64_t dropped = 0;          // frames the device flagged (MAC error, truncated)
   std::uint64_t bad_completions = 0;  // completions that contradict the host's state
-  std::uint64_t no_buffers = 0;       // refills cut short by an empty page pool
+  // Frames the device dropped for want of a posted buffer (its RDE_PKT_BDQ_DROP counter),
+  // as of the last Device::service() or stats(): the queue reads no register itself.
+  std::uint64_t no_buffers = 0;
+  std::uint64_t refill_short = 0;  // refills cut short by an empty page pool (not drops)
+  std::uint64_t bad_releases = 0;  // release() of something this queue does not hold
   std::uint64_t doorbells = 0;
 };
 
@@ -111,16 +116,39 @@ class RxQueue {
   [[nodiscard]] bool enabled() const { return enabled_; }
   [[nodiscard]] const RxCounters& counters() const { return counters_; }
   [[nodiscard]] std::uint32_t free_pages() const { return pool_.free_pages(); }
+  // Packets poll() handed out that the application has not released (0 once none of
+  // their buffers is held any more, however they were given back).
+  [[nodiscard]] std::uint32_t held() const { return held_; }
+  // The device's count behind counters().no_buffers (Device keeps it up to date).
+  void set_no_buffers(std::uint64_t dropped) { counters_.no_buffers = dropped; }
 
   // --- lifecycle ---
 
   Status allocate() {
     if (rcq_.attached()) return ok_status();
     free_pool_when_released_ = false;  // a pool kept for held packets serves again
+    P& p = io_.platform();
     Status st = pool_.allocate();
-    if (st.ok()) st = hpq_.ring.allocate(io_.platform());
-    if (st.ok()) st = ppq_.ring.allocate(io_.platform());
-    if (st.ok()) st = rcq_.allocate(io_.platform());
+    if (!st.ok()) {
+      st = dma_refused(p, st, std::size_t{kPages} * desc::kRxBufferBytes, "rx queue ", queue_,
+                       "'s page pool (", kPages, " Rx buffers of 4 KiB)");
+    } else if ((pool_.dma(kPages - 1) >> 12) > desc::Bd::kAddr.kMax) {
+      // A buffer descriptor carries address bits 45:12: nothing above can be posted.
+      log(p, LogLevel::kError, "fbnic: rx queue ", queue_,
+          ": the platform's dma_alloc gave the "
+          "page pool device address ",
+          Hex{pool_.dma(0)}, ", beyond the 46 bits the device reaches");
+      pool_.free();
+      st = Error::kOutOfRange;
+    }
+    const auto ring = [&](auto& r, const char* what) {
+      if (!st.ok()) return;
+      st = r.allocate(p);
+      if (!st.ok()) st = dma_refused(p, st, r.kAllocBytes, "rx queue ", queue_, what);
+    };
+    ring(hpq_.ring, "'s header buffer ring");
+    ring(ppq_.ring, "'s payload buffer ring");
+    ring(rcq_, "'s completion ring");
     if (!st.ok()) free();
     return st;
   }
@@ -223,26 +251,37 @@ class RxQueue {
 
   // --- the hot path ---
 
+  // On a queue that is not open (before open(), after close(), or one the device does not
+  // use) it does nothing and returns 0; packets held from before can still be released.
   std::uint32_t poll(std::span<Packet> out) {
+    if (!enabled_) return 0;
     const std::uint32_t slots = out.size() < kRcq ? static_cast<std::uint32_t>(out.size()) : kRcq;
     const std::uint32_t budget = slots * kCompletionsPerPacket;
     const std::uint32_t n = collect(out, budget < kRcq ? budget : kRcq).packets;
-    if (enabled_) refill();
+    refill();
     return n;
   }
 
+  // A packet this queue did not hand out, or released already, is refused: counted in
+  // counters().bad_releases and logged, its pages left alone.
   void release(const Packet& p) {
-    unref(p);
+    release_packet(p);
     if (free_pool_when_released_) free_pool_if_unused();
   }
   void release(std::span<const Packet> packets) {
-    for (const Packet& p : packets) unref(p);
+    for (const Packet& p : packets) release_packet(p);
     if (free_pool_when_released_) free_pool_if_unused();
   }
-  // Another holder of a fragment's page (e.g. a Tx buffer pointing into it).
-  void retain(const RxFragment& f) { pool_.ref(f.page); }
+  // Another holder of a fragment's page (e.g. a Tx buffer pointing into it); each retain()
+  // is undone by one release(fragment).
+  void retain(const RxFragment& f) {
+    if (!user_page(f.page)) return refuse_release("retain");
+    pool_.ref(f.page);
+    ++user_refs_;
+  }
   void release(const RxFragment& f) {
-    pool_.unref(f.page);
+    if (!user_page(f.page)) return refuse_release("release");
+    drop_user_ref(f.page);
     if (free_pool_when_released_) free_pool_if_unused();
   }
   [[nodiscard]] std::uint64_t dma(const RxFragment& f) const {
@@ -301,11 +340,17 @@ class RxQueue {
     const auto max = static_cast<std::uint32_t>(out.size());
     const std::uint32_t first = head;
     while (n < max && head - first < budget) {
+      if (!in_packet) {  // the common case first, in a loop of its own
+        const Collected run = collect_single(out.subspan(n), head, budget - (head - first));
+        n += run.packets;
+        head += run.completions;
+        if (n == max || head - first == budget) break;
+      }
       const desc::Rcd rcd = desc::Rcd::from_raw(rcq_.read(head));
       if (rcd.get(desc::Rcd::kDone) != DescRing<kRcq>::expected_done(head)) break;
       dma_rmb();
-      ++head;
       Packet& cur = out[n];
+      ++head;
       switch (rcd.get(desc::Rcd::kType)) {
         case desc::Rcd::kTypeHdrAl:
           if (in_packet) release_fragments(cur);  // a header before the last packet ended
@@ -333,7 +378,7 @@ class RxQueue {
             release_fragments(cur);
             break;
           }
-          cur.meta = rcd;
+          cur.meta = rcd.raw();
           bytes += cur.len;
           ++packets;
           ++n;
@@ -342,6 +387,7 @@ class RxQueue {
     }
     counters_.packets += packets;
     counters_.bytes += bytes;
+    held_ += static_cast<std::uint32_t>(packets);
     in_packet_ = in_packet;
     partial_bad_ = bad;
     if (in_packet) partial_ = out[n];
@@ -355,8 +401,74 @@ class RxQueue {
   static constexpr std::uint64_t kFrameErrors =
       desc::Rcd{}.set(desc::Rcd::kErrMacEop, 1).set(desc::Rcd::kErrTruncated, 1).raw();
 
+  // What a packet of one header buffer looks like: a finished HDR_AL, then a finished
+  // META without frame errors, by the DONE value of the completion's lap.
+  static constexpr std::uint64_t kHdrMask =
+      desc::Rcd{}.set_all(desc::Rcd::kDone).set_all(desc::Rcd::kType).raw();
+  static constexpr std::uint64_t kMetaMask = kHdrMask | kFrameErrors;
+  static constexpr std::array<std::uint64_t, 2> kHeaderAl = {
+      desc::Rcd{}.set(desc::Rcd::kType, desc::Rcd::kTypeHdrAl).raw(),
+      desc::Rcd{}.set(desc::Rcd::kDone, 1).set(desc::Rcd::kType, desc::Rcd::kTypeHdrAl).raw()};
+  static constexpr std::array<std::uint64_t, 2> kMeta = {
+      desc::Rcd{}.set(desc::Rcd::kType, desc::Rcd::kTypeMeta).raw(),
+      desc::Rcd{}.set(desc::Rcd::kDone, 1).set(desc::Rcd::kType, desc::Rcd::kTypeMeta).raw()};
+
+  // Most packets are one header buffer and an error-free META: taken two completions at a
+  // time, with the checks, references and counters of collect(). Stops at anything else,
+  // which collect() then takes one completion at a time.
+  Collected collect_single(std::span<Packet> out, std::uint32_t head, std::uint32_t budget) {
+    Collected c;
+    std::uint64_t bytes = 0;
+    while (c.packets < out.size() && c.completions + 2 <= budget) {
+      const std::uint64_t hdr = rcq_.read(head);
+      const std::uint64_t end = rcq_.read(head + 1);
+      if ((hdr & kHdrMask) != kHeaderAl[DescRing<kRcq>::expected_done(head)] ||
+          (end & kMetaMask) != kMeta[DescRing<kRcq>::expected_done(head + 1)]) {
+        break;
+      }
+      dma_rmb();
+      head += 2;
+      c.completions += 2;
+      Packet& cur = out[c.packets];
+      cur.frags = 0;
+      cur.len = 0;
+      if (!add_fragment(hpq_, desc::Rcd::from_raw(hdr), cur)) continue;
+      cur.meta = end;
+      bytes += cur.len;
+      ++c.packets;
+    }
+    counters_.packets += c.packets;
+    counters_.bytes += bytes;
+    return c;
+  }
+
   void unref(const Packet& p) {
-    for (std::uint32_t i = 0; i < p.frags; ++i) pool_.unref(p.frag[i].page);
+    for (std::uint32_t i = 0; i < p.frags; ++i) drop_user_ref(p.frag[i].page);
+  }
+  void drop_user_ref(std::uint16_t page) {
+    pool_.unref(page);
+    if (--user_refs_ == 0) held_ = 0;
+  }
+  // A page the application may hold a reference to: in the pool, referenced by someone.
+  [[nodiscard]] bool user_page(std::uint32_t page) const {
+    return page < kPages && pool_.refs(static_cast<std::uint16_t>(page)) != 0 && user_refs_ != 0;
+  }
+  // A packet poll() handed out: each fragment where this queue's pool put it.
+  void release_packet(const Packet& p) {
+    bool ours = held_ != 0 && p.frags <= Policy::kMaxRxFrags;
+    for (std::uint32_t i = 0; ours && i < p.frags; ++i) {
+      const RxFragment& f = p.frag[i];
+      ours = user_page(f.page) && f.data == pool_.cpu(f.page) + f.offset;
+    }
+    if (!ours) return refuse_release("release");
+    unref(p);
+    if (held_ != 0) --held_;
+  }
+  [[gnu::cold, gnu::noinline]] void refuse_release(const char* call) {
+    ++counters_.bad_releases;
+    log(io_.platform(), LogLevel::kError, "fbnic: rx queue ", queue_, ": ", call,
+        "() of a packet or fragment this queue does not hold (released already, another "
+        "queue's, or not from poll()): ignored, its pages left alone");
   }
   void free_pool_if_unused() {
     if (!pool_.all_free()) return;
@@ -385,6 +497,7 @@ class RxQueue {
     q.release_before(pos, pool_);  // the device moved past every earlier buffer
     const std::uint16_t page = q.page[pos & (N - 1)];
     pool_.ref(page);
+    ++user_refs_;
     pkt.frag[pkt.frags++] = {pool_.cpu(page) + off, len, page, static_cast<std::uint16_t>(off)};
     pkt.len += len;
     if (rcd.get(R::kPageFin) != 0) q.release_before(pos + 1, pool_);
@@ -401,7 +514,8 @@ class RxQueue {
     while (q.tail - q.head < N - 1) {
       const std::uint16_t page = pool_.take();
       if (page == decltype(pool_)::kNone) {
-        ++counters_.no_buffers;
+        ++counters_.refill_short;
+        if (q.tail == q.head && !starved_) starving();
         break;
       }
       const std::uint32_t slot = q.tail & (N - 1);
@@ -410,9 +524,18 @@ class RxQueue {
       ++q.tail;
     }
     if (q.tail == start) return;
+    starved_ = false;
     dma_wmb();
     io_.write(doorbell, TailReg::from_raw(q.tail & (N - 1))).ignore();
     ++counters_.doorbells;
+  }
+
+  // Every page is held by packets the application kept: the device drops what arrives.
+  [[gnu::cold, gnu::noinline]] void starving() {
+    starved_ = true;
+    log(io_.platform(), LogLevel::kWarning, "fbnic: rx queue ", queue_,
+        ": no free Rx buffers: all ", kPages, " pages are held by ", held_,
+        " packets not yet released; the device drops what arrives until release()");
   }
 
   Status wait_idle(Deadline deadline) {
@@ -439,6 +562,9 @@ class RxQueue {
   bool in_packet_ = false;
   bool partial_bad_ = false;
   bool free_pool_when_released_ = false;
+  bool starved_ = false;
+  std::uint32_t held_ = 0;       // packets handed out, not released
+  std::uint32_t user_refs_ = 0;  // page references outside the rings (packets, retain())
   RxCounters counters_{};
 };
 

@@ -38,12 +38,13 @@
 #include "fbnic/ring/desc_ring.hpp"
 #include "fbnic/ring/drain.hpp"
 #include "fbnic/ring/policy.hpp"
+#include "fbnic/ring/tx_refusal.hpp"
 
 namespace fbnic {
 
 struct TxBuffer {
-  std::uint64_t dma = 0;  // device address
-  std::uint32_t len = 0;  // 1..65535
+  std::uint64_t dma = 0;  // device address (46 bits)
+  std::uint32_t len = 0;  // 1..65535 bytes
 };
 
 // Checksum offload: the device sums from l4_offset to the end of the frame (seeded with
@@ -78,7 +79,7 @@ struct TxCounters {
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
   std::uint64_t completed = 0;
-  std::uint64_t rejected = 0;  // packets refused by send (malformed)
+  std::uint64_t rejected = 0;  // packets send() refused (lengths, fields; see send())
   std::uint64_t full = 0;      // batches cut short by a full ring
   std::uint64_t bad_completions = 0;
   std::uint64_t doorbells = 0;
@@ -110,10 +111,17 @@ class TxQueue {
 
   Status allocate() {
     if (twq_.attached()) return ok_status();
-    FBNIC_TRY(twq_.allocate(io_.platform()));
-    const Status st = tcq_.allocate(io_.platform());
-    if (!st.ok()) free();
-    return st;
+    P& p = io_.platform();
+    if (const Status st = twq_.allocate(p); !st.ok()) {
+      return dma_refused(p, st, twq_.kAllocBytes, "tx queue ", queue_, "'s work ring (", kRing,
+                         " descriptors)");
+    }
+    if (const Status st = tcq_.allocate(p); !st.ok()) {
+      free();
+      return dma_refused(p, st, tcq_.kAllocBytes, "tx queue ", queue_, "'s completion ring (",
+                         kCompletions, " entries)");
+    }
+    return ok_status();
   }
 
   // The upstream order: each ring in reset while its base and size are written.
@@ -198,20 +206,36 @@ class TxQueue {
 
   // --- the hot path ---
 
+  // Each packet is checked against what the device carries (desc/twd.hpp) and the frame
+  // limit (set_max_frame): buffers of 1..65535 bytes at 46-bit addresses, at most
+  // Policy::kMaxTxBuffers of them, a frame no longer than the limit (a TSO packet: at most
+  // 64 KiB, each segment within the limit), offload fields that fit the META descriptor.
+  // The first packet that does not stops the batch with kInvalidArgument; it is counted in
+  // counters().rejected, logged with the field at fault, and nothing of it is posted.
   SendResult send(std::span<const TxPacket> packets) {
     SendResult result;
     if (!enabled_) {
-      result.status = Error::kFailedPrecondition;
+      result.status = refuse_not_open();
       return result;
     }
     std::uint32_t last_meta = 0;
     std::uint64_t last_meta_value = 0;
     std::uint64_t bytes = 0;
     std::uint32_t tail = tail_;
-    for (const TxPacket& pkt : packets) {
+    // Each round posts a run of simple packets (see post_simple), then one other packet.
+    for (std::size_t next = 0; next < packets.size();) {
+      const std::uint32_t simple = post_simple(packets.subspan(next), tail, bytes);
+      if (simple != 0) {
+        result.sent += simple;
+        next += simple;
+        last_meta = tail - 2;
+        last_meta_value = kPlainMeta;
+      }
+      if (next == packets.size()) break;
+      const TxPacket& pkt = packets[next++];
       const auto n = static_cast<std::uint32_t>(pkt.buffers.size());
       if (n == 0 || n > Policy::kMaxTxBuffers) {
-        result.status = Error::kInvalidArgument;
+        result.status = refuse(pkt, result.sent);
         break;
       }
       if (n + 1 > kRing - 1 - (tail - clean_)) {
@@ -220,25 +244,40 @@ class TxQueue {
         break;
       }
       std::uint64_t meta = kPlainMeta;
+      std::uint32_t limit = max_frame_;
       if (pkt.offload.checksum || pkt.offload.mss != 0) {
         const Result<std::uint64_t> m = Policy::kTxOffloads
                                             ? meta_for(pkt.offload)
                                             : Result<std::uint64_t>(Error::kNotSupported);
         if (!m.ok()) {
-          result.status = m.status();
+          result.status = refuse(pkt, result.sent);
           break;
         }
         meta = *m;
+        if (pkt.offload.mss != 0) limit = desc::kMaxTsoBytes;
       }
-      slots_[tail & (kRing - 1)] = {pkt.cookie, n + 1};
-      last_meta = tail;
-      last_meta_value = meta;
+      // Written past the tail, so invisible to the device until the doorbell: a packet
+      // found bad after this is simply not committed.
+      const std::uint32_t first = tail;
       twq_.write(tail++, meta);
+      std::uint64_t frame = 0;
+      bool bad = false;
       for (std::uint32_t i = 0; i < n; ++i) {
         const TxBuffer& b = pkt.buffers[i];
+        // One compare catches 0 and lengths beyond the 16-bit LEN field.
+        bad |= (b.len - 1u >= desc::kMaxTxBufferBytes) | (b.dma > desc::kMaxTxBufferAddress);
         twq_.write(tail++, desc::Twd::buffer(b.dma, b.len, i + 1 == n).raw());
-        bytes += b.len;
+        frame += b.len;
       }
+      if (bad || frame > limit) {
+        tail = first;
+        result.status = refuse(pkt, result.sent);
+        break;
+      }
+      slots_[first & (kRing - 1)] = {pkt.cookie, n + 1};
+      last_meta = first;
+      last_meta_value = meta;
+      bytes += frame;
       ++result.sent;
     }
     if (result.status == Error::kInvalidArgument || result.status == Error::kNotSupported) {
@@ -256,11 +295,21 @@ class TxQueue {
     return result;
   }
 
+  // The longest frame send() takes without TSO (and the longest TSO segment): the device's
+  // 9742 bytes unless set lower (Device sets the MTU's limit at open).
+  void set_max_frame(std::uint32_t bytes) {
+    max_frame_ = bytes < desc::kMaxFrameBytes ? bytes : desc::kMaxFrameBytes;
+  }
+  [[nodiscard]] std::uint32_t max_frame() const { return max_frame_; }
+
   // on_done(cookie) for every packet the device finished, at most `budget` of them, from
   // at most `budget` completions; returns how many. Packets beyond the budget are handed
   // back by the next call.
+  // On a queue that is not open (before open(), after close(), or one the device does not
+  // use) it does nothing and returns 0: close() reported every packet already.
   template <class OnDone>
   std::uint32_t reclaim(OnDone&& on_done, std::uint32_t budget = kRing) {
+    if (!enabled_) return 0;
     const std::uint32_t completions = budget < kCompletions ? budget : kCompletions;
     const std::uint32_t done = take_completions(on_done, budget, completions).packets;
     counters_.completed += done;
@@ -273,8 +322,45 @@ class TxQueue {
     std::uint32_t descs = 0;  // at a packet's first descriptor: how many it used
   };
 
+  [[gnu::cold, gnu::noinline]] Status refuse_not_open() {
+    log(io_.platform(), LogLevel::kError, "fbnic: tx queue ", queue_,
+        ": send() on a queue that is not open; open() the device first (queues at or past "
+        "DeviceConfig::tx_queues stay closed)");
+    return Error::kFailedPrecondition;
+  }
+
   // To the wire, no offload: most packets.
   static constexpr std::uint64_t kPlainMeta = desc::Twd{}.set(desc::Twd::kDestMac, 1).raw();
+
+  // Packets of one buffer without offload (most of them) in a loop of their own, with
+  // less to keep in registers than send()'s. Stops at the first other packet (or one whose
+  // buffer does not fit an AL descriptor), or where the ring is full, for send() to take.
+  // Returns how many it posted.
+  std::uint32_t post_simple(std::span<const TxPacket> packets, std::uint32_t& tail,
+                            std::uint64_t& bytes) {
+    const std::uint32_t fit = (kRing - 1 - (tail - clean_)) / 2;
+    const std::uint32_t max =
+        packets.size() < fit ? static_cast<std::uint32_t>(packets.size()) : fit;
+    std::uint32_t n = 0;
+    std::uint64_t sum = 0;
+    for (; n < max; ++n) {
+      const TxPacket& pkt = packets[n];
+      if (pkt.buffers.size() != 1 || pkt.offload.checksum || pkt.offload.mss != 0) break;
+      const std::uint64_t dma = pkt.buffers[0].dma;
+      const std::uint32_t len = pkt.buffers[0].len;
+      if (len - 1u >= desc::Twd::kLen.kMax || dma > desc::Twd::kAddr.kMax) break;
+      const std::uint32_t t = tail + 2 * n;
+      Slot& slot = slots_[t & (kRing - 1)];
+      slot.cookie = pkt.cookie;
+      slot.descs = 2;
+      twq_.write(t, kPlainMeta);
+      twq_.write(t + 1, desc::Twd::buffer(dma, len, true).raw());
+      sum += len;
+    }
+    tail += 2 * n;
+    bytes += sum;
+    return n;
+  }
 
   Result<std::uint64_t> meta_for(const TxOffload& o) const {
     using T = desc::Twd;
@@ -287,7 +373,8 @@ class TxQueue {
         .set(T::kCsumOffset, o.csum_field / 2u);
     if (o.mss != 0) {
       if ((o.l4_header_len & 3u) != 0 || o.l3 == TxOffload::L3::kNone ||
-          o.l4 == TxOffload::L4::kNone) {
+          o.l4 == TxOffload::L4::kNone ||
+          std::uint32_t{o.l2_len} + o.l3_len + o.l4_header_len + o.mss > max_frame_) {
         return Error::kInvalidArgument;
       }
       meta.set(T::kReqLso, 1)
@@ -300,6 +387,11 @@ class TxQueue {
     }
     if (!meta.fits()) return Error::kInvalidArgument;
     return meta.raw();
+  }
+
+  [[gnu::cold, gnu::noinline]] Status refuse(const TxPacket& pkt, std::uint32_t index) const {
+    log_tx_refusal(io_.platform(), queue_, index, pkt, max_frame_, Policy::kMaxTxBuffers);
+    return Error::kInvalidArgument;
   }
 
   void ring_doorbell() {
@@ -383,6 +475,7 @@ class TxQueue {
   std::uint32_t queue_;
   std::uint32_t vector_;
   bool enabled_ = false;
+  std::uint32_t max_frame_ = desc::kMaxFrameBytes;
   DescRing<kRing> twq_{};
   DescRing<kCompletions> tcq_{};
   // Every batch takes two descriptors or more, so at most half a ring is outstanding.

@@ -98,10 +98,25 @@ class Classifier {
   }
   [[nodiscard]] const MacTable& mac_table() const { return table_; }
 
+  // The Rx queues open (Device sets it at open): a rule may send frames only to those.
+  void set_rx_queues(std::uint32_t n) { rx_queues_ = n; }
+
   // A user rule in the highest free entry of 2..49; returns its entry.
   Result<std::uint32_t> add_rule(const FlowMatch& match, const FlowAction& action) {
+    if (action.kind == FlowAction::Kind::kQueue && action.queue >= rx_queues_) {
+      log(io_.platform(), LogLevel::kError, "fbnic: add_rule(): FlowAction::queue = ", action.queue,
+          ", but ", rx_queues_,
+          " Rx queue(s) are open (DeviceConfig::rx_queues): frames would go nowhere");
+      return Error::kInvalidArgument;
+    }
     const ActionRule r = user_rule(match, action);
-    if (!r.valid) return Error::kInvalidArgument;
+    if (!r.valid || match.macda_slot >= static_cast<std::int32_t>(regs::kMacdaEntries)) {
+      log(io_.platform(), LogLevel::kError,
+          "fbnic: add_rule(): the action TCAM cannot hold this rule: FlowMatch::macda_slot = ",
+          match.macda_slot, " (-1 or 0..", regs::kMacdaEntries - 1,
+          "), FlowAction::queue = ", action.queue);
+      return Error::kInvalidArgument;
+    }
     for (std::uint32_t e = kActUserLast + 1; e-- > kActUserFirst;) {
       if ((user_used_ & (1ull << e)) == 0) {
         FBNIC_TRY(write_action(e, r));
@@ -109,10 +124,15 @@ class Classifier {
         return e;
       }
     }
+    log(io_.platform(), LogLevel::kError, "fbnic: add_rule(): all ",
+        kActUserLast - kActUserFirst + 1, " user entries of the action TCAM (", kActUserFirst, "..",
+        kActUserLast, ") are taken: remove_rule() one first");
     return Error::kNoMemory;
   }
   Status remove_rule(std::uint32_t entry) {
     if (entry < kActUserFirst || entry > kActUserLast || (user_used_ & (1ull << entry)) == 0) {
+      log(io_.platform(), LogLevel::kError, "fbnic: remove_rule(", entry,
+          "): no user rule there (add_rule() returns the entry to remove)");
       return Error::kInvalidArgument;
     }
     user_used_ &= ~(1ull << entry);
@@ -222,6 +242,7 @@ class Classifier {
   }
 
   Io<P>& io_;
+  std::uint32_t rx_queues_ = regs::kMaxQueues;
   MacTable table_{};
   RssFields fields_{};
   template <std::size_t N>

@@ -82,7 +82,10 @@ struct Failure {
   }
 };
 
+// An integer payload of 1 to 8 bytes, little-endian.
 inline std::uint64_t load_le_n(std::span<const std::uint8_t> b) {
+  if (b.size() == 4) return load_le32(b.data());
+  if (b.size() == 8) return load_le64(b.data());
   std::uint64_t v = 0;
   for (std::size_t i = b.size(); i-- > 0;) v = (v << 8) | b[i];
   return v;
@@ -121,17 +124,17 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
   } else if constexpr (IsString<M>::value) {
     if (p.empty() || p.size() > M::kMaxWire) return fail(Problem::kBadLength, id);
     if (p.back() != 0) return fail(Problem::kBadString, id);
-    out = M{};
-    for (std::size_t i = 0; i + 1 < p.size() && p[i] != 0; ++i) {
-      out.chars[i] = static_cast<char>(p[i]);
-      out.size = i + 1;
-    }
+    std::size_t n = 0;
+    while (p[n] != 0) ++n;  // ends at p.back() or before
+    out.chars = {};
+    copy_bytes(out.chars.data(), p.data(), n);
+    out.size = n;
   } else if constexpr (IsBytes<M>::value) {
     if (p.empty() || p.size() > M::kMaxWire) return fail(Problem::kBadLength, id);
     out.data = p;
   } else if constexpr (std::is_same_v<M, MacAddress>) {
     if (p.size() != out.bytes.size()) return fail(Problem::kBadLength, id);
-    copy_bytes(out.bytes.data(), p.data(), p.size());
+    copy_bytes(out.bytes.data(), p.data(), out.bytes.size());
   } else if constexpr (IsArray<M>::value) {
     out = M{};
     AttrIterator it(p);
@@ -151,85 +154,49 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
   return ok_status();
 }
 
-// One attribute to decode: its payload and IDs, and how to report a failure.
-struct Field {
-  std::span<const std::uint8_t> payload;
-  std::uint16_t id;
-  std::uint16_t element;
-  const Failure* fail;
-};
-
-// The one decoder of each member type, shared by every message that has one.
-template <class M>
-[[gnu::noinline]] Status get_field(const Field& f, M& out) {
-  return get_value(f.payload, f.id, f.element, out, *f.fail);
+// Decodes the attribute with ID Id into its member (nothing, if T has none with that ID).
+template <class T, std::size_t Id, std::size_t I = 0>
+Status get_id(std::span<const std::uint8_t> payload, T& out, const Failure& fail) {
+  constexpr auto& attrs = Schema<T>::kAttrs;
+  if constexpr (I == std::tuple_size_v<std::remove_cvref_t<decltype(attrs)>>) {
+    return ok_status();
+  } else if constexpr (std::get<I>(attrs).id == Id) {
+    constexpr auto attr = std::get<I>(attrs);
+    return get_value(payload, attr.id, attr.element, out.*member_of(attr), fail);
+  } else {
+    return get_id<T, Id, I + 1>(payload, out, fail);
+  }
 }
 
-// A constant table per message gives, for each attribute, a thunk that finds the member
-// and jumps to the decoder of its type: an image carries no decoding code per attribute.
-template <class T>
-struct Target {
-  std::uint16_t id;
-  std::uint16_t element;
-  Status (*get)(const Field& f, T& out);
-};
-
-template <class A>
-struct AttrMember;
-template <auto Member>
-struct AttrMember<Attr<Member>> {
-  static constexpr auto kMember = Member;
-};
-
-template <auto Member, class T>
-Status get_member(const Field& f, T& out) {
-  return get_field(f, out.*Member);
+template <class T, std::size_t... Id>
+constexpr auto id_table(std::index_sequence<Id...> /*ids*/) {
+  using Get = Status (*)(std::span<const std::uint8_t>, T&, const Failure&);
+  return std::array<Get, sizeof...(Id)>{&get_id<T, Id>...};
 }
 
+// One pass over the level: each attribute is checked (ID, duplicates, unknown ones) and
+// decoded into its member as it comes, through a table by ID.
 template <class T>
-inline constexpr auto kTargets = std::apply(
-    [](const auto&... attr) {
-      return std::array<Target<T>, sizeof...(attr)>{
-          Target<T>{attr.id, attr.element,
-                    &get_member<AttrMember<std::remove_cvref_t<decltype(attr)>>::kMember, T>}...};
-    },
-    Schema<T>::kAttrs);
+Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fail) {
+  static_assert(schema_is_valid<T>(), "attribute IDs must be below 32 and unique");
+  constexpr std::uint32_t known = known_ids<T>();
+  static constexpr auto kGet = id_table<T>(std::make_index_sequence<kAttrSlots>{});
+  std::uint32_t present = 0;
 
-// The attributes of one level, each into the slot of its ID; only the known IDs are kept.
-[[gnu::noinline]] inline Status collect(
-    std::span<const std::uint8_t> level, std::uint32_t known,
-    std::array<std::span<const std::uint8_t>, kAttrSlots>& slots, std::uint32_t& present,
-    const Failure& fail) {
-  present = 0;
   AttrIterator it(level);
   AttrView a;
   while (it.next(a)) {
-    if (a.id >= kAttrSlots) return fail(Problem::kAttrIdTooLarge, a.id);
-    const std::uint32_t bit = 1u << a.id;
+    const std::uint32_t bit = a.id < kAttrSlots ? 1u << a.id : 0;
     if ((known & bit) == 0) {
+      if (a.id >= kAttrSlots) return fail(Problem::kAttrIdTooLarge, a.id);
       if (a.cannot_ignore) return fail(Problem::kUnknownRequired, a.id);
       continue;
     }
     if ((present & bit) != 0) return fail(Problem::kDuplicate, a.id);
     present |= bit;
-    slots[a.id] = a.payload;
+    FBNIC_TRY(kGet[a.id](a.payload, out, fail));
   }
   if (it.problem() != Problem::kNone) return fail(it.problem(), it.attribute());
-  return ok_status();
-}
-
-template <class T>
-Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fail) {
-  static_assert(schema_is_valid<T>(), "attribute IDs must be below 32 and unique");
-  std::array<std::span<const std::uint8_t>, kAttrSlots> slots{};
-  std::uint32_t present = 0;
-  FBNIC_TRY(collect(level, known_ids<T>(), slots, present, fail));
-  // In schema order, as the members were declared.
-  for (const Target<T>& t : kTargets<T>) {
-    if ((present & (1u << t.id)) != 0) {
-      FBNIC_TRY(t.get(Field{slots[t.id], t.id, t.element, &fail}, out));
-    }
-  }
   return ok_status();
 }
 
@@ -249,11 +216,18 @@ Result<std::span<const std::uint8_t>> encode(const T& msg, std::span<std::uint8_
 template <HasSchema T>
 Result<T> decode(std::span<const std::uint8_t> bytes, Diagnostic* diag = nullptr) {
   static_assert(Schema<T>::kId != kNestedOnly, "only messages can be decoded on their own");
-  FBNIC_TRY_ASSIGN(const MessageView view, open_message(bytes, diag));
+  // Decoded in place: the one object returned on every path.
+  Result<T> out(std::in_place);
   const detail::Failure fail{diag};
-  if (view.id != Schema<T>::kId) return fail(Problem::kWrongMessage, 0);
-  T out{};
-  FBNIC_TRY(detail::get_attrs(view.attrs, out, fail));
+  Status status;
+  if (const Result<MessageView> view = open_message(bytes, diag); !view.ok()) {
+    status = view.status();
+  } else if (view->id != Schema<T>::kId) {
+    status = fail(Problem::kWrongMessage, 0);
+  } else {
+    status = detail::get_attrs(view->attrs, *out, fail);
+  }
+  if (!status.ok()) out = status;
   return out;
 }
 

@@ -49,7 +49,7 @@ class AttrIterator {
   explicit AttrIterator(std::span<const std::uint8_t> level) : level_(level) {}
 
   bool next(AttrView& out) {
-    if (pos_ == level_.size() || problem_ != Problem::kNone) return false;
+    if (pos_ == level_.size()) return false;  // the end, or a problem (stop())
     if (level_.size() - pos_ < kHeaderBytes) return stop(Problem::kTruncated);
     const Header h = Header::load(&level_[pos_]);
     attr_ = static_cast<std::uint16_t>(h.get(Header::kType));
@@ -69,6 +69,7 @@ class AttrIterator {
  private:
   bool stop(Problem p) {
     problem_ = p;
+    pos_ = level_.size();
     return false;
   }
 

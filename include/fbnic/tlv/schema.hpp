@@ -50,6 +50,11 @@ struct Attr {
   std::uint16_t element = 0xFFFF;  // arrays only: the ID every element carries
 };
 
+template <auto Member>
+constexpr auto member_of(const Attr<Member>& /*attr*/) {
+  return Member;
+}
+
 namespace detail {
 
 template <class M>

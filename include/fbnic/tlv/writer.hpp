@@ -16,14 +16,15 @@ namespace fbnic::tlv {
 
 class Writer {
  public:
-  explicit Writer(std::span<std::uint8_t> out) : out_(out) {}
+  explicit Writer(std::span<std::uint8_t> out)
+      : out_(out), room_(out.size() < kMaxMessageBytes ? out.size() : kMaxMessageBytes) {}
 
   void begin_message(std::uint16_t id) {
     len_ = 0;
+    room_ = out_.size() < kMaxMessageBytes ? out_.size() : kMaxMessageBytes;
     ok_ = true;
-    if (!room(kHeaderBytes)) return;
+    if (!take(kHeaderBytes)) return;
     Header{}.set(Header::kType, id).set(Header::kIsMsg, 1).store(out_.data());
-    len_ = kHeaderBytes;
   }
 
   // Integers are written little-endian in `width` bytes (4 or 8).
@@ -58,6 +59,7 @@ class Writer {
     const std::size_t bytes = len_ - at;
     if (bytes == kHeaderBytes) {
       len_ = at;
+      room_ += kHeaderBytes;
       return;
     }
     Header h = Header::load(&out_[at]);
@@ -78,23 +80,32 @@ class Writer {
   [[nodiscard]] std::size_t size() const { return len_; }
 
  private:
-  bool room(std::size_t n) {
-    if (ok_ && n <= out_.size() - len_ && len_ + n <= kMaxMessageBytes) return true;
-    ok_ = false;
-    return false;
+  // Claims n more bytes of the message, or fails for good (every later call is a no-op).
+  bool take(std::size_t n) {
+    if (n > room_) {
+      ok_ = false;
+      room_ = 0;
+      return false;
+    }
+    room_ -= n;
+    len_ += n;
+    return true;
   }
 
   void put(std::uint16_t id, const std::uint8_t* payload, std::size_t size) {
     const std::size_t attr_len = kHeaderBytes + size;
-    if (!room(padded(attr_len))) return;
-    std::uint8_t* p = &out_[len_];
+    const std::size_t at = len_;
+    if (!take(padded(attr_len))) return;
+    std::uint8_t* p = &out_[at];
+    // The padding: the attribute's last word is cleared, then header and payload cover
+    // what is not padding.
+    store_le32(p + padded(attr_len) - kHeaderBytes, 0);
     Header{}.set(Header::kType, id).set(Header::kLength, attr_len).store(p);
-    if (size != 0 && payload != nullptr) copy_bytes(p + kHeaderBytes, payload, size);
-    fill_bytes(p + attr_len, 0, padded(attr_len) - attr_len);
-    len_ += padded(attr_len);
+    if (size != 0) copy_bytes(p + kHeaderBytes, payload, size);
   }
 
   std::span<std::uint8_t> out_;
+  std::size_t room_;  // bytes the message may still grow by: the buffer's and a page's limit
   std::size_t len_ = 0;
   bool ok_ = true;
 };

@@ -44,6 +44,10 @@ case "$phase" in
     echo 4 > /proc/sys/vm/nr_hugepages
     echo "GUEST: unbound 0000:00:04.1; hugepages reserved: $(cat /proc/sys/vm/nr_hugepages)"
     run main
+    # The group-mate joins edu's Container in the next phase, beside an edu of another group.
+    bind 0000:00:04.1 vfio-pci
+    bind 0000:00:06.0 vfio-pci
+    run container
     echo "GUEST: --- fbnic-info 0000:00:04.0 0000:01:00.0 (the tool on real vfio-pci devices)"
     /fbnic-info 0000:00:04.0 0000:01:00.0 > /tmp/info 2>&1 && grep -q 'PCI 1234:11e8' /tmp/info ||
       result=FAIL

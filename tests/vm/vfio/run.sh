@@ -6,7 +6,8 @@
 #
 #   main      intel-iommu,intremap=on: error paths, BARs, config space, MSI-X (one vector
 #             fired by this host), MSI, DMA through the IOMMU, blocked DMA after unmap,
-#             reset, teardown; then this host checks the ivshmem memory file
+#             reset, teardown, three edus in one shared Container and isolation from
+#             another, IOVA = physical address; then this host checks the ivshmem file
 #   noiommu   no IOMMU at all: the no-IOMMU explanation
 #   intremap  intel-iommu,intremap=off: the interrupt-remapping refusal, then its fix
 #
@@ -135,7 +136,7 @@ append="console=ttyS0 panic=-1 quiet"
 # QEMU's option lists have commas.
 # shellcheck disable=SC2054
 edus=(-device edu,addr=0x4.0,multifunction=on,dma_mask=0xffffffff
-  -device edu,addr=0x4.1,dma_mask=0xffffffff)
+  -device edu,addr=0x4.1,dma_mask=0xffffffff -device edu,addr=0x6,dma_mask=0xffffffff)
 failed=0
 guest_kernel=""
 
@@ -170,7 +171,7 @@ for phase in $phases; do
       server_pid=$!
       for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
       [ -S "$sock" ] || die "the ivshmem server did not start: $(cat "$work/server.log")"
-      say "boot 'main': q35 + intel-iommu (intremap=on), ivshmem-doorbell, 2 x edu"
+      say "boot 'main': q35 + intel-iommu (intremap=on), ivshmem-doorbell, 3 x edu"
       boot main "$work/initramfs.cpio" -machine q35 -device intel-iommu,intremap=on \
         -device pcie-root-port,id=rp1,chassis=1,addr=0x3 \
         -chardev socket,path="$sock",id=ivsh \
@@ -188,11 +189,11 @@ for phase in $phases; do
       rm -f "$shm"
       ;;
     noiommu)
-      say "boot 'noiommu': q35 without an IOMMU, 2 x edu"
+      say "boot 'noiommu': q35 without an IOMMU, 3 x edu"
       boot noiommu "$work/initramfs.cpio" -machine q35 "${edus[@]}" -append "$append vfiotest=noiommu"
       ;;
     intremap)
-      say "boot 'intremap': q35 + intel-iommu (intremap=off), 2 x edu"
+      say "boot 'intremap': q35 + intel-iommu (intremap=off), 3 x edu"
       boot intremap "$work/initramfs.cpio" -machine q35 -device intel-iommu,intremap=off "${edus[@]}" \
         -append "$append intel_iommu=on vfiotest=intremap"
       ;;

@@ -5,12 +5,17 @@
 //
 //   vfio_vm_test errors     error paths that need the group-mate of edu on another driver
 //   vfio_vm_test main       ivshmem BARs and MSI-X, edu registers, MSI, DMA, reset, teardown
+//   vfio_vm_test container  three edus in one shared Container (two of them in one IOMMU
+//                           group) reach one mapping; another Container's device cannot;
+//                           IOVA = physical address through the IOMMU, and its refusal
+//                           for a user who cannot read physical addresses
 //   vfio_vm_test noiommu    (guest without IOMMU) the no-IOMMU explanation
 //   vfio_vm_test intremap   (IOMMU without interrupt remapping) the refusal and its fix
 //   vfio_vm_test unsafe     (same, after allow_unsafe_interrupts=1) open and DMA work
 //   vfio_vm_test noiommumode  (vfio rebuilt with CONFIG_VFIO_NOIOMMU) physical-address DMA
 //
 // One line per check ("ok" or "FAIL"), then "VFIO-TEST PASS|FAIL phase=...".
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,9 +23,11 @@
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "fbnic/vfio/container.hpp"
 #include "fbnic/vfio/platform.hpp"
 
 namespace {
@@ -28,16 +35,19 @@ namespace {
 using fbnic::Bar;
 using fbnic::Error;
 using fbnic::Status;
+using fbnic::vfio::Container;
 using fbnic::vfio::DmaMemory;
+using fbnic::vfio::IovaMode;
 using fbnic::vfio::IrqType;
 using fbnic::vfio::Options;
 using fbnic::vfio::Platform;
 using fbnic::vfio::Problem;
 
 // The guest's PCI topology, fixed by run.sh's QEMU command line.
-constexpr const char* kIvshmem = "0000:01:00.0";  // ivshmem-doorbell behind a root port
-constexpr const char* kEdu = "0000:00:04.0";      // edu, function 0
-constexpr const char* kEduMate = "0000:00:04.1";  // edu, function 1: same IOMMU group
+constexpr const char* kIvshmem = "0000:01:00.0";   // ivshmem-doorbell behind a root port
+constexpr const char* kEdu = "0000:00:04.0";       // edu, function 0
+constexpr const char* kEduMate = "0000:00:04.1";   // edu, function 1: same IOMMU group
+constexpr const char* kEduOther = "0000:00:06.0";  // edu in an IOMMU group of its own
 constexpr const char* kAbsent = "0000:00:11.0";
 
 // Shared-memory layout agreed with ivshmem_server.py (offsets in BAR2).
@@ -192,6 +202,20 @@ void phase_errors() {
     auto huge = a.dma_alloc(4096, 4096, DmaMemory::kHugepage);
     expect_problem("hugepages demanded, none reserved", a, huge.status(), Problem::kNoHugepages,
                    Error::kNoMemory, {"nr_hugepages", "HugePages_Free 0"});
+    {
+      Options physical = ivshmem_options();
+      physical.iova = IovaMode::kPhysical;
+      a.close();
+      Platform p(physical);
+      const Status opened = p.open(kIvshmem);
+      check(opened.ok() && p.iova_mode() == IovaMode::kPhysical,
+            "open with IovaMode::kPhysical through the IOMMU" + why(opened.ok(), p));
+      expect_problem("physical IOVAs, a two-page buffer, no hugepages", p,
+                     p.dma_alloc(8192, 4096).status(), Problem::kNoHugepages, Error::kNoMemory,
+                     {"contiguous", "nr_hugepages"});
+      p.close();
+      check(a.open(kIvshmem).ok(), "ivshmem opens again with allocated IOVAs");
+    }
     auto fallback = a.dma_alloc(2u << 20, 4096);
     check(fallback.ok() && a.dma_memory_of(*fallback) == DmaMemory::kAnonymous,
           "DmaMemory::kAuto falls back to 4 KiB pages without hugepages (2 MiB buffer mapped at " +
@@ -419,6 +443,125 @@ void phase_edu(bool full) {
         "BAR access through pread/pwrite on the device file (Options::mmap_bars = false)");
 }
 
+// ------------------------------------------------------------------ shared Containers
+
+// One edu transfer in and out at `iova`: `bytes` (CPU view of iova) must come back in its
+// second half.
+bool edu_round_trip(Platform& p, std::uint8_t* bytes, std::uint64_t iova, std::uint8_t salt) {
+  for (std::uint32_t i = 0; i < kDmaBytes; ++i) bytes[i] = static_cast<std::uint8_t>(i * 11 + salt);
+  std::memset(bytes + 4096, 0, kDmaBytes);
+  const bool in = edu_dma(p, iova, false);
+  const bool out = edu_dma(p, iova + 4096, true);
+  return in && out && std::memcmp(bytes, bytes + 4096, kDmaBytes) == 0;
+}
+
+std::uint64_t pagemap_address(const void* cpu) {
+  const int fd = ::open("/proc/self/pagemap", O_RDONLY);
+  std::uint64_t entry = 0;
+  const auto at = static_cast<off_t>(reinterpret_cast<std::uintptr_t>(cpu) / 4096 * 8);
+  const bool read = fd >= 0 && ::pread(fd, &entry, 8, at) == 8;
+  if (fd >= 0) ::close(fd);
+  return read ? (entry & ((std::uint64_t{1} << 55) - 1)) * 4096 : 0;
+}
+
+void phase_container() {
+  auto iommu = std::make_shared<Container>(edu_options());
+  Platform a(iommu, edu_options());
+  Platform mate(iommu, edu_options());
+  Platform other(iommu, edu_options());
+  const Status sa = a.open(kEdu);
+  const Status sm = sa.ok() ? mate.open(kEduMate) : sa;
+  const Status so = sm.ok() ? other.open(kEduOther) : sm;
+  check(so.ok() && iommu->devices() == 3,
+        std::string("three edus in one Container: ") + kEdu + " and " + kEduMate +
+            " (IOMMU group " + std::to_string(a.iommu_group()) + "), " + kEduOther + " (group " +
+            std::to_string(other.iommu_group()) + ")" + why(sa.ok(), a) + why(sm.ok(), mate) +
+            why(so.ok(), other));
+  if (!so.ok()) return;
+  for (Platform* p : {&a, &mate, &other}) {
+    if (!p->enable_irqs(IrqType::kMsi, 1).ok()) check(false, "MSI on " + p->address());
+  }
+  auto buf = iommu->dma_alloc(8192, 4096);
+  check(buf.ok() && a.dma_mappings() == 1 && other.dma_mappings() == 1,
+        "one buffer mapped once in the Container, at " + hex(buf.ok() ? buf->device : 0));
+  if (!buf.ok()) return;
+  auto* bytes = static_cast<std::uint8_t*>(buf->cpu);
+  check(edu_round_trip(a, bytes, buf->device, 1) && edu_round_trip(mate, bytes, buf->device, 2) &&
+            edu_round_trip(other, bytes, buf->device, 3),
+        "each of the three edus DMAs in and out of it at the same IOVA: bytes match");
+  {
+    Platform twice(iommu, edu_options());
+    expect_problem("the same device twice in one Container", twice, twice.open(kEduMate),
+                   Problem::kBusy, Error::kBusy, {"already open"});
+  }
+
+  // A device in another Container does not reach that mapping: the IOMMU blocks it.
+  other.close();
+  Platform alone(edu_options());
+  const Status s = alone.open(kEduOther);
+  check(s.ok() && alone.enable_irqs(IrqType::kMsi, 1).ok() && alone.dma_mappings() == 0,
+        std::string(kEduOther) + " in a Container of its own" + why(s.ok(), alone));
+  if (s.ok()) {
+    std::memset(bytes, 0x5a, 8192);
+    const bool done = edu_dma(alone, buf->device + 4096, true);
+    bool untouched = true;
+    for (std::uint32_t i = 0; i < 8192; ++i) untouched = untouched && bytes[i] == 0x5a;
+    check(done && untouched, "its DMA to the other Container's IOVA " + hex(buf->device + 4096) +
+                                 " was blocked by the IOMMU (buffer untouched)");
+  }
+  iommu->dma_free(*buf);
+  a.close();
+  mate.close();
+  check(iommu->devices() == 0 && iommu->dma_mappings() == 0,
+        "the last device's close() leaves the Container empty");
+  alone.close();
+
+  // IOVA = physical address through the IOMMU: mapped at the page's own address.
+  Options physical = edu_options();
+  physical.iova = IovaMode::kPhysical;
+  Platform p(physical);
+  const Status sp = p.open(kEdu);
+  check(sp.ok() && p.iova_mode() == IovaMode::kPhysical,
+        "edu with IovaMode::kPhysical through the IOMMU" + why(sp.ok(), p));
+  if (sp.ok() && p.enable_irqs(IrqType::kMsi, 1).ok()) {
+    auto pb = p.dma_alloc(8192, 4096);
+    check(pb.ok() && p.dma_memory_of(*pb) == DmaMemory::kHugepage &&
+              pb->device == pagemap_address(pb->cpu),
+          "an 8 KiB buffer: a hugepage, device address " + hex(pb.ok() ? pb->device : 0) +
+              " = its physical address" + why(pb.ok(), p));
+    if (pb.ok()) {
+      check(edu_round_trip(p, static_cast<std::uint8_t*>(pb->cpu), pb->device, 4),
+            "edu DMA at IOVA = physical address, through the IOMMU: bytes match");
+    }
+  }
+  p.close();
+
+  // Without the right to read physical addresses, the open says so.
+  std::fflush(stdout);
+  Platform probe(edu_options());
+  const int group = probe.open(kEdu).ok() ? probe.iommu_group() : -1;
+  probe.close();
+  const std::string group_node = "/dev/vfio/" + std::to_string(group);
+  if (group < 0 || ::chown(group_node.c_str(), 65534, static_cast<gid_t>(-1)) != 0) {
+    check(false, "hand " + group_node + " to uid 65534");
+    return;
+  }
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    Platform user(physical);
+    expect_problem("IovaMode::kPhysical as uid 65534", user, user.open(kEdu),
+                   Problem::kNoPermission, Error::kPermissionDenied,
+                   {"pagemap", "root", "IovaMode::kAllocated"});
+    std::fflush(stdout);
+    ::_exit(failures == 0 ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
+  if (::chown(group_node.c_str(), 0, static_cast<gid_t>(-1)) != 0) ++failures;
+}
+
 // ------------------------------------------------------------------ other guests
 
 void phase_noiommu() {
@@ -504,6 +647,8 @@ int main(int argc, char** argv) {
     }
     phase_ivshmem();
     phase_edu(true);
+  } else if (phase == "container") {
+    phase_container();
   } else if (phase == "noiommu") {
     phase_noiommu();
   } else if (phase == "intremap") {
@@ -513,7 +658,8 @@ int main(int argc, char** argv) {
   } else if (phase == "unsafe") {
     phase_edu(false);
   } else {
-    std::fprintf(stderr, "usage: vfio_vm_test errors|main|noiommu|intremap|unsafe|noiommumode\n");
+    std::fprintf(stderr,
+                 "usage: vfio_vm_test errors|main|container|noiommu|intremap|unsafe|noiommumode\n");
     return 2;
   }
   std::printf("VFIO-TEST %s phase=%s failures=%d\n", failures == 0 ? "PASS" : "FAIL", phase.c_str(),

@@ -115,7 +115,7 @@ class VhostUserTransport {
     cmd.set_kicks_wanted(false);
     std::uint64_t idle_since = clock_ns();
     std::uint64_t ticked = idle_since;
-    for (;;) {
+    for (;;) {  // bounded: max_ns in all, spin_ns once idle
       const std::uint64_t now = clock_ns();
       if (now - start >= max_ns) break;
       if (serve_commands() != 0) {

@@ -1,8 +1,10 @@
 // IovaAllocator: hands out device addresses for DMA mappings inside the windows the
-// IOMMU accepts. First fit over a sorted map: a driver maps tens of buffers, not millions.
+// IOMMU accepts, or records fixed ones (physical addresses) after checking they fit. First
+// fit over a sorted map: a driver maps tens of buffers, not millions.
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <utility>
@@ -39,6 +41,29 @@ class IovaAllocator {
       }
     }
     return std::nullopt;
+  }
+
+  // Claims [start, start + size) when it lies inside one window and overlaps nothing.
+  bool reserve(std::uint64_t start, std::uint64_t size) {
+    if (size == 0 || start > ~std::uint64_t{0} - (size - 1) || !inside_window(start, size)) {
+      return false;
+    }
+    const std::uint64_t last = start + (size - 1);
+    auto next = used_.lower_bound(start);
+    if (next != used_.end() && next->first <= last) return false;
+    if (next != used_.begin()) {
+      const auto& [s, len] = *std::prev(next);
+      if (s + (len - 1) >= start) return false;
+    }
+    used_.emplace(start, size);
+    return true;
+  }
+
+  [[nodiscard]] bool inside_window(std::uint64_t start, std::uint64_t size) const {
+    for (const IovaRange& w : windows_) {
+      if (start >= w.first && start <= w.last && size - 1 <= w.last - start) return true;
+    }
+    return false;
   }
 
   void release(std::uint64_t iova) { used_.erase(iova); }

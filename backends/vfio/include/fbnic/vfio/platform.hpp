@@ -1,19 +1,22 @@
 // fbnic::vfio::Platform: a Linux userspace driver's Platform, through VFIO.
 //
-// One object owns one PCI function: its IOMMU context (a type1 container, an iommufd IOAS
-// or a no-IOMMU group), the mmapped BARs, DMA memory mapped for the device, and interrupt
-// eventfds. Everything is released by close() or the destructor, in the order that keeps
-// the device from reaching memory that is going away: interrupts, bus mastering, DMA
-// mappings, BARs, then the file descriptors.
+// One object owns one PCI function: its device file, the mmapped BARs, and interrupt
+// eventfds. Its DMA memory lives in a vfio::Container (container.hpp), an IOMMU context:
+// a private one by default, or one shared with other Platforms so that their devices
+// reach the same memory at the same device addresses. Everything is released by close()
+// or the destructor, in the order that keeps the device from reaching memory that is
+// going away: interrupts, bus mastering, BARs, the device, then (when it was the
+// Container's last device) DMA mappings and the IOMMU context.
 //
 // Failures return fbnic::Status; last_problem() and last_error() then say what happened
-// and how to fix it, for tools to print. Not thread-safe: one thread drives a Platform
-// (wait_irq may block that thread; irq_fd() lets an event loop watch vectors instead).
+// and how to fix it, for tools to print. Not thread-safe: one thread at a time drives a
+// Platform (wait_irq may block that thread; irq_fd() lets an event loop watch vectors
+// instead). docs/vfio.md lists which calls may run on which threads.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +28,7 @@
 #include "fbnic/platform/dma.hpp"
 #include "fbnic/platform/mmio.hpp"
 #include "fbnic/platform/platform.hpp"
+#include "fbnic/vfio/container.hpp"
 #include "fbnic/vfio/iova_allocator.hpp"
 #include "fbnic/vfio/options.hpp"
 #include "fbnic/vfio/problem.hpp"
@@ -43,7 +47,8 @@ struct RegionInfo {
   [[nodiscard]] bool mmappable() const { return (flags & 4u) != 0; }
 };
 
-// The VFIO PCI interrupt indexes.
+// The VFIO PCI interrupt indexes (the request index, 4, is the Platform's own: see
+// removal_requested()).
 enum class IrqType : std::uint8_t { kIntx = 0, kMsi = 1, kMsix = 2 };
 
 constexpr const char* irq_type_name(IrqType t) {
@@ -70,7 +75,10 @@ inline constexpr std::uint32_t kPciCommandMaster = 0x4;
 
 class Platform {
  public:
+  // A Platform with a Container of its own, made from the same options.
   explicit Platform(Options options = {});
+  // A Platform in a shared Container (not null): its devices share DMA memory.
+  explicit Platform(std::shared_ptr<Container> container, Options options = {});
   ~Platform();
   Platform(const Platform&) = delete;
   Platform& operator=(const Platform&) = delete;
@@ -78,7 +86,8 @@ class Platform {
   Platform& operator=(Platform&&) = delete;
 
   // Opens the PCI function at `address` ("DDDD:BB:DD.F" or "BB:DD.F"), which must be
-  // bound to vfio-pci. On failure nothing stays open and last_error() says why.
+  // bound to vfio-pci, and puts it in the Container. On failure nothing stays open and
+  // last_error() says why.
   Status open(std::string_view address);
   void close();
   [[nodiscard]] bool is_open() const { return device_fd_ >= 0; }
@@ -102,20 +111,20 @@ class Platform {
     write32_slow(bar, offset, value);
   }
   Result<DmaBuffer> dma_alloc(std::size_t size, std::size_t align) {
-    return dma_alloc(size, align, options_.dma_memory);
+    return dma_alloc(size, align, container_->options().dma_memory);
   }
   void dma_free(const DmaBuffer& buffer);
   std::uint64_t now_ns();
   void delay_us(std::uint32_t us);
   void log(LogLevel level, const char* line);
 
-  // --- DMA beyond the concept ---
+  // --- DMA beyond the concept (all in the Container: any of its Platforms may free) ---
   Result<DmaBuffer> dma_alloc(std::size_t size, std::size_t align, DmaMemory memory);
   // Maps the caller's memory (page-aligned pointer) for the device; the memory stays the
-  // caller's: dma_unmap (or close) only removes the device's access.
+  // caller's: dma_unmap (or the Container's last close) only removes the device's access.
   Result<DmaBuffer> dma_map(void* cpu, std::size_t size);
   Status dma_unmap(const DmaBuffer& buffer);
-  // The memfd behind a DmaMemory::kMemfd buffer (owned by the Platform), else -1.
+  // The memfd behind a DmaMemory::kMemfd buffer (owned by the Container), else -1.
   [[nodiscard]] int dma_memfd(const DmaBuffer& buffer) const;
   [[nodiscard]] DmaMemory dma_memory_of(const DmaBuffer& buffer) const;
 
@@ -150,24 +159,47 @@ class Platform {
   // INTx is level-triggered: VFIO masks it on delivery until this call.
   Status unmask_intx();
 
+  // --- removal ---
+  // True once the kernel asked for the device back (an unbind from vfio-pci, a hot
+  // unplug): vfio-pci signals its request eventfd and the unbind waits until this
+  // Platform closes. One non-blocking read of that eventfd; sticky.
+  bool removal_requested();
+  // kDeviceRemoved (and last_error() says which) when the kernel asked for the device or
+  // its configuration space reads all ones (surprise removal, a dead link, the emulator
+  // behind it gone); ok otherwise. A configuration read: for a stall or a timer, not
+  // per packet.
+  Status check_present();
+
   // --- reset ---
   [[nodiscard]] bool reset_supported() const { return (device_flags_ & 2u) != 0; }
   // Function-level reset (VFIO_DEVICE_RESET), then MEM and BUSMASTER are set again if
   // Options::enable_bus_master.
   Status reset();
 
+  // --- identity ---
+  // The Device Serial Number: the PCIe extended capability, or on a conventional function
+  // (fbnic-emu behind QEMU) the copy in the emulator's vendor-specific capability.
+  Result<std::uint64_t> serial_number();
+  // The device announced (fbnic-emu's vendor-specific capability on a function without
+  // a PCI Express capability: QEMU's x-pci-proxy-dev) that its DMA does not go through
+  // the IOMMU, so only physical IOVAs reach memory.
+  [[nodiscard]] bool dma_bypasses_iommu() const { return bypasses_iommu_; }
+
   // --- what is open ---
   [[nodiscard]] const std::string& address() const { return address_; }
-  [[nodiscard]] IommuMode iommu_mode() const { return mode_; }
+  [[nodiscard]] IommuMode iommu_mode() const { return container_->iommu_mode(); }
+  [[nodiscard]] IovaMode iova_mode() const { return container_->iova_mode(); }
   [[nodiscard]] int iommu_group() const { return group_; }
-  [[nodiscard]] const std::vector<IovaRange>& iova_windows() const { return iova_.windows(); }
-  [[nodiscard]] std::size_t dma_mappings() const { return dma_.size(); }
+  [[nodiscard]] std::vector<IovaRange> iova_windows() const { return container_->iova_windows(); }
+  // Mappings in the Container (all its devices').
+  [[nodiscard]] std::size_t dma_mappings() const { return container_->dma_mappings(); }
   [[nodiscard]] const Options& options() const { return options_; }
+  [[nodiscard]] const std::shared_ptr<Container>& container() const { return container_; }
 
   // --- the last failure ---
-  [[nodiscard]] Problem last_problem() const { return problem_; }
+  [[nodiscard]] Problem last_problem() const { return failure_.problem; }
   // "what happened" on the first line, then "fix: ..." lines; empty when none.
-  [[nodiscard]] const std::string& last_error() const { return error_; }
+  [[nodiscard]] const std::string& last_error() const { return failure_.text; }
   void clear_error();
 
  private:
@@ -184,15 +216,6 @@ class Platform {
     RegionInfo info;
     std::vector<MappedArea> areas;
   };
-  struct DmaMapping {
-    void* cpu = nullptr;
-    std::size_t length = 0;  // page-rounded bytes mapped for the device
-    std::uint64_t device = 0;
-    DmaMemory memory = DmaMemory::kAnonymous;
-    bool owned = false;  // munmap on free
-    bool locked = false;
-    int memfd = -1;
-  };
 
   static constexpr std::size_t bar_slot(Bar bar) { return bar == Bar::kCsr ? 0 : 1; }
   [[nodiscard]] int bar_region(Bar bar) const {
@@ -203,51 +226,39 @@ class Platform {
   std::uint32_t read32_slow(Bar bar, std::uint32_t offset);
   void write32_slow(Bar bar, std::uint32_t offset, std::uint32_t value);
 
+  detail::Reporter reporter();
   Status fail(Problem problem, Status status, const std::string& what, std::string fix = {});
   Status fail_errno(const char* call, int err);
 
   Status diagnose_device(std::string& driver, int& group, bool& noiommu_group);
-  Status open_container(bool noiommu);
-  Status open_iommufd();
   Status open_device_info();
   Status map_regions();
-  Status setup_iova_windows_type1();
-  Status set_iova_windows(const std::vector<IovaRange>& kernel);
-  Status explain_not_viable();
-  Status explain_permission(const std::string& node, int err);
-
-  Status map_for_device(DmaMapping& m, std::size_t align);
-  void unmap_for_device(DmaMapping& m);
-  void release_mapping(DmaMapping& m);
+  void enable_request_irq();
+  void disable_request_irq();
+  // Standard capability `id` in configuration space (0 when absent).
+  std::uint32_t find_capability(std::uint8_t id);
+  std::uint32_t find_emulator_capability();
 
   Options options_;
+  std::shared_ptr<Container> container_;
   std::string address_;
-  IommuMode mode_ = IommuMode::kAuto;
   int group_ = -1;
-  int container_fd_ = -1;
-  int group_fd_ = -1;
   int device_fd_ = -1;
-  int iommufd_ = -1;
-  std::uint32_t ioas_id_ = 0;
+  bool attached_ = false;  // the Container holds this device
   std::uint32_t device_flags_ = 0;
   std::uint64_t config_offset_ = 0;
   std::uint64_t config_size_ = 0;
   std::vector<Region> regions_;
   std::vector<IrqInfo> irqs_;
   BarView bars_[2];
+  bool bypasses_iommu_ = false;
 
   IrqType irq_type_ = IrqType::kMsix;
   std::vector<int> irq_fds_;
+  int request_fd_ = -1;
+  bool removal_requested_ = false;
 
-  std::map<std::uintptr_t, DmaMapping> dma_;
-  std::uintptr_t next_cookie_ = 1;
-  IovaAllocator iova_;
-  std::size_t page_size_ = 4096;
-  std::size_t iova_page_ = 4096;  // the IOMMU's smallest page
-  bool fallback_warned_ = false;
-
-  Problem problem_ = Problem::kNone;
-  std::string error_;
+  Failure failure_;
 };
 
 static_assert(fbnic::Platform<Platform>);

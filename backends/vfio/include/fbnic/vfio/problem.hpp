@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace fbnic::vfio {
 
@@ -23,6 +24,7 @@ enum class Problem : std::uint8_t {
   kNotSupported,          // the device lacks the feature (reset, interrupt type)
   kInvalidArgument,       // the caller passed something out of range
   kNotOpen,               // the call needs an open device
+  kDeviceRemoved,         // the device is gone, or the kernel asked for it back (unbind)
   kSystemError,           // an unexpected errno; the message names the call
 };
 
@@ -44,9 +46,17 @@ constexpr const char* problem_name(Problem p) {
     case Problem::kNotSupported: return "not supported";
     case Problem::kInvalidArgument: return "invalid argument";
     case Problem::kNotOpen: return "not open";
+    case Problem::kDeviceRemoved: return "device removed";
     case Problem::kSystemError: return "system error";
   }
   return "?";
 }
+
+// The last failure of a Platform or Container: its Problem, and "what happened" on the
+// first line of text, then "fix: ..." lines.
+struct Failure {
+  Problem problem = Problem::kNone;
+  std::string text;
+};
 
 }  // namespace fbnic::vfio

@@ -27,10 +27,11 @@ namespace fbnic::mock::testing {
 
 inline constexpr MacAddress kStation{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
 
-template <class Policy = DefaultPolicy, class ModelConfig = DefaultConfig>
+// LogSink receives the library's log lines (mock::NullLog keeps none; mock::StderrLog prints).
+template <class Policy = DefaultPolicy, class ModelConfig = DefaultConfig, class LogSink = NullLog>
 struct Nic {
   using Model = Device<ModelConfig>;
-  using Plat = Platform<Model>;
+  using Plat = Platform<Model, LogSink>;
   using Dev = fbnic::Device<Plat, Policy>;
   using Packet = typename Dev::Rx::Packet;
   static constexpr std::uint32_t kSlotBytes = 16 * 1024;
@@ -46,8 +47,8 @@ struct Nic {
   std::uint64_t next_cookie = 1;
 
   // ram_bytes of host memory; slots Tx buffers of kSlotBytes each taken from it.
-  explicit Nic(std::size_t ram_bytes = 96u << 20, std::uint32_t slots = 2048)
-      : ram(ram_bytes), plat(model, ram.span()), dev(plat), tx_slots(slots) {
+  explicit Nic(std::size_t ram_bytes = 96u << 20, std::uint32_t slots = 2048, LogSink sink = {})
+      : ram(ram_bytes), plat(model, ram.span(), sink), dev(plat), tx_slots(slots) {
     auto mem = plat.dma_alloc(std::size_t{slots} * kSlotBytes, 4096);
     if (!mem.ok()) {
       setup_ = mem.status();
@@ -70,10 +71,12 @@ struct Nic {
 
   Deadline in_us(std::uint64_t us) { return Deadline::after_us(plat.now_ns(), us); }
 
-  // The station address, and no link training wait (the model's PHY trains at once).
+  // The station address, no link training wait (the model's PHY trains at once), and the
+  // largest MTU, so that every frame the device carries can be sent.
   DeviceConfig config() const {
     DeviceConfig c;
     c.mac = kStation;
+    c.mtu = kMaxMtu;
     c.link.training_ms = 0;
     return c;
   }
