@@ -18,7 +18,7 @@ import subprocess
 GROUPS = [
     ("hw/io.hpp: Io (checked register access)", r"^fbnic::Io::"),
     ("base/log.hpp, platform.hpp: log lines", r"^fbnic::detail::log_line$|^fbnic::LogLine::|"
-     r"^fbnic::fw::operator<<$"),
+     r"^fbnic::(fw::)?operator(<<)?$"),
     ("tlv/: TLV decode and encode", r"^fbnic::tlv::|^std::__apply_impl|^std::__invoke_impl"),
     ("fw/mailbox.hpp: Mailbox", r"^fbnic::fw::Mailbox::"),
     ("fw/client.hpp: Client (caps, ownership, heartbeat)", r"^fbnic::fw::Client::"),
@@ -28,6 +28,8 @@ GROUPS = [
     ("rpc/: classifier (MAC and action TCAMs, RSS)", r"^fbnic::rpc::"),
     ("ring/rx_queue.hpp, page_pool.hpp: Rx", r"^fbnic::RxQueue::|^fbnic::PagePool::"),
     ("ring/tx_queue.hpp: Tx", r"^fbnic::TxQueue::"),
+    ("ring/tx_refusal.hpp: Tx packet checks and what they log",
+     r"^fbnic::tx_problem$|^fbnic::log_tx_refusal$"),
     ("ring/desc_ring.hpp, vector.hpp, deadline.hpp: rings, vectors, waits",
      r"write_ring_base|^fbnic::DescRing::|_vector$|^fbnic::poll_until$"),
     ("hw/counter.hpp, dev/stats.hpp: counter reads (and the running totals, if kept)",
@@ -39,6 +41,9 @@ GROUPS = [
      r"^fbnic::bare::uefi::(SnpDriver|read_dsn|station_address)"),
     ("bare/uefi/: PciIo DMA and attributes, clock, events",
      r"^fbnic::bare::uefi::|^fbnic::bare::Clock::"),
+    ("base/status.hpp: error names", r"^fbnic::error_name$"),
+    ("DMA address checks and what they log (cold)", r"^fbnic::dma_refused$"),
+    ("ring/drain.hpp: bounded drains at disable", r"^fbnic::drain_bounded$"),
     ("the image's own code (entry point, console, runtime)", r"."),
 ]
 
@@ -83,7 +88,9 @@ def main():
         for line in out.splitlines():
             f = line.split()
             if len(f) >= 3 and f[1].startswith(".text$"):
-                funcs.append((int(f[2], 16), f[1][len(".text$"):]))
+                # Cold functions ([[gnu::cold]]) sit in .text$unlikely$<symbol>.
+                name = re.sub(r"^(unlikely|hot|startup|exit)\$", "", f[1][len(".text$"):])
+                funcs.append((int(f[2], 16), name))
     names = subprocess.run([args.cxxfilt], input="\n".join(n for _, n in funcs), check=True,
                            capture_output=True, text=True).stdout.splitlines()
     size = collections.Counter()
