@@ -135,9 +135,8 @@ class RxQueue {
     } else if ((pool_.dma(kPages - 1) >> 12) > desc::Bd::kAddr.kMax) {
       // A buffer descriptor carries address bits 45:12: nothing above can be posted.
       log(p, LogLevel::kError, "fbnic: rx queue ", queue_,
-          ": the platform's dma_alloc gave the "
-          "page pool device address ",
-          Hex{pool_.dma(0)}, ", beyond the 46 bits the device reaches");
+          ": the platform's dma_alloc gave the page pool device address ", Hex{pool_.dma(0)},
+          ", beyond the 46 bits the device reaches");
       pool_.free();
       st = Error::kOutOfRange;
     }
@@ -262,14 +261,33 @@ class RxQueue {
     return n;
   }
 
-  // A packet this queue did not hand out, or released already, is refused: counted in
+  // A release this queue can tell is wrong (a packet it did not hand out: another queue's,
+  // forged; or one whose pages nobody holds any more: released twice) is refused, counted in
   // counters().bad_releases and logged, its pages left alone.
-  void release(const Packet& p) {
-    release_packet(p);
-    if (free_pool_when_released_) free_pool_if_unused();
-  }
+  void release(const Packet& p) { release(std::span<const Packet>(&p, 1)); }
   void release(std::span<const Packet> packets) {
-    for (const Packet& p : packets) release_packet(p);
+    // Packets next to each other share a page: their references are dropped together,
+    // not by a count changed in memory per packet (each waiting for the last one's store).
+    std::uint16_t page = 0;
+    std::uint32_t refs = 0;
+    for (const Packet& p : packets) {
+      if (!ours(p)) {
+        refuse_release("release");
+        continue;
+      }
+      for (std::uint32_t i = 0; i < p.frags; ++i) {
+        if (p.frag[i].page != page) {
+          if (refs != 0) pool_.unref(page, refs);
+          page = p.frag[i].page;
+          refs = 0;
+        }
+        ++refs;
+      }
+      user_refs_ -= p.frags;
+      --held_;
+    }
+    if (refs != 0) pool_.unref(page, refs);
+    if (user_refs_ == 0) held_ = 0;
     if (free_pool_when_released_) free_pool_if_unused();
   }
   // Another holder of a fragment's page (e.g. a Tx buffer pointing into it); each retain()
@@ -439,6 +457,7 @@ class RxQueue {
     }
     counters_.packets += c.packets;
     counters_.bytes += bytes;
+    held_ += c.packets;
     return c;
   }
 
@@ -453,16 +472,17 @@ class RxQueue {
   [[nodiscard]] bool user_page(std::uint32_t page) const {
     return page < kPages && pool_.refs(static_cast<std::uint16_t>(page)) != 0 && user_refs_ != 0;
   }
-  // A packet poll() handed out: each fragment where this queue's pool put it.
-  void release_packet(const Packet& p) {
-    bool ours = held_ != 0 && p.frags <= Policy::kMaxRxFrags;
-    for (std::uint32_t i = 0; ours && i < p.frags; ++i) {
-      const RxFragment& f = p.frag[i];
-      ours = user_page(f.page) && f.data == pool_.cpu(f.page) + f.offset;
+  // A packet poll() handed out and not released: each fragment where this queue's pool put
+  // it, on a page someone holds.
+  [[nodiscard]] bool ours(const Packet& p) const {
+    if (held_ == 0 || p.frags == 0 || p.frags > Policy::kMaxRxFrags || user_refs_ < p.frags) {
+      return false;
     }
-    if (!ours) return refuse_release("release");
-    unref(p);
-    if (held_ != 0) --held_;
+    for (std::uint32_t i = 0; i < p.frags; ++i) {
+      const RxFragment& f = p.frag[i];
+      if (!user_page(f.page) || f.data != pool_.cpu(f.page) + f.offset) return false;
+    }
+    return true;
   }
   [[gnu::cold, gnu::noinline]] void refuse_release(const char* call) {
     ++counters_.bad_releases;

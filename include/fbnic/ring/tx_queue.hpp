@@ -348,7 +348,9 @@ class TxQueue {
       if (pkt.buffers.size() != 1 || pkt.offload.checksum || pkt.offload.mss != 0) break;
       const std::uint64_t dma = pkt.buffers[0].dma;
       const std::uint32_t len = pkt.buffers[0].len;
-      if (len - 1u >= desc::Twd::kLen.kMax || dma > desc::Twd::kAddr.kMax) break;
+      // What send() refuses (an empty buffer, one over the frame limit, an address past 46
+      // bits) is left to it, to be refused and logged there.
+      if (len - 1u >= max_frame_ || dma > desc::kMaxTxBufferAddress) break;
       const std::uint32_t t = tail + 2 * n;
       Slot& slot = slots_[t & (kRing - 1)];
       slot.cookie = pkt.cookie;
