@@ -234,3 +234,30 @@ TEST(RegisterIo, ModifyKeepsUndeclaredBits) {
 }
 
 }  // namespace
+
+// Numbers are formatted without a 64-bit division (a libgcc call on 32-bit CPUs).
+TEST(LogLine, FormatsTheWholeRangeOfNumbers) {
+  constexpr auto line = [](auto v) {
+    fbnic::LogLine l;
+    l << v;
+    return l;
+  };
+  EXPECT_STREQ(line(std::uint64_t{0}).c_str(), "0");
+  EXPECT_STREQ(line(std::uint64_t{10}).c_str(), "10");
+  EXPECT_STREQ(line(std::uint64_t{9'999'999'999}).c_str(), "9999999999");
+  EXPECT_STREQ(line(~std::uint64_t{0}).c_str(), "18446744073709551615");
+  EXPECT_STREQ(line(std::int64_t{-9'223'372'036'854'775'807 - 1}).c_str(), "-9223372036854775808");
+  EXPECT_STREQ(line(fbnic::Hex{0}).c_str(), "0x0");
+  EXPECT_STREQ(line(fbnic::Hex{0xfedcba9876543210}).c_str(), "0xfedcba9876543210");
+}
+
+TEST(PollUntil, LastSleepEndsAtTheDeadline) {
+  EXPECT_EQ(fbnic::last_sleep_us(0, 10), 0u);
+  EXPECT_EQ(fbnic::last_sleep_us(1, 10), 1u);
+  EXPECT_EQ(fbnic::last_sleep_us(1'000, 10), 1u);
+  EXPECT_EQ(fbnic::last_sleep_us(1'001, 10), 2u);
+  EXPECT_EQ(fbnic::last_sleep_us(50'000, 10), 10u);
+  EXPECT_EQ(fbnic::last_sleep_us(4'294'966'000, 0xffff'ffffu), 4'294'966u);
+  EXPECT_EQ(fbnic::last_sleep_us(~std::uint64_t{0}, 0xffff'ffffu), 4'294'966u);
+  EXPECT_EQ(fbnic::last_sleep_us(~std::uint64_t{0}, 7), 7u);
+}

@@ -1,6 +1,7 @@
 // Log levels and a fixed-size line formatter: no heap, no printf.
 #pragma once
 
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -70,17 +71,38 @@ class LogLine {
       buf_[len_] = '\0';
     }
   }
+  // Without a 64-bit division: on 32-bit CPUs that is a libgcc call, and freestanding images
+  // link no libgcc. Hexadecimal by shifts, decimal by subtracting powers of ten.
   [[gnu::noinline]] constexpr LogLine& put_unsigned(std::uint64_t v, unsigned base) {
-    char digits[20] = {};
-    std::size_t n = 0;
-    do {
-      const auto d = static_cast<unsigned>(v % base);
-      digits[n++] = static_cast<char>(d < 10 ? '0' + d : 'a' + (d - 10));
-      v /= base;
-    } while (v != 0);
-    while (n > 0) put(digits[--n]);
+    if (base == 16) {
+      unsigned shift = 60;
+      while (shift > 0 && (v >> shift) == 0) shift -= 4;
+      for (;;) {
+        const auto d = static_cast<unsigned>((v >> shift) & 0xfu);
+        put(static_cast<char>(d < 10 ? '0' + d : 'a' + (d - 10)));
+        if (shift == 0) return *this;
+        shift -= 4;
+      }
+    }
+    std::size_t i = 0;
+    while (i + 1 < kPowersOfTen.size() && kPowersOfTen[i] > v) ++i;  // no leading zeros
+    for (; i < kPowersOfTen.size(); ++i) {
+      unsigned d = 0;
+      while (v >= kPowersOfTen[i]) {  // at most nine times
+        v -= kPowersOfTen[i];
+        ++d;
+      }
+      put(static_cast<char>('0' + d));
+    }
     return *this;
   }
+
+  static constexpr std::array<std::uint64_t, 20> kPowersOfTen = [] {
+    std::array<std::uint64_t, 20> p{};
+    std::uint64_t x = 1;
+    for (std::size_t i = p.size(); i-- > 0; x *= 10u) p[i] = x;
+    return p;
+  }();
 
   char buf_[kCapacity] = {};
   std::size_t len_ = 0;

@@ -29,6 +29,16 @@ class Deadline {
 // (kTimeout). done() may also return a Status to stop early with an error. The last
 // sleep is cut short so that done() is tried once more at the deadline itself and the
 // call returns by it (to the microsecond delay_us counts in), not a step later.
+// The sleep before the next try: a step, or what is left of the deadline rounded up to a
+// microsecond if that is less. 32-bit arithmetic only: a 64-bit division is a libgcc call
+// on 32-bit CPUs, and freestanding images link no libgcc.
+constexpr std::uint32_t last_sleep_us(std::uint64_t left_ns, std::uint32_t step_us) {
+  constexpr std::uint32_t kLongestUs = (0xffff'ffffu - 999u) / 1000u;
+  if (left_ns > std::uint64_t{kLongestUs} * 1000u) return step_us < kLongestUs ? step_us : kLongestUs;
+  const std::uint32_t left_us = (static_cast<std::uint32_t>(left_ns) + 999u) / 1000u;
+  return left_us < step_us ? left_us : step_us;
+}
+
 template <Platform P, class Done>
 Status poll_until(P& platform, Deadline deadline, std::uint32_t step_us, Done&& done) {
   // Bounded by the deadline: the platform's clock is monotonic and every pass sleeps.
@@ -41,8 +51,7 @@ Status poll_until(P& platform, Deadline deadline, std::uint32_t step_us, Done&& 
     }
     const std::uint64_t now = platform.now_ns();
     if (deadline.expired(now)) return Error::kTimeout;
-    const std::uint64_t left_us = (deadline.ns() - now + 999) / 1000;
-    platform.delay_us(left_us < step_us ? static_cast<std::uint32_t>(left_us) : step_us);
+    platform.delay_us(last_sleep_us(deadline.ns() - now, step_us));
   }
 }
 

@@ -52,7 +52,7 @@ class DescRing {
     return from_le(__atomic_load_n(&base_[index & kMask], __ATOMIC_RELAXED));
   }
   // DONE is expected to be 1 on even laps and 0 on odd ones.
-  [[nodiscard]] static constexpr std::uint64_t expected_done(std::uint32_t index) {
+  [[nodiscard]] static constexpr std::uint32_t expected_done(std::uint32_t index) {
     return ((index & Size) == 0) ? 1u : 0u;
   }
 
