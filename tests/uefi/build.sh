@@ -30,6 +30,7 @@ limit=$((64 * 1024))
 cxx=${CXX_UEFI:-clang++}
 objdump=$($cxx -print-prog-name=llvm-objdump)
 readobj=$($cxx -print-prog-name=llvm-readobj)
+dwarfdump=$($cxx -print-prog-name=llvm-dwarfdump)
 cxxfilt=$($cxx -print-prog-name=llvm-cxxfilt)
 resource_dir=$($cxx -print-resource-dir)
 # libstdc++'s headers (only the freestanding-safe ones are used; see CONTRIBUTING.md). Its
@@ -42,7 +43,7 @@ gcc_ver=$(find /usr/include/c++ -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V
 # calling convention and the linker (lld-link) are the same. It also defines __STRICT_ANSI__
 # for -std=c++20, which libstdc++ needs. -nostdinc keeps /usr/include (glibc) out.
 common=(-std=c++20 -ffreestanding -fno-exceptions -fno-rtti -fshort-wchar -mno-stack-arg-probe
-        -Os -ffunction-sections -fdata-sections
+        -ffunction-sections -fdata-sections
         -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror
         -nostdinc -isystem "$resource_dir/include" -isystem "/usr/include/c++/$gcc_ver"
         -isystem "/usr/include/x86_64-linux-gnu/c++/$gcc_ver" -isystem "$root/tests/uefi/shim"
@@ -70,29 +71,51 @@ build() {  # build ARCH
   esac
   mkdir -p "$dir"
   local t0; t0=$(now)
-  compile() { "$cxx" "${target[@]}" "${common[@]}" "${extra[@]}" -c "$1" -o "$2"; }
+  compile() {  # compile SRC OBJ [FLAGS]
+    local src=$1 obj=$2; shift 2
+    "$cxx" "${target[@]}" "${common[@]}" "$@" "${extra[@]}" -c "$src" -o "$obj"
+  }
   link() {  # link SUBSYSTEM OUT OBJ... [FLAGS]
     local subsystem=$1 image=$2; shift 2
     lld-link "/subsystem:$subsystem" /entry:efi_main /nodefaultlib "/machine:$machine" /opt:ref \
       "/out:$image" "$@"
   }
-  compile "$root/drivers/uefi/runtime.cpp" "$dir/runtime.obj"
-  compile "$root/drivers/uefi/fbnic_driver.cpp" "$dir/fbnic_driver.obj"
+  # The runtime (memcpy and friends) is compiled on its own, never with link-time
+  # optimization: the optimizer must not see its loops beside their callers.
+  compile "$root/drivers/uefi/runtime.cpp" "$dir/runtime.obj" -Os &
+  local runtime_pid=$!
+  # The driver: -Oz, and optimized again at link time (-flto, lld-link's LTO): there every
+  # template instance is the image's own, so a function with one caller is inlined into it
+  # and what nothing reaches is dropped before code is made (docs/uefi.md, Size, has what
+  # each flag saves).
+  # (`build ARCH || ...` turns off set -e in here: each step says when it failed.)
+  # -g does not change the code (the image is linked without it); it gives the line table
+  # the size breakdown below reads.
+  compile "$root/drivers/uefi/fbnic_driver.cpp" "$dir/fbnic_driver.obj" -Oz -flto -g || return 1
+  wait "$runtime_pid" || return 1
   # Sections on 32-byte boundaries, in the file and in memory, as EDK2 links its own boot
   # service drivers (/ALIGN:32 /FILEALIGN:32 /DRIVER): no 512-byte padding per section.
   # Such sections cannot be protected page by page, so the image does not claim
-  # NX_COMPAT. fbnic-4k.efi is the linker's default layout (4 KiB sections, 512-byte file
-  # alignment), which a firmware that maps images W^X needs; it is linked for its size.
+  # NX_COMPAT. /lldsavetemps keeps the code LTO made (fbnic.efi.lto.obj, with a section
+  # per function) for the size breakdown below.
+  rm -f "$dir"/fbnic.efi.*
   link efi_boot_service_driver "$dir/fbnic.efi" "$dir/fbnic_driver.obj" "$dir/runtime.obj" \
-    /align:32 /filealign:32 /driver /nxcompat:no
-  link efi_boot_service_driver "$dir/fbnic-4k.efi" "$dir/fbnic_driver.obj" "$dir/runtime.obj"
+    /align:32 /filealign:32 /driver /nxcompat:no /lldsavetemps || return 1
+  rm -f "$dir"/fbnic.efi.*.bc "$dir/fbnic.efi.resolution.txt"
+  # fbnic-4k.efi: the same code in the linker's default layout (4 KiB sections, 512-byte
+  # file alignment), which a firmware that maps images W^X needs; linked for its size.
+  link efi_boot_service_driver "$dir/fbnic-4k.efi" "$dir/fbnic.efi.lto.obj" "$dir/runtime.obj" ||
+    return 1
+  # fbnic-dwarf.efi: fbnic.efi's code with its DWARF line table, for the breakdown only.
+  link efi_boot_service_driver "$dir/fbnic-dwarf.efi" "$dir/fbnic.efi.lto.obj" \
+    "$dir/runtime.obj" /align:32 /filealign:32 /driver /nxcompat:no /debug:dwarf || return 1
   local images="fbnic.efi"
   if [ "$arch" = x86_64 ]; then
-    compile "$root/tests/uefi/pxe_payload.cpp" "$dir/pxe_payload.obj"
-    link efi_application "$dir/pxe.efi" "$dir/pxe_payload.obj" "$dir/runtime.obj"
+    compile "$root/tests/uefi/pxe_payload.cpp" "$dir/pxe_payload.obj" -Os || return 1
+    link efi_application "$dir/pxe.efi" "$dir/pxe_payload.obj" "$dir/runtime.obj" || return 1
     images="$images pxe.efi"
   fi
-  echo "[$arch] built $images in $(since "$t0") s ($cxx $($cxx -dumpversion), lld-link, -Os)"
+  echo "[$arch] built $images in $(since "$t0") s ($cxx $($cxx -dumpversion), lld-link, -Oz -flto)"
 
   local size text rdata data
   size=$(stat -c %s "$dir/fbnic.efi")
@@ -104,9 +127,11 @@ build() {  # build ARCH
     "$("$readobj" --file-headers "$dir/fbnic.efi" | awk '/SizeOfHeaders:/ { print $2 }')"
   printf '[%s] fbnic-4k.efi, the same with 4 KiB sections: %d bytes\n' "$arch" \
     "$(stat -c %s "$dir/fbnic-4k.efi")"
-  echo "[$arch] fbnic.efi by layer (function sections of fbnic_driver.obj and runtime.obj):"
-  python3 "$root/tests/uefi/sizes.py" "$objdump" "$cxxfilt" "$dir/fbnic_driver.obj" \
-    "$dir/runtime.obj" --top "$([ "${FBNIC_UEFI_SIZES:-0}" = 1 ] && echo 25 || echo 0)"
+  echo "[$arch] fbnic.efi's code by the file it was written in (the line table of fbnic-dwarf.efi):"
+  local top=(--top "$([ "${FBNIC_UEFI_SIZES:-0}" = 1 ] && echo 25 || echo 0)" "$objdump" "$cxxfilt"
+             "$dir/fbnic.efi.lto.obj")
+  python3 "$root/tests/uefi/sizes.py" "$root" "$dwarfdump" "$dir/fbnic-dwarf.efi" "${top[@]}" ||
+    return 1
   if [ "$arch" = x86_64 ]; then
     if [ "$size" -gt "$limit" ]; then
       echo "[$arch] FAIL: fbnic.efi is $size bytes, more than the $limit-byte (64 KiB) guard"
