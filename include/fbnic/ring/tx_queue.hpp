@@ -224,7 +224,8 @@ class TxQueue {
     std::uint32_t tail = tail_;
     // Each round posts a run of simple packets (see post_simple), then one other packet.
     for (std::size_t next = 0; next < packets.size();) {
-      const std::uint32_t simple = post_simple(packets.subspan(next), tail, bytes);
+      const std::uint32_t simple =
+          Policy::kFastPaths ? post_simple(packets.subspan(next), tail, bytes) : 0;
       if (simple != 0) {
         result.sent += simple;
         next += simple;

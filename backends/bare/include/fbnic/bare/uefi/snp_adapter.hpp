@@ -55,6 +55,7 @@ struct SnpPolicy : DefaultPolicy {
   static constexpr std::size_t kFirmwareLogs = 0;  // a boot driver never asks for the log
   static constexpr bool kTxOffloads = false;       // SNP hands over whole frames
   static constexpr bool kDeviceCounters = false;   // Statistics reads its MAC counters
+  static constexpr bool kFastPaths = false;        // a packet at a time needs no speed
 };
 
 struct SnpConfig {
