@@ -199,20 +199,16 @@ class Device {
     if (!open_) return ok_status();
     open_ = false;
     const Status st = teardown(on_tx_done, on_tx_aborted, on_rx);
-    for (Rx& q : rx_) {
-      if (q.held() != 0) {
-        log(io_.platform(), LogLevel::kWarning, "fbnic: close(): rx queue ", q.index(),
-            ": the application still holds ", q.held(),
-            " packets from poll(); their buffers stay allocated until it releases them");
-      }
-    }
+    log_held();
     return st;
   }
   // The same, dropping what is left: each Rx packet goes back to its own queue.
   Status close() {
     if (!open_) return ok_status();
     open_ = false;
-    return discarding_teardown();
+    const Status st = discarding_teardown();
+    log_held();
+    return st;
   }
 
   // The periodic work, about once a second: the firmware heartbeat (one every 10 s; see
@@ -286,6 +282,16 @@ class Device {
 
   // on_rx for a close that keeps nothing: every packet back to the queue it came from.
   struct ReleaseToItsQueue {};
+
+  void log_held() {
+    for (Rx& q : rx_) {
+      if (q.held() != 0) {
+        log(io_.platform(), LogLevel::kWarning, "fbnic: close(): rx queue ", q.index(),
+            ": the application still holds ", q.held(),
+            " packets from poll(); their buffers stay allocated until it releases them");
+      }
+    }
+  }
 
   [[gnu::cold, gnu::noinline]] void no_such_queue(const char* call, std::uint32_t i,
                                                   std::uint32_t count, const char* what) {
