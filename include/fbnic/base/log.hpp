@@ -20,6 +20,11 @@ constexpr const char* level_name(LogLevel l) {
   return "?";
 }
 
+// How much of the core's log text an image carries (a platform's kLogText; see
+// fbnic::log_text() in platform/platform.hpp): each line in full; its first words and its
+// values; nothing.
+enum class LogText : std::uint8_t { kFull, kShort, kNone };
+
 // Formats as 0x-prefixed hexadecimal.
 struct Hex {
   std::uint64_t value;
@@ -59,6 +64,13 @@ class LogLine {
   constexpr LogLine& operator<<(Hex h) {
     *this << "0x";
     return put_unsigned(h.value, 16);
+  }
+
+  // A space, unless the line is empty or ends in one. Out of line, like operator<<(const
+  // char*).
+  [[gnu::noinline]] constexpr LogLine& gap() {
+    if (len_ != 0 && buf_[len_ - 1] != ' ') put(' ');
+    return *this;
   }
 
   [[nodiscard]] constexpr const char* c_str() const { return buf_; }

@@ -590,7 +590,7 @@ class SnpAdapter {
       if (!st.ok()) nic_.close().ignore();
     }
     if (!st.ok()) {
-      log(platform_, LogLevel::kError, "fbnic-snp: bring-up failed: ", st.name());
+      log_always(platform_, LogLevel::kError, "fbnic-snp: bring-up failed: ", st.name());
       release_tx_memory();
       return efi_status(st);
     }
@@ -611,7 +611,7 @@ class SnpAdapter {
     nic_.rx(0).release(std::span<const Packet>(rx_.data() + rx_next_, rx_count_ - rx_next_));
     rx_next_ = rx_count_ = 0;
     const fbnic::Status st = nic_.close();
-    if (!st.ok()) log(platform_, LogLevel::kError, "fbnic-snp: shutdown: ", st.name());
+    if (!st.ok()) log_always(platform_, LogLevel::kError, "fbnic-snp: shutdown: ", st.name());
     while (in_flight_.count != 0) recycled_.push(in_flight_.pop());
     release_tx_memory();
     mode_.media_present = 0;
@@ -662,7 +662,7 @@ class SnpAdapter {
       const fbnic::Status st = nic_.service();
       // A failure is logged when it first appears: a device that is gone fails every second.
       if (!st.ok() && st.code() != last_service_error_) {
-        log(platform_, LogLevel::kError, "fbnic-snp: service: ", st.name());
+        log_always(platform_, LogLevel::kError, "fbnic-snp: service: ", st.name());
       }
       last_service_error_ = st.code();
     } else {

@@ -109,7 +109,10 @@ inline MacAddress station_address(std::optional<std::uint64_t> dsn, const PciLoc
 
 class SnpDriver {
  public:
-  using Plat = bare::Platform<PciIoRegisters, PciIoDma>;
+  // The core's log lines short (fbnic::log_text): in full they do not fit the driver's
+  // 48 KiB. Its own lines (a controller refused, a failed bring-up with the Status's name)
+  // stay whole.
+  using Plat = bare::Platform<PciIoRegisters, PciIoDma, LogText::kShort>;
   using Snp = SnpAdapter<Plat>;
 
   constexpr SnpDriver() = default;
@@ -308,9 +311,9 @@ class SnpDriver {
     if (!is_error(st)) {
       st = c->snp.probe();
       if (is_error(st)) {
-        log(c->platform, LogLevel::kError, "fbnic: controller not started after ",
-            (c->platform.now_ns() - t0) / 1'000'000, " ms: the device did not come up (EFI status ",
-            Hex{st}, ")");
+        log_always(c->platform, LogLevel::kError, "fbnic: controller not started after ",
+                   (c->platform.now_ns() - t0) / 1'000'000,
+                   " ms: the device did not come up (EFI status ", Hex{st}, ")");
         st = kDeviceError;
       }
     }
