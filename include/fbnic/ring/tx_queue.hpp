@@ -251,7 +251,8 @@ class TxQueue {
                                             ? meta_for(pkt.offload)
                                             : Result<std::uint64_t>(Error::kNotSupported);
         if (!m.ok()) {
-          result.status = refuse(pkt, result.sent);
+          result.status =
+              Policy::kTxOffloads ? refuse(pkt, result.sent) : refuse_offload(result.sent);
           break;
         }
         meta = *m;
@@ -390,6 +391,13 @@ class TxQueue {
     }
     if (!meta.fits()) return Error::kInvalidArgument;
     return meta.raw();
+  }
+
+  [[gnu::cold, gnu::noinline]] Status refuse_offload(std::uint32_t index) const {
+    log(io_.platform(), LogLevel::kError, "fbnic: tx queue ", queue_, ": packet ", index,
+        " of the batch asks for checksum or TSO offload, which this Policy leaves out "
+        "(kTxOffloads = false): send whole frames");
+    return Error::kNotSupported;
   }
 
   [[gnu::cold, gnu::noinline]] Status refuse(const TxPacket& pkt, std::uint32_t index) const {
