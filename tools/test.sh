@@ -10,7 +10,10 @@
 #      loongarch64 (GoogleTest per CPU is cached in ~/.cache/fbnic)
 #   4. the VFIO backend against real vfio-pci, IOMMU DMA and MSI-X in a QEMU VM
 #   5. the library in a UEFI application booted in QEMU with OVMF (x86_64), AAVMF (aarch64)
-#      and U-Boot's UEFI (riscv64)
+#      and U-Boot's UEFI (riscv64); the UEFI driver fbnic.efi built for x86_64 (at most
+#      48 KiB) and aarch64, then loaded in OVMF with fbnic-emu (ASan and UBSan) as its PCI
+#      device and its wire on a TAP where dnsmasq serves DHCP and TFTP: the shell's DHCP and
+#      ping, a PXE boot, a device removed mid-run, a silent firmware, a removed device, no link
 #   6. fbnic-emu (ASan and UBSan) as a PCI device in stock QEMU: OVMF's shell, a Linux
 #      guest's lspci and vfio-pci, then the VFIO tools in a guest with four NICs
 #      (fbnic-info, fbnic-pktgen, fbnic-fwd: 100,000 frames each, polling and through
@@ -49,6 +52,12 @@ tests/vm/vfio/run.sh
 
 stage "UEFI: the library inside OVMF, AAVMF and U-Boot (QEMU TCG, x86_64, aarch64, riscv64)"
 tests/uefi/run.sh
+
+stage "UEFI driver fbnic.efi: x86_64 at most 48 KiB, aarch64, where the bytes go"
+tests/uefi/build.sh
+
+stage "UEFI driver fbnic.efi in OVMF on fbnic-emu: shell, DHCP, ping, PXE boot, removal, bad input"
+FBNIC_UEFI_NO_BUILD=1 tests/uefi/driver.sh --emu build/clang-san/backends/emu/fbnic-emu
 
 stage "fbnic-emu as a PCI device in QEMU (x-pci-proxy-dev): OVMF, Linux with vfio-pci, the VFIO tools"
 tests/qemu/run.sh --emu build/clang-san/backends/emu/fbnic-emu

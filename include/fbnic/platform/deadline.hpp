@@ -34,15 +34,17 @@ class Deadline {
 // on 32-bit CPUs, and freestanding images link no libgcc.
 constexpr std::uint32_t last_sleep_us(std::uint64_t left_ns, std::uint32_t step_us) {
   constexpr std::uint32_t kLongestUs = (0xffff'ffffu - 999u) / 1000u;
-  if (left_ns > std::uint64_t{kLongestUs} * 1000u)
+  if (left_ns > std::uint64_t{kLongestUs} * 1000u) {
     return step_us < kLongestUs ? step_us : kLongestUs;
+  }
   const std::uint32_t left_us = (static_cast<std::uint32_t>(left_ns) + 999u) / 1000u;
   return left_us < step_us ? left_us : step_us;
 }
 
 template <Platform P, class Done>
 Status poll_until(P& platform, Deadline deadline, std::uint32_t step_us, Done&& done) {
-  for (;;) {  // bounded by the deadline: the clock is monotonic and every pass sleeps
+  // Bounded by the deadline: the platform's clock is monotonic and every pass sleeps.
+  for (;;) {
     const auto r = done();
     if constexpr (std::is_same_v<std::remove_cvref_t<decltype(r)>, bool>) {
       if (r) return ok_status();
