@@ -32,14 +32,19 @@ stage "format: the tree matches .clang-format (clang-tidy: tools/lint.sh, about 
 tools/lint.sh format
 
 stage "g++: build (-Werror) and test"
+# Line tables only (-g1): full debug info costs a quarter of this stage's compile time.
 cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++ \
-      -DFBNIC_WERROR=ON >/dev/null
+      "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" -DFBNIC_WERROR=ON >/dev/null
 cmake --build build/gcc -j "$jobs"
 ctest --test-dir build/gcc --output-on-failure -j "$jobs"
 
 stage "clang++ with ASan and UBSan: build (-Werror) and test"
-cmake -S . -B build/clang-san -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-      -DFBNIC_WERROR=ON -DFBNIC_SANITIZE=ON -DFBNIC_BUILD_BENCHMARKS=OFF >/dev/null
+# Debug at -O0 with line tables: instrumented code compiles in a third of the time it takes
+# at -O2; the emulator and the fuzzers, which run against the clock, still get -O1
+# (fbnic_timed in CMakeLists.txt).
+cmake -S . -B build/clang-san -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+      "-DCMAKE_CXX_FLAGS_DEBUG=-O0 -gline-tables-only" -DFBNIC_WERROR=ON -DFBNIC_SANITIZE=ON \
+      -DFBNIC_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build/clang-san -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/clang-san --output-on-failure -j "$jobs" -LE consumer
