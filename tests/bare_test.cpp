@@ -559,6 +559,9 @@ class Uefi : public ::testing::Test {
   // Start, Initialize, MAC loopback, and GetStatus until MediaPresent.
   void bring_up() {
     ASSERT_EQ(net->start(net), uefi::kSuccess);
+    bring_up_started();
+  }
+  void bring_up_started() {
     ASSERT_EQ(net->initialize(net, 0, 0), uefi::kSuccess);
     ASSERT_TRUE(snp->device().link().set_mac_loopback(true).ok());
     for (int i = 0; i < 100 && net->mode->media_present == 0; ++i) {
@@ -813,7 +816,6 @@ TEST_F(Uefi, StationAddressAndReceiveFiltersReprogramTheClassifier) {
   EXPECT_EQ(net->receive_filters(net, uefi::kReceiveMulticast, 0, 0, 1, &other_mac),
             uefi::kInvalidParameter);
   EXPECT_EQ(net->receive_filters(net, 0x20, 0, 0, 0, nullptr), uefi::kInvalidParameter);
-  EXPECT_EQ(net->statistics(net, 0, nullptr, nullptr), uefi::kUnsupported);
   EXPECT_EQ(net->nv_data(net, 1, 0, 0, nullptr), uefi::kUnsupported);
 
   uefi::IpAddr ip{};
@@ -828,6 +830,113 @@ TEST_F(Uefi, StationAddressAndReceiveFiltersReprogramTheClassifier) {
   ip.v4[0] = 10;
   EXPECT_EQ(net->mcast_ip_to_mac(net, 0, &ip, &mac), uefi::kInvalidParameter);
   EXPECT_EQ(model.faults().total(), 0u);
+}
+
+// Statistics: the MAC's counters since Initialize (or the last reset), in the
+// specification's table; what the device does not count reads all ones.
+TEST_F(Uefi, StatisticsCountWhatTheMacCountedSinceInitialize) {
+  make_adapter();
+  ASSERT_EQ(net->start(net), uefi::kSuccess);
+  std::uintptr_t size = 0;
+  EXPECT_EQ(net->statistics(net, 0, &size, nullptr), uefi::kDeviceError);  // Started only
+  bring_up_started();
+  std::vector<std::vector<std::uint8_t>> frames;
+  for (std::uint32_t i = 0; i < 5; ++i) frames.push_back(frame(i, 100));
+  for (auto& f : frames) ASSERT_EQ(send(f), uefi::kSuccess);
+  model.run();
+  EXPECT_EQ(receive_all().size(), 5u);
+  EXPECT_EQ(recycle_all().size(), 5u);
+
+  using S = uefi::NetworkStatistics;
+  EXPECT_EQ(net->statistics(net, 0, nullptr, nullptr), uefi::kSuccess);  // nothing asked
+  size = 0;
+  EXPECT_EQ(net->statistics(net, 0, &size, nullptr), uefi::kBufferTooSmall);
+  EXPECT_EQ(size, sizeof(S));
+  S table{};
+  size = sizeof table;
+  ASSERT_EQ(net->statistics(net, 0, &size, &table), uefi::kSuccess);
+  EXPECT_EQ(table.counter[S::kTxGoodFrames], 5u);
+  EXPECT_EQ(table.counter[S::kTxUnicastFrames], 5u);
+  EXPECT_EQ(table.counter[S::kRxGoodFrames], 5u);  // MAC loopback: each frame came back
+  EXPECT_EQ(table.counter[S::kRxUnicastFrames], 5u);
+  EXPECT_EQ(table.counter[S::kRxBroadcastFrames], 0u);
+  EXPECT_EQ(table.counter[S::kRxCrcErrorFrames], 0u);
+  EXPECT_GE(table.counter[S::kTxTotalBytes], 5u * 100);
+  EXPECT_EQ(table.counter[S::kCollisions], ~std::uint64_t{0});  // not counted
+  EXPECT_EQ(table.counter[S::kTxRetryFrames], ~std::uint64_t{0});
+
+  // A short table gets whole counters and the size it needs.
+  S part{};
+  size = 2 * sizeof(std::uint64_t) + 3;
+  EXPECT_EQ(net->statistics(net, 0, &size, &part), uefi::kBufferTooSmall);
+  EXPECT_EQ(size, sizeof(S));
+  EXPECT_EQ(part.counter[S::kRxGoodFrames], 5u);
+  EXPECT_EQ(part.counter[S::kRxUndersizeFrames], 0u);  // beyond the room: untouched
+
+  // Reset only resets; counting starts again from there.
+  EXPECT_EQ(net->statistics(net, 1, nullptr, nullptr), uefi::kSuccess);
+  size = sizeof table;
+  ASSERT_EQ(net->statistics(net, 0, &size, &table), uefi::kSuccess);
+  EXPECT_EQ(table.counter[S::kTxGoodFrames], 0u);
+  EXPECT_EQ(table.counter[S::kRxGoodFrames], 0u);
+  EXPECT_EQ(model.faults().total(), 0u);
+}
+
+// Stop (a driver's detach) while frames wait to be sent: DMA stops, every buffer is
+// unmapped and freed, and the device sends nothing afterwards nor reaches memory.
+TEST_F(Uefi, StopWithTransmitsPendingLeavesNoDmaAndNoMemory) {
+  make_adapter();
+  bring_up();
+  std::vector<std::vector<std::uint8_t>> frames;
+  for (std::uint32_t i = 0; i < 6; ++i) frames.push_back(frame(i, 300));
+  for (auto& f : frames) ASSERT_EQ(send(f), uefi::kSuccess);
+  EXPECT_EQ(snp->tx_outstanding(), 6u);
+  const std::uint64_t sent = wire_frames;
+  snp->detach();
+  EXPECT_EQ(net->mode->state, uefi::SnpState::kStopped);
+  EXPECT_TRUE(nic_pci.buffers.empty());
+  EXPECT_EQ(nic_pci.mapped, 0u);
+  EXPECT_FALSE(model.firmware().host_owns_nic());
+  const std::uint64_t attempted = model.dma_counters().reads + model.dma_counters().writes;
+  model.advance(100'000'000);
+  EXPECT_LE(wire_frames, sent + 6);  // what the device took before Stop, at most
+  EXPECT_EQ(model.dma_counters().reads + model.dma_counters().writes, attempted);
+  EXPECT_EQ(model.faults().total(), 0u);
+}
+
+// A device that vanishes while the protocol is up: the calls that need it fail, and the
+// ones a network stack makes to tear down (ReceiveFilters, Shutdown, Stop) succeed once
+// everything the adapter held is released, so that the stack above can let go.
+TEST_F(Uefi, ARemovedDeviceFailsWhatNeedsItAndLetsTheStackGo) {
+  make_adapter();
+  bring_up();
+  std::vector<std::uint8_t> f = frame(1, 200);
+  ASSERT_EQ(send(f), uefi::kSuccess);
+  model.set_removed(true);
+  std::uintptr_t size = sizeof(uefi::NetworkStatistics);
+  uefi::NetworkStatistics table{};
+  EXPECT_EQ(net->statistics(net, 0, &size, &table), uefi::kDeviceError);
+  std::uint32_t irq = 0;
+  platform.delay_us(2'000'000);  // the heartbeat is due: GetStatus meets the removal
+  EXPECT_EQ(net->get_status(net, &irq, nullptr), uefi::kSuccess);
+  EXPECT_EQ(net->mode->media_present, 0);
+  std::vector<std::uint8_t> g = frame(2, 200);
+  EXPECT_EQ(send(g), uefi::kDeviceError);
+  EXPECT_EQ(net->receive_filters(net, uefi::kReceiveMulticast, 0, 1, 0, nullptr), uefi::kSuccess);
+  EXPECT_EQ(net->mode->receive_filter_setting & uefi::kReceiveMulticast, uefi::kReceiveMulticast);
+  EXPECT_EQ(net->shutdown(net), uefi::kSuccess);
+  EXPECT_TRUE(nic_pci.buffers.empty());
+  EXPECT_EQ(nic_pci.mapped, 0u);
+  EXPECT_EQ(net->stop(net), uefi::kSuccess);
+  EXPECT_EQ(net->start(net), uefi::kSuccess);
+  EXPECT_EQ(net->initialize(net, 0, 0), uefi::kDeviceError);  // nothing to bring up
+  EXPECT_EQ(net->mode->state, uefi::SnpState::kStarted);
+  EXPECT_TRUE(nic_pci.buffers.empty());
+  // As EDK2's MNP does after a failed re-initialize: filters off, Shutdown, then Stop.
+  EXPECT_EQ(net->receive_filters(net, 0, uefi::kReceiveMulticast, 1, 0, nullptr), uefi::kSuccess);
+  EXPECT_EQ(net->shutdown(net), uefi::kSuccess);
+  EXPECT_EQ(net->stop(net), uefi::kSuccess);
+  EXPECT_EQ(fw.tpl_errors, 0u);
 }
 
 // Time passes on the platform's clock; GetStatus sends the heartbeat and reads its answer.

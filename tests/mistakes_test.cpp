@@ -547,4 +547,71 @@ TEST(Mistakes, DmaAddressesBeyondWhatTheDescriptorsCarryAreRefused) {
   EXPECT_EQ(model.faults().total(), 0u) << "the device never saw a truncated address";
 }
 
+// --- a platform that keeps the core's log text short, or leaves it out ---
+
+// mock::Platform with a kLogText (fbnic::log_text): the same mistakes must come back with
+// the same errors; only the words change.
+template <LogText Text>
+struct TextPlatform {
+  static constexpr LogText kLogText = Text;
+  mock::Platform<mock::Device<>, CaptureLog>& inner;
+  std::uint32_t read32(Bar bar, std::uint32_t offset) { return inner.read32(bar, offset); }
+  void write32(Bar bar, std::uint32_t offset, std::uint32_t value) {
+    inner.write32(bar, offset, value);
+  }
+  Result<DmaBuffer> dma_alloc(std::size_t size, std::size_t align) {
+    return inner.dma_alloc(size, align);
+  }
+  void dma_free(const DmaBuffer& b) { inner.dma_free(b); }
+  std::uint64_t now_ns() { return inner.now_ns(); }
+  void delay_us(std::uint32_t us) { inner.delay_us(us); }
+  void log(LogLevel level, const char* line) { inner.log(level, line); }
+};
+
+// Makes four mistakes (the last one the platform's: too little DMA memory) and returns
+// what was logged.
+template <LogText Text>
+std::vector<std::string> mistakes_logged_with(std::size_t ram_bytes) {
+  mock::Device<> model;
+  mock::HostRam ram(ram_bytes);
+  CaptureLog log;
+  mock::Platform<mock::Device<>, CaptureLog> inner(model, ram.span(), log);
+  TextPlatform<Text> plat{inner};
+  static_assert(fbnic::log_text<TextPlatform<Text>>() == Text);
+  fbnic::Device<TextPlatform<Text>> nic(plat);
+  DeviceConfig cfg;
+  cfg.mac = kStation;
+  cfg.link.training_ms = 0;
+  const TxBuffer buf{0x1000, 60};
+  const TxPacket pkt{std::span(&buf, 1), {}, 1};
+  EXPECT_EQ(nic.tx(0).send(std::span(&pkt, 1)).status, Error::kFailedPrecondition);
+  cfg.mtu = 100;
+  EXPECT_EQ(nic.open(cfg), Error::kInvalidArgument);
+  cfg.mtu = 1500;
+  EXPECT_EQ(nic.service(), Error::kFailedPrecondition);
+  EXPECT_EQ(nic.open(cfg), Error::kNoMemory);  // too little RAM for the Rx page pool
+  EXPECT_EQ(inner.live_allocations(), 0u) << "open() gave back what it took";
+  EXPECT_EQ(model.faults().total(), 0u);
+  return *log.lines;
+}
+
+TEST(Mistakes, ShortLogTextKeepsEachLinesSubjectAndValues) {
+  const std::vector<std::string> full = mistakes_logged_with<LogText::kFull>(1u << 20);
+  ASSERT_EQ(full.size(), 5u);
+  EXPECT_NE(full[1].find("(1500 for Ethernet, 9000 for jumbo frames)"), std::string::npos);
+  EXPECT_NE(full[3].find("docs/porting.md"), std::string::npos);
+  EXPECT_EQ(mistakes_logged_with<LogText::kShort>(1u << 20),
+            (std::vector<std::string>{
+                "fbnic: tx queue 0",
+                "fbnic: open(): DeviceConfig::mtu = 100 1280 9728",
+                "fbnic: service() on a device not open: open() it first",
+                "fbnic: dma_alloc failed (bytes, status): 3145728 no memory",
+                "fbnic: bring-up failed: no memory",
+            }));
+}
+
+TEST(Mistakes, NoLogTextLogsNothingAndStillRefusesEveryMistake) {
+  EXPECT_TRUE(mistakes_logged_with<LogText::kNone>(1u << 20).empty());
+}
+
 }  // namespace

@@ -147,6 +147,29 @@ TEST(Offload, TsoCutsIntoMssSegmentsWithHeadersFixedUp) {
   EXPECT_EQ(nic.cookie_errors(), 0u);
 }
 
+struct NoTxOffloads : DefaultPolicy {
+  static constexpr bool kTxOffloads = false;
+};
+
+// A policy without Tx offloads refuses a packet that asks for one, counts it, and sends
+// nothing of it; plain packets go as always.
+TEST(Offload, APolicyWithoutTxOffloadsRefusesThem) {
+  Nic<NoTxOffloads> nic;
+  ASSERT_OK(nic.open_loopback());
+  FlowSpec f;
+  f.tcp = true;
+  const auto frame = make_frame(f, 200, 1, {.leave_l4_csum = true});
+  EXPECT_EQ(nic.send(frame, 1, csum_offload(f)).code(), Error::kNotSupported);
+  EXPECT_EQ(nic.dev.tx(0).counters().rejected, 1u);
+  nic.model.run();
+  EXPECT_TRUE(nic.collect().empty());
+  ASSERT_OK(nic.send(make_frame(f, 200, 2)));
+  nic.model.run();
+  nic.reclaim();
+  EXPECT_EQ(nic.collect().size(), 1u);
+  EXPECT_EQ(nic.cookie_errors(), 0u);
+}
+
 struct HeaderSplit : DefaultPolicy {
   static constexpr bool kRxHeaderSplit = true;
 };

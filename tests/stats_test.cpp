@@ -133,6 +133,36 @@ TEST(Stats, AnUnknownUnicastFrameIsCountedAsUnmatched) {
   EXPECT_EQ(nic.model.counters().rx_classified_drop, 1u);
 }
 
+struct NoDeviceCounters : DefaultPolicy {
+  static constexpr bool kDeviceCounters = false;
+};
+
+// A policy without the device's running counters (a boot driver's): stats() says so, and
+// service() reads no counter register; the default policy, the control, reads each.
+TEST(Stats, APolicyWithoutDeviceCountersReadsNoCounter) {
+  const auto unkn_etype_reads = [](auto& nic) {
+    return nic.model.access_log().count_recent([](const mock::Access& a) {
+      return !a.write && a.bar == Bar::kCsr && a.offset == regs::RpcCntrUnknEtype::kOffset;
+    });
+  };
+  Nic<> with;
+  Nic<NoDeviceCounters> without;
+  ASSERT_OK(with.open_loopback());
+  ASSERT_OK(without.open_loopback());
+  with.model.access_log().clear();
+  without.model.access_log().clear();
+  ASSERT_OK(with.dev.service());
+  ASSERT_OK(without.dev.service());
+  EXPECT_EQ(unkn_etype_reads(with), 1u);
+  EXPECT_EQ(unkn_etype_reads(without), 0u);
+  typename Nic<NoDeviceCounters>::Dev::Stats s;
+  EXPECT_EQ(without.dev.stats(s).code(), Error::kNotSupported);
+  ASSERT_OK(without.send(make_raw(kStation, 100, 1)));  // the data path does not care
+  without.model.run();
+  without.reclaim();
+  EXPECT_EQ(without.collect().size(), 1u);
+}
+
 struct SmallRings : DefaultPolicy {
   static constexpr std::uint32_t kTxRing = 64;
   static constexpr std::uint32_t kTcqRing = 64;

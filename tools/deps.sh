@@ -21,8 +21,9 @@ vms="qemu-system-x86 ovmf qemu-system-arm qemu-efi-aarch64 qemu-system-misc open
      llvm mtools dosfstools busybox-static cpio kmod xz-utils bc flex bison
      libelf-dev libssl-dev perl python3"
 # The emulator's wire on a TAP in a test's network namespace: ip (netns, tuntap), ping and
-# iperf3 on the namespace's side, tshark to decode the pcap of the wire.
-wire="iproute2 iputils-ping iperf3 tshark"
+# iperf3 on the namespace's side, tshark to decode the pcap of the wire, and dnsmasq (the
+# binary alone, no system service) serving DHCP and TFTP to the UEFI driver's test.
+wire="iproute2 iputils-ping iperf3 tshark dnsmasq-base"
 
 $SUDO apt-get update
 if [ "${1:-all}" = build ]; then

@@ -31,9 +31,9 @@ constexpr const char* kUsage =
     "  --count N          frames to send (default 100000)\n"
     "  --size A[-B]       frame sizes without FCS, 60..9000; a range cycles through it (default "
     "60)\n"
-    "  --queues N         queue pairs: 1, 2, 4 or 8 (default 1)\n"
+    "  --queues N         queue pairs, 1 to 8 (default 1); RSS spreads frames over them\n"
     "  --loopback         MAC loopback on PORT: frames come back without leaving it\n"
-    "  --window N         frames in flight at most (default 256)\n"
+    "  --window N         frames in flight at most (default 256; fewer for frames over 1536)\n"
     "  --duration S       give up after S seconds (default 60)\n"
     "  --irq              sleep on interrupts when idle instead of polling\n"
     "  --doorbell BDF...  (QEMU route) the ivshmem-doorbell of PORT [and RX-PORT] to wait on\n"
@@ -128,12 +128,13 @@ struct Tally {
   }
 };
 
-template <std::uint32_t Q>
 int run(const Config& c) {
   const char* tool = "fbnic-pktgen";
-  tool::Ports<Q> ports(tool, c.run);  // one IOMMU context: the Tx pool reaches both ports
-  using Packet = typename tool::Ports<Q>::Nic::Rx::Packet;
-  if (!ports.open(DeviceConfig{}, c.loopback)) return 1;
+  tool::Ports ports(tool, c.run);  // one IOMMU context: the Tx pool reaches both ports
+  using Packet = tool::Ports::Nic::Rx::Packet;
+  DeviceConfig cfg;
+  cfg.mtu = std::max<std::uint32_t>(1500, c.max_size - 14);  // frames up to --size go out
+  if (!ports.open(cfg, c.loopback)) return 1;
   auto& tx = ports.front();
   auto& rx = ports.back();
 
@@ -158,7 +159,7 @@ int run(const Config& c) {
   bool progress = false;
   while (t.received < c.count && ports.watch(progress, report)) {
     progress = false;
-    for (std::uint32_t q = 0; q < Q; ++q) {
+    for (std::uint32_t q = 0; q < c.run.queues; ++q) {
       progress = tx.nic->tx(q).reclaim(free_cookie) != 0 || progress;
       std::array<Packet, kBatch> pkts{};
       const std::uint32_t n = rx.nic->rx(q).poll(pkts);
@@ -209,7 +210,7 @@ int run(const Config& c) {
       static_cast<unsigned long long>(t.bytes), seconds, tool::as_double(t.received) / seconds,
       ok ? "" : " -- FAILED");
   ports.interrupts().print(tool);
-  for (std::uint32_t q = 0; q < Q; ++q) {
+  for (std::uint32_t q = 0; q < c.run.queues; ++q) {
     std::printf("%s: queue %u: tx %llu, rx %llu\n", tool, q,
                 static_cast<unsigned long long>(tx.nic->tx(q).counters().packets),
                 static_cast<unsigned long long>(rx.nic->rx(q).counters().packets));
@@ -236,11 +237,18 @@ int main(int argc, char** argv) {
     c.max_size = hi;
   }
   c.loopback = args.flag("--loopback");
-  c.window = static_cast<std::uint32_t>(args.number("--window", 1, 4096, 256));
+  // Frames over a header buffer take payload pages: by default keep what is in flight
+  // within a quarter of the payload buffers posted on the receiving queues, or they drop.
+  using P = tool::ToolPolicy;
+  const std::uint64_t fit =
+      std::uint64_t{c.run.queues} * P::kPpqRing * desc::kRxBufferBytes / (4ull * c.max_size);
+  const std::uint64_t window =
+      c.max_size <= P::kRxMaxHeader ? 256 : std::clamp<std::uint64_t>(fit, 8, 256);
+  c.window = static_cast<std::uint32_t>(args.number("--window", 1, 4096, window));
   c.run.ports = args.rest();
   if (c.run.ports.empty()) c.run.ports = tool::find_fbnic_devices("fbnic-pktgen");
   if (c.run.ports.empty() || c.run.ports.size() > 2)
     args.bad("name one port, or a Tx and an Rx port");
   tool::stop_on_signals();
-  return tool::with_queues(c.run.queues, [&](auto q) { return run<decltype(q)::value>(c); });
+  return run(c);
 }

@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -16,7 +15,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <vector>
 
 #include "fbnic/fbnic.hpp"
@@ -96,10 +94,13 @@ Mode parse_mode(Args& args, const char* name, const Mode (&modes)[N],
   args.bad(std::string("unknown ") + name + " '" + text + "'");
 }
 
-// The log shows warnings (the tools print errors themselves, with the fix); all with -v.
+// The log shows warnings, and the core's errors ("fbnic: ...", e.g. a refused call on the
+// data path, which no Status carries back); the backend's errors ("vfio ...") are left to
+// the tools, which print them whole with the fix. Everything with -v.
 inline vfio::LogSink warnings_to_stderr(bool verbose) {
   return [verbose](LogLevel level, const char* line) {
-    if (level == LogLevel::kWarning || (verbose && level >= LogLevel::kInfo)) {
+    const bool core_error = level == LogLevel::kError && std::strncmp(line, "fbnic:", 6) == 0;
+    if (verbose || level == LogLevel::kWarning || core_error) {
       std::fprintf(stderr, "[%s] %s\n", level_name(level), line);
     }
   };
@@ -179,13 +180,15 @@ inline void stop_on_signals() {
 
 // Upstream's ring sizes but an Rx page pool of one 2 MiB hugepage per queue (512 pages), so
 // that IOVA = physical address (the QEMU route) needs no more contiguity than a hugepage.
-template <std::uint32_t Queues>
+// Room for kMaxQueues queue pairs; --queues opens 1 to kMaxQueues of them (DMA memory and
+// vectors are taken only for those).
+inline constexpr std::uint32_t kMaxQueues = 8;
 struct ToolPolicy : DefaultPolicy {
   static constexpr std::uint32_t kHpqRing = 128;
   static constexpr std::uint32_t kPpqRing = 128;
   static constexpr std::uint32_t kRxSparePages = 256;
-  static constexpr std::uint32_t kTxQueues = Queues;
-  static constexpr std::uint32_t kRxQueues = Queues;
+  static constexpr std::uint32_t kTxQueues = kMaxQueues;
+  static constexpr std::uint32_t kRxQueues = kMaxQueues;
 };
 
 // What fbnic-pktgen and fbnic-fwd share on the command line (the ports are theirs to take).
@@ -201,29 +204,12 @@ struct RunOptions {
 inline RunOptions parse_run_options(Args& args) {
   RunOptions o;
   o.vfio = parse_vfio_options(args);
-  if (const char* text = args.value("--queues")) {
-    const std::string_view q(text);
-    o.queues = q == "1" ? 1 : q == "2" ? 2 : q == "4" ? 4 : q == "8" ? 8 : 0;
-    if (o.queues == 0) args.bad("--queues is 1, 2, 4 or 8");
-  }
+  o.queues = static_cast<std::uint32_t>(args.number("--queues", 1, kMaxQueues, 1));
   o.duration_s = args.number("--duration", 1, 86400, 60);
   o.irq = args.flag("--irq");
   while (const char* bell = args.value("--doorbell")) o.doorbells.emplace_back(bell);
   o.training_ms = static_cast<std::uint32_t>(args.number("--training-ms", 0, 60'000, 4000));
   return o;
-}
-
-// Queue counts are compile-time Policy constants in this library version: the run-time
-// --queues (1, 2, 4 or 8, checked by parse_run_options) picks one of these instantiations
-// (fn gets std::integral_constant<Queues>).
-template <class Fn>
-int with_queues(std::uint32_t queues, Fn&& fn) {
-  switch (queues) {
-    case 2: return fn(std::integral_constant<std::uint32_t, 2>{});
-    case 4: return fn(std::integral_constant<std::uint32_t, 4>{});
-    case 8: return fn(std::integral_constant<std::uint32_t, 8>{});
-    default: return fn(std::integral_constant<std::uint32_t, 1>{});
-  }
 }
 
 // One port: its Platform (in a shared Container) and the Device over it.
@@ -362,17 +348,17 @@ class Interrupts {
 // The ports of one run, in one IOMMU context (a shared vfio::Container: memory mapped once
 // is reached by every port at one device address), brought up with their links, their
 // interrupts routed when asked; then watched while frames move.
-template <std::uint32_t Queues>
 class Ports {
  public:
-  using Port = tool::Port<ToolPolicy<Queues>>;
-  using Nic = typename Port::Nic;
+  using Port = tool::Port<ToolPolicy>;
+  using Nic = Port::Nic;
 
   Ports(const char* tool, const RunOptions& o)
       : tool_(tool), o_(o), iommu_(std::make_shared<vfio::Container>(o.vfio)) {}
 
   bool open(DeviceConfig cfg, bool loopback) {
     cfg.link.training_ms = o_.training_ms;
+    cfg.tx_queues = cfg.rx_queues = o_.queues;
     for (const std::string& address : o_.ports) {
       list_.push_back(std::make_unique<Port>(iommu_, o_.vfio));
       if (!list_.back()->open(tool_, address, cfg, loopback)) return false;
@@ -380,10 +366,10 @@ class Ports {
     for (auto& p : list_) {
       if (!p->wait_link(tool_, 10'000'000 + o_.training_ms * 1000ull)) return false;
     }
-    for (std::uint32_t q = 0; q < Queues; ++q) vectors_[q] = Nic::queue_vector(q);
+    for (std::uint32_t q = 0; q < o_.queues; ++q) vectors_.push_back(Nic::queue_vector(q));
     for (std::size_t i = 0; o_.irq && i < list_.size(); ++i) {
       const std::string bell = i < o_.doorbells.size() ? o_.doorbells[i] : "";
-      if (!irqs_.enable(tool_, list_[i]->platform, vectors_[Queues - 1] + 1, vectors_, bell)) {
+      if (!irqs_.enable(tool_, list_[i]->platform, vectors_.back() + 1, vectors_, bell)) {
         return false;
       }
     }
@@ -452,7 +438,7 @@ class Ports {
   const RunOptions& o_;
   std::shared_ptr<vfio::Container> iommu_;
   std::vector<std::unique_ptr<Port>> list_;
-  std::array<std::uint32_t, Queues> vectors_{};
+  std::vector<std::uint32_t> vectors_;
   Interrupts irqs_;
   Status gone_ = ok_status();
   std::uint64_t t0_ = 0, last_report_ = 0, last_check_ = 0, last_progress_ = 0;

@@ -272,8 +272,8 @@ phase_tools() {
       say "tools: killed fbnic-emu under the running guest (QEMU pid $qemu_pid runs on)"
     fi
     sleep 0.2
-  done
-  wait "$emu_pid" || rc=$?
+  done 2>/dev/null  # bash's "Killed" line for the job: fbnic-emu was killed on purpose
+  wait "$emu_pid" 2>/dev/null || rc=$?
   if [ -n "$qemu_pid" ]; then
     for _ in $(seq 300); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.2; done
     if kill -0 "$qemu_pid" 2>/dev/null; then

@@ -7,8 +7,9 @@
 #   fbnic-pktgen   FRAMES frames on GEN in MAC loopback, polling, then interrupt-driven
 #   fbnic-fwd      A <-> B, zero copy, while fbnic-pktgen sends FRAMES frames GEN -> A and
 #                  checks them on SINK <- B; polling, then interrupt-driven; then on A alone
-#                  between its 4 queues (queue q to q+1), fbnic-pktgen --queues 4 on GEN
-#                  sending FRAMES/5 frames that come back to GEN
+#                  between its 3 queues (queue q to q+1), fbnic-pktgen --queues 3 on GEN
+#                  sending FRAMES/10 frames of up to 9000 bytes (jumbo, several Rx pages
+#                  each) that come back to GEN (queue counts are chosen at run time)
 #   every run      each port's close leaves no DMA mapping and no locked memory
 #   bad input      IOVA = physical address without hugepages and without root; a second
 #                  process opening a device fbnic-fwd holds; GEN unbound from vfio-pci
@@ -101,11 +102,12 @@ echo "GUEST: hugepages reserved: $(cat /proc/sys/vm/nr_hugepages)"
 stage physical-refusals
 
 # --- fbnic-pktgen in MAC loopback ---
-run_pktgen() {  # run_pktgen NAME ARGS... (FRAMES frames, or N with --count N first)
-  local run=$1 n=$FRAMES status
+run_pktgen() {  # run_pktgen NAME [--count N] [--size S] ARGS... (default FRAMES, SIZES)
+  local run=$1 n=$FRAMES sizes=$SIZES status
   shift
   [ "$1" = --count ] && n=$2 && shift 2
-  /fbnic-pktgen --count "$n" $SIZES $T "$@" > "/tmp/$run" 2>&1
+  [ "$1" = --size ] && sizes="--size $2" && shift 2
+  /fbnic-pktgen --count "$n" $sizes $T "$@" > "/tmp/$run" 2>&1
   status=$?
   show "$run" "/tmp/$run"
   check "$run: $n sent, $n back, every byte compared (exit $status)" \
@@ -142,7 +144,7 @@ run_fwd() {  # run_fwd NAME FRAMES FWD-ARGS -- PKTGEN-ARGS
     check "a second process opening $A, which fbnic-fwd holds: refused (exit $status)" \
       grep -q 'busy.*already open' /tmp/busy
   fi
-  run_pktgen "$name-gen" --count "$n" "$@"
+  run_pktgen "$name-gen" --count "$n" "$@"  # "$@" may start with --size
   kill -TERM "$fwd" 2>/dev/null  # it ends by itself after $n frames
   wait "$fwd"
   show "$name" "/tmp/$name"
@@ -157,9 +159,9 @@ run_fwd fwd-irq "$FRAMES" --irq --doorbell $BELL_A --doorbell $BELL_B $A $B -- \
   --irq --doorbell $BELL_GEN --doorbell $BELL_SINK $GEN $SINK
 grep -q 'interrupts: [1-9][0-9]* wakeups' /tmp/fwd-irq || fail "fwd-irq: no interrupt woke it"
 stage fwd-irq
-# One port, between its queues: GEN -> A (RSS over A's 4 queues) -> A's next queue -> GEN.
-run_fwd fwd-queues $((FRAMES / 5)) --queues 4 $A -- --queues 4 $GEN
-for q in 0 1 2 3; do
+# One port, between its queues: GEN -> A (RSS over A's 3 queues) -> A's next queue -> GEN.
+run_fwd fwd-queues $((FRAMES / 10)) --queues 3 $A -- --size 60-9000 --queues 3 $GEN
+for q in 0 1 2; do
   check "fwd-queues: pktgen's queue $q sent and received frames" \
     grep -q "queue $q: tx [1-9][0-9]*, rx [1-9][0-9]*" /tmp/fwd-queues-gen
 done

@@ -105,8 +105,9 @@ build() {  # build ARCH: BOOT*.EFI and core_only.efi under $out/ARCH
   esac
   mkdir -p "$dir"
   local t0; t0=$(now)
-  for src in main runtime core_only; do
-    "$cxx" "${target[@]}" "${common[@]}" "${extra[@]}" -c "$root/examples/uefi/$src.cpp" -o "$dir/$src.obj"
+  # runtime.cpp (the functions the compiler emits calls to) is shared with fbnic.efi.
+  for src in examples/uefi/main drivers/uefi/runtime examples/uefi/core_only; do
+    "$cxx" "${target[@]}" "${common[@]}" "${extra[@]}" -c "$root/$src.cpp" -o "$dir/${src##*/}.obj"
   done
   if [ "$arch" = riscv64 ]; then
     elf2pe_refuses "$dir"

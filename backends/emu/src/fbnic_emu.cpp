@@ -9,7 +9,8 @@
 // connections (start UML only after it); the process ends when every guest has
 // disconnected (unless --persist). With qemu, fbnic-emu makes the sockets, starts QEMU
 // and ends when QEMU does, with QEMU's exit status. Both end on SIGTERM or SIGINT,
-// printing the counters of each NIC; SIGUSR1 prints them without ending.
+// printing the counters of each NIC; SIGUSR1 prints them without ending; SIGUSR2 removes
+// every NIC from then on, as a surprise removal would (a driver's error paths, mid-run).
 // docs/emulator.md has the details.
 #include <fcntl.h>
 #include <poll.h>
@@ -78,6 +79,11 @@ constexpr const char* kUsage =
     "  --cable           NIC 0 and NIC 1 cabled (--wire cable:1 --wire cable:0)\n"
     "  --responder IP    responder:IP on every NIC no --wire or --cable names\n"
     "  --pcap FILE       record every frame crossing a wire, both directions (pcapng)\n"
+    "  --misbehave WHAT  make every NIC misbehave from power-on, for tests of a driver's\n"
+    "                    error paths (repeatable): firmware-silent (the firmware takes no\n"
+    "                    message and answers nothing), firmware-not-ready (it never raises\n"
+    "                    the mailbox interrupt), removed (BAR reads return all ones and\n"
+    "                    writes vanish, as after a surprise removal; config space answers)\n"
     "  --fw-version V    the firmware version every NIC reports, MAJOR.MINOR.PATCH[-BUILD]\n"
     "                    (running and stored; default 25.5.7-0)\n"
     "  --bmc MAC         every NIC reports a BMC with this MAC address (default: no BMC)\n"
@@ -114,6 +120,9 @@ struct Options {
   std::uint64_t doorbell_vectors = 4;
   bool no_dma = false;
   bool persist = false;
+  bool firmware_silent = false;
+  bool firmware_not_ready = false;
+  bool removed = false;
   bool verbose = false;
 
   [[nodiscard]] std::size_t nics() const { return qemu ? plan.nics : sockets.size(); }
@@ -198,6 +207,17 @@ Result<Options> parse(int argc, char** argv) {
       o.cable = true;
     } else if (a == "--responder" && has_value) {
       o.responder_ip = value();
+    } else if (a == "--misbehave" && has_value) {
+      const std::string_view what = value();
+      if (what == "firmware-silent") {
+        o.firmware_silent = true;
+      } else if (what == "firmware-not-ready") {
+        o.firmware_not_ready = true;
+      } else if (what == "removed") {
+        o.removed = true;
+      } else {
+        return bad("--misbehave takes firmware-silent, firmware-not-ready or removed");
+      }
     } else if (a == "--pcap" && has_value) {
       o.pcap = value();
     } else if (a == "--fw-version" && has_value) {
@@ -345,7 +365,7 @@ class Emulator {
   bool setup_signals() {
     sigset_t signals;
     sigemptyset(&signals);
-    for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGCHLD}) sigaddset(&signals, s);
+    for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&signals, s);
     sigprocmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
     sig_fd_ = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -368,6 +388,10 @@ class Emulator {
         o_.qemu ? fbnic::emu::PciLayout::kConventional : fbnic::emu::PciLayout::kExpress;
     s.nic = std::make_unique<Nic>("nic" + std::to_string(i), id, layout);
     s.nic->set_print_marks(o_.verbose);
+    // Kept by the model across its resets (a power-on or a bus reset changes nothing).
+    s.nic->model().firmware().misbehave().silent = o_.firmware_silent;
+    s.nic->model().firmware().misbehave().not_ready = o_.firmware_not_ready;
+    s.nic->model().set_removed(o_.removed);
     auto& caps = s.nic->model().firmware().config().caps;
     if (o_.fw_version) caps.version = caps.stored_version = o_.fw_version->raw;
     if (o_.bmc) {
@@ -779,6 +803,12 @@ class Emulator {
     while (read(sig_fd_, &info, sizeof(info)) == sizeof(info)) {
       if (info.ssi_signo == SIGUSR1) {
         summary("so far");
+      } else if (info.ssi_signo == SIGUSR2) {
+        // Its BARs read all ones and take no writes, its engines reach no memory; config
+        // space still answers (the proxy's function stays on QEMU's bus).
+        for (Slot& s : slots_) s.nic->model().set_removed(true);
+        std::fprintf(stdout, "fbnic-emu: SIGUSR2: every NIC removed\n");
+        std::fflush(stdout);
       } else if (info.ssi_signo == SIGCHLD) {
         if (qemu_pid_ > 0 && !qemu_exited_) reap_qemu();
       } else {

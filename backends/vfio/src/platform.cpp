@@ -23,7 +23,6 @@
 namespace fbnic::vfio {
 namespace {
 
-using detail::errno_text;
 using detail::exists;
 using detail::hex;
 using detail::link_name;

@@ -20,6 +20,11 @@ constexpr const char* level_name(LogLevel l) {
   return "?";
 }
 
+// How much of the core's log text an image carries (a platform's kLogText; see
+// fbnic::log_text() in platform/platform.hpp): each line in full; its first words and its
+// values; nothing.
+enum class LogText : std::uint8_t { kFull, kShort, kNone };
+
 // Formats as 0x-prefixed hexadecimal.
 struct Hex {
   std::uint64_t value;
@@ -32,7 +37,9 @@ class LogLine {
 
   constexpr LogLine() = default;
 
-  constexpr LogLine& operator<<(const char* s) {
+  // Out of line (noinline does not stop constant evaluation): every formatted log line of
+  // an image calls these rather than carrying its own copy.
+  [[gnu::noinline]] constexpr LogLine& operator<<(const char* s) {
     while (s != nullptr && *s != '\0') put(*s++);
     return *this;
   }
@@ -59,6 +66,13 @@ class LogLine {
     return put_unsigned(h.value, 16);
   }
 
+  // A space, unless the line is empty or ends in one. Out of line, like operator<<(const
+  // char*).
+  [[gnu::noinline]] constexpr LogLine& gap() {
+    if (len_ != 0 && buf_[len_ - 1] != ' ') put(' ');
+    return *this;
+  }
+
   [[nodiscard]] constexpr const char* c_str() const { return buf_; }
   [[nodiscard]] constexpr std::size_t size() const { return len_; }
 
@@ -71,16 +85,15 @@ class LogLine {
   }
   // Without a 64-bit division: on 32-bit CPUs that is a libgcc call, and freestanding images
   // link no libgcc. Hexadecimal by shifts, decimal by subtracting powers of ten.
-  constexpr LogLine& put_unsigned(std::uint64_t v, unsigned base) {
+  [[gnu::noinline]] constexpr LogLine& put_unsigned(std::uint64_t v, unsigned base) {
     if (base == 16) {
-      unsigned shift = 60;
-      while (shift > 0 && (v >> shift) == 0) shift -= 4;
-      for (;;) {
-        const auto d = static_cast<unsigned>((v >> shift) & 0xfu);
+      unsigned digits = 16;
+      while (digits > 1 && (v >> (4 * (digits - 1))) == 0) --digits;  // no leading zeros
+      while (digits > 0) {
+        const auto d = static_cast<unsigned>((v >> (4 * --digits)) & 0xfu);
         put(static_cast<char>(d < 10 ? '0' + d : 'a' + (d - 10)));
-        if (shift == 0) return *this;
-        shift -= 4;
       }
+      return *this;
     }
     std::size_t i = 0;
     while (i + 1 < kPowersOfTen.size() && kPowersOfTen[i] > v) ++i;  // no leading zeros

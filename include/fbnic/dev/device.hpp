@@ -71,6 +71,7 @@ class Device {
  public:
   using Tx = TxQueue<P, Policy>;
   using Rx = RxQueue<P, Policy>;
+  using Firmware = fw::Client<P, Policy::kFirmwareLogs>;
   // The most queues this Device holds (its size follows); DeviceConfig chooses how many of
   // them open() opens.
   static constexpr std::uint32_t kTxQueues = Policy::kTxQueues;
@@ -95,7 +96,7 @@ class Device {
 
   [[nodiscard]] bool is_open() const { return open_; }
   [[nodiscard]] Io<P>& io() { return io_; }
-  [[nodiscard]] fw::Client<P>& firmware() { return fw_; }
+  [[nodiscard]] Firmware& firmware() { return fw_; }
   [[nodiscard]] rpc::Classifier<P>& classifier() { return rpc_; }
   [[nodiscard]] mac::Link<P>& link() { return link_; }
   // Queue i (dev/queue_ref.hpp). An index past the queues this Device holds is logged and
@@ -179,7 +180,7 @@ class Device {
     if (st.ok()) st = link_.start(mode, link_opts).status();
     if (!st.ok()) {
       log(p, LogLevel::kError, "fbnic: bring-up failed: ", st.name());
-      teardown([](std::uint64_t) {}, [](std::uint64_t) {}, ReleaseToItsQueue{}).ignore();
+      discarding_teardown().ignore();
       return st;
     }
     open_ = true;
@@ -198,18 +199,16 @@ class Device {
     if (!open_) return ok_status();
     open_ = false;
     const Status st = teardown(on_tx_done, on_tx_aborted, on_rx);
-    for (Rx& q : rx_) {
-      if (q.held() != 0) {
-        log(io_.platform(), LogLevel::kWarning, "fbnic: close(): rx queue ", q.index(),
-            ": the application still holds ", q.held(),
-            " packets from poll(); their buffers stay allocated until it releases them");
-      }
-    }
+    log_held();
     return st;
   }
   // The same, dropping what is left: each Rx packet goes back to its own queue.
   Status close() {
-    return close([](std::uint64_t) {}, [](std::uint64_t) {}, ReleaseToItsQueue{});
+    if (!open_) return ok_status();
+    open_ = false;
+    const Status st = discarding_teardown();
+    log_held();
+    return st;
   }
 
   // The periodic work, about once a second: the firmware heartbeat (one every 10 s; see
@@ -232,28 +231,33 @@ class Device {
   // Statistics (dev/stats.hpp, named like ethtool -S by dev/stat_names.hpp): the queues'
   // own counters and the device's, read now. Device registers are read on this call only.
   Status stats(Stats& out) {
-    if (!hw_.started()) {
-      log(io_.platform(), LogLevel::kError,
-          "fbnic: stats() before the first open(): the device's counters have no zero yet; "
-          "open the device first");
-      return Error::kFailedPrecondition;
+    if constexpr (!Policy::kDeviceCounters) {
+      (void)out;
+      return Error::kNotSupported;
+    } else {
+      if (!hw_.started()) {
+        log(io_.platform(), LogLevel::kError,
+            "fbnic: stats() before the first open(): the device's counters have no zero yet; "
+            "open the device first");
+        return Error::kFailedPrecondition;
+      }
+      FBNIC_TRY(hw_.read(out));
+      sync_rx_drops();
+      out.tx_queues = tx_count_;
+      out.rx_queues = rx_count_;
+      for (std::uint32_t i = 0; i < kTxQueues; ++i) {
+        const TxCounters& c = tx_[i].counters();
+        out.tx[i] = {c.packets, c.bytes, c.rejected, c.full};
+      }
+      for (std::uint32_t i = 0; i < kRxQueues; ++i) {
+        const RxCounters& c = rx_[i].counters();
+        out.rx[i].packets = c.packets;
+        out.rx[i].bytes = c.bytes;
+        out.rx[i].dropped = c.dropped;
+        out.rx[i].alloc_failed = c.refill_short;
+      }
+      return ok_status();
     }
-    FBNIC_TRY(hw_.read(out));
-    sync_rx_drops();
-    out.tx_queues = tx_count_;
-    out.rx_queues = rx_count_;
-    for (std::uint32_t i = 0; i < kTxQueues; ++i) {
-      const TxCounters& c = tx_[i].counters();
-      out.tx[i] = {c.packets, c.bytes, c.rejected, c.full};
-    }
-    for (std::uint32_t i = 0; i < kRxQueues; ++i) {
-      const RxCounters& c = rx_[i].counters();
-      out.rx[i].packets = c.packets;
-      out.rx[i].bytes = c.bytes;
-      out.rx[i].dropped = c.dropped;
-      out.rx[i].alloc_failed = c.refill_short;
-    }
-    return ok_status();
   }
 
   Status wait_link_up(Deadline deadline) { return link_.wait_up(deadline); }
@@ -268,13 +272,26 @@ class Device {
   }
 
  private:
-  // Each Rx queue's no_buffers: the frames the device dropped on it for want of a buffer.
+  // Each Rx queue's no_buffers: the frames the device dropped on it for want of a buffer
+  // (a device counter: not kept without Policy::kDeviceCounters).
   void sync_rx_drops() {
-    for (Rx& q : rx_) q.set_no_buffers(hw_.total32(regs::RdeBdqDropCnt::at(q.index())));
+    if constexpr (Policy::kDeviceCounters) {
+      for (Rx& q : rx_) q.set_no_buffers(hw_.total32(regs::RdeBdqDropCnt::at(q.index())));
+    }
   }
 
   // on_rx for a close that keeps nothing: every packet back to the queue it came from.
   struct ReleaseToItsQueue {};
+
+  void log_held() {
+    for (Rx& q : rx_) {
+      if (q.held() != 0) {
+        log(io_.platform(), LogLevel::kWarning, "fbnic: close(): rx queue ", q.index(),
+            ": the application still holds ", q.held(),
+            " packets from poll(); their buffers stay allocated until it releases them");
+      }
+    }
+  }
 
   [[gnu::cold, gnu::noinline]] void no_such_queue(const char* call, std::uint32_t i,
                                                   std::uint32_t count, const char* what) {
@@ -336,6 +353,15 @@ class Device {
     return ok_status();
   }
 
+  // on_tx_done and on_tx_aborted for a close that keeps nothing.
+  struct Discard {
+    void operator()(std::uint64_t /*cookie*/) const {}
+  };
+
+  // Teardown that hands nothing back: shared by close() and a failed open(), so that
+  // an image carries one copy of it.
+  Status discarding_teardown() { return teardown(Discard{}, Discard{}, ReleaseToItsQueue{}); }
+
   template <class TxDone, class TxAborted, class RxPacket>
   Status teardown(TxDone&& on_tx_done, TxAborted&& on_tx_aborted, RxPacket&& on_rx) {
     P& p = io_.platform();
@@ -368,10 +394,16 @@ class Device {
 
   Io<P> io_;
   fw::Mailbox<P> mbx_;
-  fw::Client<P> fw_;
+  Firmware fw_;
   rpc::Classifier<P> rpc_;
   mac::Link<P> link_;
-  HwCounters<P, kRxQueues> hw_;
+  // Without Policy::kDeviceCounters: nothing kept, nothing read.
+  struct NoCounters {
+    explicit NoCounters(Io<P>& /*io*/) {}
+    static Status start() { return ok_status(); }
+    static Status refresh32() { return ok_status(); }
+  };
+  std::conditional_t<Policy::kDeviceCounters, HwCounters<P, kRxQueues>, NoCounters> hw_;
   std::array<Tx, kTxQueues> tx_;
   std::array<Rx, kRxQueues> rx_;
   // One ref per queue and, last, one to no queue (what a bad index gets).

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <type_traits>
 
 #include "fbnic/base/result.hpp"
 #include "fbnic/base/status.hpp"
@@ -284,7 +285,7 @@ class Client {
     }
     if (tx_refused_) return Error::kTooOld;
     const auto total = static_cast<std::uint32_t>(image.size());
-    FBNIC_TRY(pump([](std::uint16_t, auto) { return false; }));
+    FBNIC_TRY(pump_for(nullptr));
     FBNIC_TRY(mbx_.send(UpgradeStartReq{static_cast<std::uint32_t>(section), total}));
 
     // The start answer and the first chunk request can arrive together, so one loop
@@ -366,7 +367,7 @@ class Client {
   // --- firmware log ---
 
   Status enable_logs(bool with_history) {
-    if (caps_.version < kMinFirmwareLogs.raw) return Error::kNotSupported;
+    if (LogCapacity == 0 || caps_.version < kMinFirmwareLogs.raw) return Error::kNotSupported;
     LogSendReq req;
     req.send_logs = true;
     req.version = 1;
@@ -377,11 +378,15 @@ class Client {
 
   // The oldest firmware log entry not yet taken.
   std::optional<LogEntry> pop_log() {
-    if (log_count_ == 0) return std::nullopt;
-    const LogEntry e = logs_[log_head_];
-    log_head_ = (log_head_ + 1) % LogCapacity;
-    --log_count_;
-    return e;
+    if constexpr (LogCapacity == 0) {
+      return std::nullopt;
+    } else {
+      if (log_count_ == 0) return std::nullopt;
+      const LogEntry e = logs_[log_head_];
+      log_head_ = (log_head_ + 1) % LogCapacity;
+      --log_count_;
+      return e;
+    }
   }
 
   // --- BMC filter sync, self-test ---
@@ -399,9 +404,7 @@ class Client {
   }
 
   // Handles whatever the firmware sent (logs, alarms, refreshed capabilities).
-  Status poll() {
-    return pump([](std::uint16_t, auto) { return false; });
-  }
+  Status poll() { return pump_for(nullptr); }
 
   [[nodiscard]] const ClientStats& stats() const { return stats_; }
 
@@ -455,9 +458,18 @@ class Client {
         " bytes (one message's data): split the read");
     return Error::kInvalidArgument;
   }
+  // A call waiting for its answer: the message ID, and what turns the bytes into the
+  // outcome (kBusy until it came).
+  struct Awaited {
+    std::uint16_t id;
+    Status (*decode)(void* ctx, std::span<const std::uint8_t> bytes);
+    void* ctx;
+    Status outcome = Error::kBusy;
+  };
 
   // Sends req and waits for a message with ID resp_id, which on_resp(bytes) turns into
-  // the outcome. Other messages are handled on the side.
+  // the outcome. Other messages are handled on the side. Only the encoding and the
+  // decoding are per message type; the waiting is shared.
   template <class Req, class OnResp>
   Status transact(const Req& req, std::uint16_t resp_id, Deadline deadline, OnResp&& on_resp) {
     return transact(req, resp_id, deadline, resp_id != msg_id::kFwCapResp, on_resp);
@@ -465,6 +477,16 @@ class Client {
   template <class Req, class OnResp>
   Status transact(const Req& req, std::uint16_t resp_id, Deadline deadline, bool refusable,
                   OnResp&& on_resp) {
+    Awaited awaited{resp_id,
+                    [](void* ctx, std::span<const std::uint8_t> bytes) -> Status {
+                      return (*static_cast<std::remove_reference_t<OnResp>*>(ctx))(bytes);
+                    },
+                    &on_resp};
+    return exchange(Mailbox<P>::encoder(req), refusable, awaited, deadline);
+  }
+
+  Status exchange(typename Mailbox<P>::Encoder req, bool refusable, Awaited& awaited,
+                  Deadline deadline) {
     if (tx_refused_ && refusable) return Error::kTooOld;
     if (!mbx_.is_open()) {
       log(mbx_.platform(), LogLevel::kError,
@@ -472,19 +494,30 @@ class Client {
           "DeviceConfig::use_firmware) first");
       return Error::kFailedPrecondition;
     }
-    FBNIC_TRY(pump([](std::uint16_t, auto) { return false; }));  // stale answers go first
+    FBNIC_TRY(pump_for(nullptr));  // stale answers go first
     // A Tx ring full of requests the firmware has not read yet: wait for room, as long
     // as the deadline allows, rather than failing at once.
-    FBNIC_TRY(poll_until(mbx_.platform(), deadline, kPollStepUs, [&] { return mbx_.send(req); }));
-    Status outcome = Error::kBusy;
+    FBNIC_TRY(
+        poll_until(mbx_.platform(), deadline, kPollStepUs, [&] { return mbx_.send_encoded(req); }));
+    return await(awaited, deadline);
+  }
+
+  Status await(Awaited& awaited, Deadline deadline) {
     return poll_until(mbx_.platform(), deadline, kPollStepUs, [&]() -> Status {
-      FBNIC_TRY(pump([&](std::uint16_t id, auto bytes) {
-        if (id != resp_id || outcome != Error::kBusy) return false;
-        outcome = on_resp(bytes);
-        if (outcome == Error::kBusy) outcome = Error::kBadMessage;
-        return true;
-      }));
-      return outcome;
+      FBNIC_TRY(pump_for(&awaited));
+      return awaited.outcome;
+    });
+  }
+
+  // pump() for a waiting call (or none): its answer to it, the rest to the side handlers.
+  Status pump_for(Awaited* awaited) {
+    return pump([awaited](std::uint16_t id, std::span<const std::uint8_t> bytes) {
+      if (awaited == nullptr || id != awaited->id || awaited->outcome != Error::kBusy) {
+        return false;
+      }
+      awaited->outcome = awaited->decode(awaited->ctx, bytes);
+      if (awaited->outcome == Error::kBusy) awaited->outcome = Error::kBadMessage;
+      return true;
     });
   }
 
@@ -533,7 +566,13 @@ class Client {
         return;
       }
       case msg_id::kOwnershipResp: ++stats_.unexpected; return;
-      case msg_id::kLogMsgReq: take_logs(bytes); return;
+      case msg_id::kLogMsgReq:
+        if constexpr (LogCapacity == 0) {
+          ++stats_.unexpected;  // never asked for
+        } else {
+          take_logs(bytes);
+        }
+        return;
       case msg_id::kSensorAlarm: ++stats_.alarms; return;
       case msg_id::kTest:
       case msg_id::kCoredumpInfoResp:

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include "fbnic/base/barrier.hpp"
 #include "fbnic/base/result.hpp"
@@ -83,23 +84,29 @@ class Mailbox {
     return drained;
   }
 
+  // A message of any type, to be encoded into a Tx buffer: what lets the callers that
+  // wait for room or for an answer share one loop whatever they send.
+  struct Encoder {
+    Result<std::span<const std::uint8_t>> (*encode)(const void* msg, std::span<std::uint8_t> out);
+    const void* msg;
+  };
+  template <tlv::HasSchema T>
+  static Encoder encoder(const T& msg) {
+    return {[](const void* m, std::span<std::uint8_t> out) {
+              return tlv::encode(*static_cast<const T*>(m), out);
+            },
+            &msg};
+  }
+
   // Encodes msg straight into the next Tx buffer and hands it to the firmware.
   template <tlv::HasSchema T>
   Status send(const T& msg) {
-    if (!open_) return Error::kFailedPrecondition;
-    FBNIC_TRY(reap());
-    if ((tx_tail_ + 1) % kRing == tx_head_) return Error::kBusy;
-    const DmaBuffer& buf = tx_buf_[tx_tail_];
-    FBNIC_TRY_ASSIGN(const auto bytes, tlv::encode(msg, buf.bytes()));
-    const std::uint32_t slot = tx_tail_;
-    tx_tail_ = (tx_tail_ + 1) % kRing;
-    // The next slot becomes the stop marker before this one becomes valid.
-    FBNIC_TRY(io_.write(regs::MbxDescLo::at(tx_tail_, regs::kMailboxTx), regs::MbxDescLo{}));
-    FBNIC_TRY(
-        post(regs::kMailboxTx, slot,
-             desc::MbxDesc::post(buf.device, static_cast<std::uint32_t>(bytes.size()), true)));
-    ++stats_.sent;
-    return ok_status();
+    return send_encoded(encoder(msg));
+  }
+  Status send_encoded(Encoder msg) {
+    FBNIC_TRY_ASSIGN(const std::uint32_t slot, free_tx_slot());
+    FBNIC_TRY_ASSIGN(const auto bytes, msg.encode(msg.msg, tx_buf_[slot].bytes()));
+    return post_tx(static_cast<std::uint32_t>(bytes.size()));
   }
 
   // Takes back what the firmware completed; fails only on a device that is gone.
@@ -124,26 +131,10 @@ class Mailbox {
   // next call.
   template <class OnMessage>
   Status receive(OnMessage&& on_message) {
-    if (!open_) return Error::kFailedPrecondition;
-    for (std::uint32_t n = 0; n + 1 < kRing; ++n) {
-      FBNIC_TRY_ASSIGN(const auto lo, io_.read(regs::MbxDescLo::at(rx_head_, regs::kMailboxRx)));
-      if (desc::MbxDesc::from_raw(lo.raw()).get(desc::MbxDesc::kFwCmpl) == 0) break;
-      FBNIC_TRY_ASSIGN(const auto hi, io_.read(regs::MbxDescHi::at(rx_head_, regs::kMailboxRx)));
-      const auto d = desc::MbxDesc::from_halves(lo.raw(), hi.raw());
-      const std::uint32_t len = static_cast<std::uint32_t>(d.get(desc::MbxDesc::kLen));
-      const DmaBuffer& buf = rx_buf_[rx_head_];
-      if (d.get(desc::MbxDesc::kFwErr) != 0 || len == 0) {
-        ++stats_.rx_empty;
-      } else if (len < tlv::kHeaderBytes || len > buf.size) {
-        ++stats_.rx_bad_length;
-      } else {
-        dma_rmb();
-        ++stats_.received;
-        on_message(std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(buf.cpu), len));
-      }
-      FBNIC_TRY(recycle_rx());
-    }
-    return ok_status();
+    return receive_to({[](void* ctx, std::span<const std::uint8_t> bytes) {
+                         (*static_cast<std::remove_reference_t<OnMessage>*>(ctx))(bytes);
+                       },
+                       &on_message});
   }
 
   // True (and cleared) when the firmware raised the mailbox interrupt since last asked.
@@ -162,6 +153,55 @@ class Mailbox {
   }
 
  private:
+  // Where receive() delivers, whatever the caller's callable: one copy of the loop.
+  struct MessageSink {
+    void (*deliver)(void* ctx, std::span<const std::uint8_t> bytes);
+    void* ctx;
+  };
+
+  Status receive_to(MessageSink sink) {
+    if (!open_) return Error::kFailedPrecondition;
+    for (std::uint32_t n = 0; n + 1 < kRing; ++n) {
+      FBNIC_TRY_ASSIGN(const auto lo, io_.read(regs::MbxDescLo::at(rx_head_, regs::kMailboxRx)));
+      if (desc::MbxDesc::from_raw(lo.raw()).get(desc::MbxDesc::kFwCmpl) == 0) break;
+      FBNIC_TRY_ASSIGN(const auto hi, io_.read(regs::MbxDescHi::at(rx_head_, regs::kMailboxRx)));
+      const auto d = desc::MbxDesc::from_halves(lo.raw(), hi.raw());
+      const std::uint32_t len = static_cast<std::uint32_t>(d.get(desc::MbxDesc::kLen));
+      const DmaBuffer& buf = rx_buf_[rx_head_];
+      if (d.get(desc::MbxDesc::kFwErr) != 0 || len == 0) {
+        ++stats_.rx_empty;
+      } else if (len < tlv::kHeaderBytes || len > buf.size) {
+        ++stats_.rx_bad_length;
+      } else {
+        dma_rmb();
+        ++stats_.received;
+        sink.deliver(sink.ctx,
+                     std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(buf.cpu), len));
+      }
+      FBNIC_TRY(recycle_rx());
+    }
+    return ok_status();
+  }
+
+  // The Tx slot a message may be encoded into, once the firmware's completions are taken.
+  Result<std::uint32_t> free_tx_slot() {
+    if (!open_) return Error::kFailedPrecondition;
+    FBNIC_TRY(reap());
+    if ((tx_tail_ + 1) % kRing == tx_head_) return Error::kBusy;
+    return tx_tail_;
+  }
+
+  // Hands the message encoded into the tail slot (bytes long) to the firmware.
+  Status post_tx(std::uint32_t bytes) {
+    const std::uint32_t slot = tx_tail_;
+    tx_tail_ = (tx_tail_ + 1) % kRing;
+    // The next slot becomes the stop marker before this one becomes valid.
+    FBNIC_TRY(io_.write(regs::MbxDescLo::at(tx_tail_, regs::kMailboxTx), regs::MbxDescLo{}));
+    FBNIC_TRY(post(regs::kMailboxTx, slot, desc::MbxDesc::post(tx_buf_[slot].device, bytes, true)));
+    ++stats_.sent;
+    return ok_status();
+  }
+
   Status start(Deadline deadline) {
     using regs::IntrClear;
     using regs::IntrSwAcMode;

@@ -30,18 +30,18 @@ inline constexpr Version kMinFirmware = Version::make(0, 10, 6, 0);
 inline constexpr Version kMinFirmwareLogs = Version::make(0, 12, 9, 0);
 
 // "MM.mm.pp-bbb", as the upstream driver prints versions.
-inline LogLine& operator<<(LogLine& line, Version v) {
-  auto two = [&](std::uint32_t x) {
-    line << static_cast<char>('0' + x / 10 % 10) << static_cast<char>('0' + x % 10);
-  };
-  two(v.major());
-  line << '.';
-  two(v.minor());
-  line << '.';
-  two(v.patch());
-  line << '-' << static_cast<char>('0' + v.build() / 100 % 10)
-       << static_cast<char>('0' + v.build() / 10 % 10) << static_cast<char>('0' + v.build() % 10);
-  return line;
+[[gnu::noinline]] inline LogLine& operator<<(LogLine& line, Version v) {
+  char text[] = "00.00.00-000";
+  // Each field's last digit and how many digits it shows; the build byte has three.
+  constexpr int kLast[4] = {1, 4, 7, 11};
+  const std::uint32_t fields[4] = {v.major(), v.minor(), v.patch(), v.build()};
+  for (int f = 0; f < 4; ++f) {
+    std::uint32_t x = fields[f];
+    for (int at = kLast[f]; at >= 0 && text[at] != '.' && text[at] != '-'; --at, x /= 10) {
+      text[at] = static_cast<char>('0' + x % 10);
+    }
+  }
+  return line << static_cast<const char*>(text);
 }
 
 }  // namespace fbnic::fw

@@ -34,7 +34,9 @@ class Deadline {
 // on 32-bit CPUs, and freestanding images link no libgcc.
 constexpr std::uint32_t last_sleep_us(std::uint64_t left_ns, std::uint32_t step_us) {
   constexpr std::uint32_t kLongestUs = (0xffff'ffffu - 999u) / 1000u;
-  if (left_ns > std::uint64_t{kLongestUs} * 1000u) return step_us < kLongestUs ? step_us : kLongestUs;
+  if (left_ns > std::uint64_t{kLongestUs} * 1000u) {
+    return step_us < kLongestUs ? step_us : kLongestUs;
+  }
   const std::uint32_t left_us = (static_cast<std::uint32_t>(left_ns) + 999u) / 1000u;
   return left_us < step_us ? left_us : step_us;
 }

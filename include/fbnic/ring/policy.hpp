@@ -4,6 +4,7 @@
 //   struct Small : fbnic::DefaultPolicy { static constexpr std::uint32_t kTxRing = 256; };
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "fbnic/base/bytes.hpp"
@@ -22,7 +23,15 @@ struct DefaultPolicy {
   static constexpr std::uint32_t kRxSparePages = 256;
 
   static constexpr std::uint32_t kMaxTxBuffers = 16;  // buffers per Tx packet
-  static constexpr std::uint32_t kMaxRxFrags = 5;     // header + payload pieces per Rx packet
+  // Checksum and segmentation offload on Tx; without it (a boot driver sends frames as
+  // they are) send() refuses a packet that asks for one, kNotSupported.
+  static constexpr bool kTxOffloads = true;
+  static constexpr std::uint32_t kMaxRxFrags = 5;  // header + payload pieces per Rx packet
+  // The most common packet (one buffer, no offload) in a loop of its own on Tx and Rx
+  // (TxQueue::post_simple, RxQueue::collect_single): fewer instructions per packet, for
+  // about 1 KiB of code. Without them every packet takes the general loop, with the same
+  // checks and results (a boot driver, sending a packet at a time, needs no speed).
+  static constexpr bool kFastPaths = true;
 
   // Rx placement: bytes the device leaves free before and after data in a buffer; frames
   // up to kRxMaxHeader bytes land whole in a header buffer, larger ones are split at the
@@ -46,6 +55,16 @@ struct DefaultPolicy {
   static constexpr std::uint32_t kRxQueues = 1;
 
   static constexpr LogLevel kLogLevel = LogLevel::kInfo;
+
+  // Firmware log entries the device's firmware client keeps; 0 leaves out log handling
+  // (a boot driver never asks the firmware for its log).
+  static constexpr std::size_t kFirmwareLogs = 16;
+  // The device's counters as running totals (Device::stats(), dev/stats.hpp): zeroed at
+  // open, the 32-bit ones refreshed by service(). Without them stats() answers
+  // kNotSupported, neither open() nor service() reads a counter, and an Rx queue's
+  // no_buffers (a device counter) stays 0 (a boot driver that reports a few MAC counters
+  // reads those itself).
+  static constexpr bool kDeviceCounters = true;
 };
 
 template <class Policy>

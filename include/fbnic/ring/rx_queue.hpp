@@ -374,7 +374,7 @@ class RxQueue {
     const auto max = static_cast<std::uint32_t>(out.size());
     const std::uint32_t first = head;
     while (n < max && head - first < budget) {
-      if (!in_packet) {  // the common case first, in a loop of its own
+      if (Policy::kFastPaths && !in_packet) {  // the common case first, in a loop of its own
         const Collected run = collect_single(out.subspan(n), head, budget - (head - first));
         n += run.packets;
         head += run.completions;

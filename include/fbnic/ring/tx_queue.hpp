@@ -224,7 +224,8 @@ class TxQueue {
     std::uint32_t tail = tail_;
     // Each round posts a run of simple packets (see post_simple), then one other packet.
     for (std::size_t next = 0; next < packets.size();) {
-      const std::uint32_t simple = post_simple(packets.subspan(next), tail, bytes);
+      const std::uint32_t simple =
+          Policy::kFastPaths ? post_simple(packets.subspan(next), tail, bytes) : 0;
       if (simple != 0) {
         result.sent += simple;
         next += simple;
@@ -246,9 +247,12 @@ class TxQueue {
       std::uint64_t meta = kPlainMeta;
       std::uint32_t limit = max_frame_;
       if (pkt.offload.checksum || pkt.offload.mss != 0) {
-        const Result<std::uint64_t> m = meta_for(pkt.offload);
+        const Result<std::uint64_t> m = Policy::kTxOffloads
+                                            ? meta_for(pkt.offload)
+                                            : Result<std::uint64_t>(Error::kNotSupported);
         if (!m.ok()) {
-          result.status = refuse(pkt, result.sent);
+          result.status =
+              Policy::kTxOffloads ? refuse(pkt, result.sent) : refuse_offload(result.sent);
           break;
         }
         meta = *m;
@@ -278,7 +282,9 @@ class TxQueue {
       bytes += frame;
       ++result.sent;
     }
-    if (result.status == Error::kInvalidArgument) ++counters_.rejected;
+    if (result.status == Error::kInvalidArgument || result.status == Error::kNotSupported) {
+      ++counters_.rejected;
+    }
     if (result.sent == 0) return result;
     counters_.bytes += bytes;
     // One completion per batch: the head it reports covers every packet before it.
@@ -385,6 +391,13 @@ class TxQueue {
     }
     if (!meta.fits()) return Error::kInvalidArgument;
     return meta.raw();
+  }
+
+  [[gnu::cold, gnu::noinline]] Status refuse_offload(std::uint32_t index) const {
+    log(io_.platform(), LogLevel::kError, "fbnic: tx queue ", queue_, ": packet ", index,
+        " of the batch asks for checksum or TSO offload, which this Policy leaves out "
+        "(kTxOffloads = false): send whole frames");
+    return Error::kNotSupported;
   }
 
   [[gnu::cold, gnu::noinline]] Status refuse(const TxPacket& pkt, std::uint32_t index) const {

@@ -90,30 +90,35 @@ TxProblem tx_problem(const Packet& pkt, std::uint32_t max_frame, std::uint32_t m
 template <Platform P, class Packet>
 void log_tx_refusal(P& platform, std::uint32_t queue, std::uint32_t index, const Packet& pkt,
                     std::uint32_t max_frame, std::uint32_t max_buffers) {
-  std::uint32_t buffer = 0;
-  const TxProblem p = tx_problem(pkt, max_frame, max_buffers, buffer);
-  LogLine line;
-  line << "fbnic: tx queue " << queue << ": packet " << index << " of the batch refused: ";
-  if (buffer < pkt.buffers.size()) line << "buffer " << buffer << ": ";
-  line << p.field << " = ";
-  if (p.hex) {
-    line << Hex{p.value};
-  } else {
-    line << p.value;
-  }
-  line << p.rule;
-  if (p.limit != 0) line << p.limit;
-  line << p.tail;
-  if (p.frame_limit) {
-    line << ", over the frame limit of " << max_frame;
-    if (max_frame < desc::kMaxFrameBytes) {
-      line << " (DeviceConfig::mtu + 18 for the Ethernet header and a VLAN tag)";
-      line << (pkt.offload.mss != 0 ? ": lower the mss or raise the MTU" : ": raise the MTU");
+  if constexpr (log_text<P>() == LogText::kFull) {
+    std::uint32_t buffer = 0;
+    const TxProblem p = tx_problem(pkt, max_frame, max_buffers, buffer);
+    LogLine line;
+    line << "fbnic: tx queue " << queue << ": packet " << index << " of the batch refused: ";
+    if (buffer < pkt.buffers.size()) line << "buffer " << buffer << ": ";
+    line << p.field << " = ";
+    if (p.hex) {
+      line << Hex{p.value};
     } else {
-      line << " (the device's largest frame, whatever DeviceConfig::mtu says)";
+      line << p.value;
     }
+    line << p.rule;
+    if (p.limit != 0) line << p.limit;
+    line << p.tail;
+    if (p.frame_limit) {
+      line << ", over the frame limit of " << max_frame;
+      if (max_frame < desc::kMaxFrameBytes) {
+        line << " (DeviceConfig::mtu + 18 for the Ethernet header and a VLAN tag)";
+        line << (pkt.offload.mss != 0 ? ": lower the mss or raise the MTU" : ": raise the MTU");
+      } else {
+        line << " (the device's largest frame, whatever DeviceConfig::mtu says)";
+      }
+    }
+    platform.log(LogLevel::kError, line.c_str());
+  } else {
+    log(platform, LogLevel::kError, "fbnic: tx packet refused (queue, index in the batch):", queue,
+        index);
   }
-  platform.log(LogLevel::kError, line.c_str());
 }
 
 }  // namespace fbnic

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -180,7 +181,8 @@ template <class T>
 Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fail) {
   static_assert(schema_is_valid<T>(), "attribute IDs must be below 32 and unique");
   constexpr std::uint32_t known = known_ids<T>();
-  static constexpr auto kGet = id_table<T>(std::make_index_sequence<kAttrSlots>{});
+  // As long as the highest known ID: `known` has already turned away every other one.
+  static constexpr auto kGet = id_table<T>(std::make_index_sequence<std::bit_width(known)>{});
   std::uint32_t present = 0;
 
   AttrIterator it(level);

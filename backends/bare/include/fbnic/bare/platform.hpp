@@ -41,10 +41,13 @@ concept DmaMemory = requires(M& m, std::size_t size, std::size_t align, const Dm
 };
 
 // Registers are held by value (a few pointers); the memory by reference, because it keeps
-// the free list and outlives any one platform.
-template <RegisterAccess Registers, DmaMemory Memory>
+// the free list and outlives any one platform. Text is how much of the core's log text the
+// image carries (fbnic::log_text(); fbnic.efi keeps it short, to fit its size).
+template <RegisterAccess Registers, DmaMemory Memory, LogText Text = LogText::kFull>
 class Platform {
  public:
+  static constexpr LogText kLogText = Text;
+
   Platform(Registers registers, Memory& memory, Clock clock, LogSink log = {})
       : registers_(registers), memory_(memory), clock_(clock), log_(log) {}
 

@@ -79,6 +79,8 @@ class Nic final : public PciBus {
     model_->faults().clear();
     counters_ = {};
     mbx_rx_lo_ = {};
+    dma_ = {};
+    dma_base_ = dma_.off_since = dma_total();  // bus mastering starts off
     // The model keeps these across its reset: count from here.
     base_ = {model_->firmware().stats().requests, model_->firmware().stats().answers,
              model_->unmodelled_accesses()};
@@ -94,7 +96,25 @@ class Nic final : public PciBus {
     return pci_.config_read(offset, size);
   }
   void config_write(std::uint32_t offset, std::uint32_t size, std::uint64_t value) override {
+    const bool was_on = pci_.bus_master();
     pci_.config_write(offset, size, value);
+    if (pci_.bus_master() != was_on) on_bus_master(pci_.bus_master());
+  }
+
+  // DMA the device attempted while the function's bus mastering (command register bit 2)
+  // was off: a driver that stopped its device (Stop, ExitBootServices) must see none.
+  struct DmaWatch {
+    std::uint64_t total = 0;       // since power-on
+    std::uint64_t while_off = 0;   // ... while bus mastering was off
+    std::uint64_t turned_off = 0;  // times the guest turned it off
+    std::uint64_t off_since = 0;   // dma_total() when it last went off
+    bool on = false;
+  };
+  [[nodiscard]] DmaWatch dma_watch() const {
+    DmaWatch w = dma_;
+    w.total = dma_total() - dma_base_;
+    if (!w.on) w.while_off += dma_total() - w.off_since;
+    return w;
   }
 
   void mmio_read(std::uint8_t bar, std::uint64_t offset, std::uint8_t* out,
@@ -145,10 +165,12 @@ class Nic final : public PciBus {
 
   // A reset from the bus: as at power-on, but the counters of this session go on.
   void bus_reset() override {
+    const bool was_on = pci_.bus_master();
     model_->reset();
     pci_.reset();
     mbx_rx_lo_ = {};
     ++counters_.bus_resets;
+    if (was_on) on_bus_master(false);
   }
 
   void mmio_memset(std::uint8_t bar, std::uint64_t offset, std::uint8_t value,
@@ -201,14 +223,16 @@ class Nic final : public PciBus {
                  "mailbox to-fw %llu to-host %llu (bus: %llu, %llu) | MSI sent %llu pended %llu "
                  "dropped %llu | "
                  "MSI-X table reads %llu writes %llu | odd-size %llu outside-BAR %llu | "
-                 "model faults %llu unmodelled %llu (last 0x%x) | model time %.3f s\n",
+                 "model faults %llu unmodelled %llu (last 0x%x) | model time %.3f s | DMA %llu, "
+                 "while bus mastering was off %llu (turned off %llu times)\n",
                  name_.c_str(), title, ull(counters_.csr_reads), ull(counters_.csr_writes),
                  ull(counters_.ipc_reads), ull(counters_.ipc_writes), ull(mailbox_to_firmware()),
                  ull(mailbox_to_host()), ull(counters_.mbx_to_firmware), ull(counters_.mbx_to_host),
                  ull(m.msi_sent), ull(m.msi_pended), ull(m.msi_dropped), ull(counters_.msix_reads),
                  ull(counters_.msix_writes), ull(counters_.odd_accesses),
                  ull(counters_.outside_bar), ull(fault_count()), ull(unmodelled_accesses()),
-                 model_->last_unmodelled_offset(), static_cast<double>(model_->now_ns()) / 1e9);
+                 model_->last_unmodelled_offset(), static_cast<double>(model_->now_ns()) / 1e9,
+                 ull(dma_watch().total), ull(dma_watch().while_off), ull(dma_.turned_off));
     std::fflush(f);
   }
 
@@ -234,6 +258,19 @@ class Nic final : public PciBus {
   static unsigned long long ull(std::uint64_t v) { return v; }
 
   [[nodiscard]] std::uint64_t fault_count() { return model_->faults().total(); }
+
+  [[nodiscard]] std::uint64_t dma_total() const {
+    return model_->dma_counters().reads + model_->dma_counters().writes;
+  }
+  void on_bus_master(bool on) {
+    if (on) {
+      dma_.while_off += dma_total() - dma_.off_since;
+    } else {
+      dma_.off_since = dma_total();
+      ++dma_.turned_off;
+    }
+    dma_.on = on;
+  }
 
   [[nodiscard]] bool inside(std::uint8_t bar, std::uint64_t offset, std::uint32_t size) const {
     const std::uint64_t limit = pci_.bar_size(bar);
@@ -336,6 +373,8 @@ class Nic final : public PciBus {
     std::uint64_t unmodelled = 0;
   } base_;
   std::vector<std::uint64_t> mapped_;
+  DmaWatch dma_{};
+  std::uint64_t dma_base_ = 0;
   std::uint64_t last_ns_ = 0;
   std::function<bool(bool)> link_;
   bool print_marks_ = false;

@@ -38,6 +38,13 @@
 
 namespace fbnic::mock {
 
+// Every DMA the device's engines attempt while it is on the bus (those refused for bus
+// mastering off included): what a test reads to show that a stopped device stayed quiet.
+struct DmaCounters {
+  std::uint64_t reads = 0;   // the device reads host memory
+  std::uint64_t writes = 0;  // the device writes host memory
+};
+
 struct DeviceCounters {
   std::uint64_t rx_fifo_drops = 0;       // no room in the Rx FIFO
   std::uint64_t rx_classified_drop = 0;  // the classifier's verdict (including "no match")
@@ -256,6 +263,7 @@ class Device {
   [[nodiscard]] Faults& faults() { return faults_; }
   [[nodiscard]] Accesses& access_log() { return accesses_; }
   [[nodiscard]] const DeviceCounters& counters() const { return counters_; }
+  [[nodiscard]] const DmaCounters& dma_counters() const { return dma_counters_; }
   [[nodiscard]] std::uint64_t dropped_accesses() const { return dropped_accesses_; }
   [[nodiscard]] std::uint64_t unmodelled_accesses() const { return unmodelled_; }
   [[nodiscard]] std::uint32_t last_unmodelled_offset() const { return last_unmodelled_; }
@@ -381,6 +389,7 @@ class Device {
 
   std::uint8_t* dma_target(std::uint64_t iova, std::size_t len, Direction dir) {
     if (removed_) return nullptr;  // a device that is gone reaches nothing
+    ++(dir == Direction::kRead ? dma_counters_.reads : dma_counters_.writes);
     if (!bus_master_enabled(dir)) {
       faults_.record(Fault::kDmaBusMasterOff, iova, len);
       return nullptr;
@@ -438,6 +447,7 @@ class Device {
   FrameSink tap_{};
   FrameSink bmc_{};
   DeviceCounters counters_{};
+  DmaCounters dma_counters_{};
   std::array<std::uint8_t, kMaxFrameBytes + 256> frame_{};
   std::array<std::uint8_t, 64> pad_{};
   std::uint64_t now_ns_ = 0;

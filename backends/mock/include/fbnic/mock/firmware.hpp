@@ -533,8 +533,10 @@ class Firmware {
     return owned_ && !lapsed_ && config_.heartbeat_lapse_ms != 0 && !bad_.silent && !bad_.not_ready;
   }
   void watch_heartbeat() {
-    if (bad_.silent || bad_.not_ready) {
-      last_heartbeat_ns_ = dev_.now_ns();  // it hears nothing, so it holds nothing against it
+    // Silent, it hears nothing; removed from the bus, no heartbeat can reach it: either
+    // way it holds nothing against the host.
+    if (bad_.silent || bad_.not_ready || dev_.removed()) {
+      last_heartbeat_ns_ = dev_.now_ns();
       return;
     }
     if (!watching()) return;

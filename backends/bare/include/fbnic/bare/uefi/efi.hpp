@@ -34,7 +34,9 @@ inline constexpr Status kBufferTooSmall = kErrorBit | 5;
 inline constexpr Status kNotReady = kErrorBit | 6;
 inline constexpr Status kDeviceError = kErrorBit | 7;
 inline constexpr Status kOutOfResources = kErrorBit | 9;
+inline constexpr Status kNoMedia = kErrorBit | 12;
 inline constexpr Status kNotFound = kErrorBit | 14;
+inline constexpr Status kAccessDenied = kErrorBit | 15;
 inline constexpr Status kTimeout = kErrorBit | 18;
 inline constexpr Status kNotStarted = kErrorBit | 19;
 inline constexpr Status kAlreadyStarted = kErrorBit | 20;
@@ -51,6 +53,17 @@ inline constexpr std::uint32_t kEvtTimer = 0x8000'0000u;
 inline constexpr std::uint32_t kEvtNotifyWait = 0x0000'0100u;
 inline constexpr std::uint32_t kEvtNotifySignal = 0x0000'0200u;
 inline constexpr std::uint32_t kEvtSignalExitBootServices = 0x0000'0201u;
+
+// SetTimer types; times are in 100 ns units.
+enum class TimerDelay : std::uint32_t { kCancel = 0, kPeriodic = 1, kRelative = 2 };
+
+// OpenProtocol attributes.
+inline constexpr std::uint32_t kOpenByHandleProtocol = 0x01;
+inline constexpr std::uint32_t kOpenGetProtocol = 0x02;
+inline constexpr std::uint32_t kOpenTestProtocol = 0x04;
+inline constexpr std::uint32_t kOpenByChildController = 0x08;
+inline constexpr std::uint32_t kOpenByDriver = 0x10;
+inline constexpr std::uint32_t kOpenExclusive = 0x20;
 
 struct Guid {  // EFI_GUID
   std::uint32_t data1;
@@ -97,7 +110,7 @@ struct BootServices {  // EFI_BOOT_SERVICES
   // Events and timers
   Status(FBNIC_EFIAPI* create_event)(std::uint32_t type, Tpl notify_tpl, EventNotify notify,
                                      void* notify_context, Event* event);
-  void* set_timer;
+  Status(FBNIC_EFIAPI* set_timer)(Event event, TimerDelay type, std::uint64_t trigger_time);
   Status(FBNIC_EFIAPI* wait_for_event)(std::uintptr_t number_of_events, Event* event,
                                        std::uintptr_t* index);
   Status(FBNIC_EFIAPI* signal_event)(Event event);
@@ -119,7 +132,7 @@ struct BootServices {  // EFI_BOOT_SERVICES
   void* load_image;
   void* start_image;
   void* exit;
-  void* unload_image;
+  Status(FBNIC_EFIAPI* unload_image)(Handle image_handle);
   Status(FBNIC_EFIAPI* exit_boot_services)(Handle image_handle, std::uintptr_t map_key);
   // Miscellaneous
   void* get_next_monotonic_count;
@@ -127,11 +140,14 @@ struct BootServices {  // EFI_BOOT_SERVICES
   Status(FBNIC_EFIAPI* set_watchdog_timer)(std::uintptr_t timeout, std::uint64_t watchdog_code,
                                            std::uintptr_t data_size, char16_t* watchdog_data);
   // Driver support
-  void* connect_controller;
-  void* disconnect_controller;
+  Status(FBNIC_EFIAPI* connect_controller)(Handle controller, Handle* driver_image,
+                                           void* remaining_device_path, Boolean recursive);
+  Status(FBNIC_EFIAPI* disconnect_controller)(Handle controller, Handle driver_image, Handle child);
   // Open and close protocol
-  void* open_protocol;
-  void* close_protocol;
+  Status(FBNIC_EFIAPI* open_protocol)(Handle handle, const Guid* protocol, void** interface,
+                                      Handle agent, Handle controller, std::uint32_t attributes);
+  Status(FBNIC_EFIAPI* close_protocol)(Handle handle, const Guid* protocol, Handle agent,
+                                       Handle controller);
   void* open_protocol_information;
   // Library
   void* protocols_per_handle;
@@ -203,6 +219,8 @@ struct SystemTable {  // EFI_SYSTEM_TABLE
 static_assert(sizeof(void*) != 8 || offsetof(BootServices, create_event) == 0x50);
 static_assert(sizeof(void*) != 8 || offsetof(BootServices, exit_boot_services) == 0xE8);
 static_assert(sizeof(void*) != 8 || offsetof(BootServices, stall) == 0xF8);
+static_assert(sizeof(void*) != 8 || offsetof(BootServices, connect_controller) == 0x108);
+static_assert(sizeof(void*) != 8 || offsetof(BootServices, open_protocol) == 0x118);
 static_assert(sizeof(void*) != 8 || offsetof(BootServices, locate_handle_buffer) == 0x138);
 static_assert(sizeof(void*) != 8 || offsetof(BootServices, create_event_ex) == 0x170);
 static_assert(sizeof(void*) != 8 || offsetof(RuntimeServices, reset_system) == 0x68);

@@ -3,8 +3,12 @@
 // find() asks for every handle carrying EFI_PCI_IO_PROTOCOL and reads each function's vendor
 // and device ID from configuration space. enable() turns on memory decoding and bus mastering
 // (and 64-bit DMA addressing when the root bridge allows it, so that PciIo Map needs no bounce
-// buffers below 4 GiB), remembering what was set before; restore() puts that back.
-// disable_bus_master() is for ExitBootServices: one configuration write, nothing waited for.
+// buffers below 4 GiB), remembering what was set before; restore() puts that back, except
+// bus mastering, which it leaves off: EDK2's PCI bus driver enables it on every function it
+// starts (OVMF hands fbnic over with the command register at 0x0006), and a device whose
+// driver stopped must not be able to reach memory. A driver that starts later enables what
+// it needs. disable_bus_master() is for ExitBootServices: one configuration write, nothing
+// waited for.
 // (A driver that is given its BAR addresses instead uses MmioRegisters and needs none of this.)
 #pragma once
 
@@ -81,7 +85,8 @@ class PciDevice {
   Status restore() {
     if (!enabled_) return kSuccess;
     enabled_ = false;
-    return pci_io_->attributes(pci_io_, PciIoAttributeOperation::kSet, original_, nullptr);
+    return pci_io_->attributes(pci_io_, PciIoAttributeOperation::kSet,
+                               original_ & ~kPciIoAttributeBusMaster, nullptr);
   }
   Status disable_bus_master() {
     return pci_io_->attributes(pci_io_, PciIoAttributeOperation::kDisable, kPciIoAttributeBusMaster,

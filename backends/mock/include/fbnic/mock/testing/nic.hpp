@@ -152,9 +152,10 @@ struct Nic {
   std::vector<Received> collect(std::uint32_t q = 0, std::uint32_t budget = 64) {
     std::vector<Received> got;
     std::vector<Packet> batch(budget);
-    // Bounded by what the device delivered: each round takes a batch and a short batch
-    // (the queue is empty) ends it.
-    for (;;) {
+    // A short batch (the queue is empty) ends it; a device that never stops delivering
+    // is stopped by the round budget.
+    constexpr std::uint32_t kMaxRounds = 4096;
+    for (std::uint32_t round = 0; round < kMaxRounds; ++round) {
       const std::uint32_t n = dev.rx(q).poll(batch);
       for (std::uint32_t i = 0; i < n; ++i) {
         Received r;
