@@ -397,6 +397,58 @@ TEST(Mistakes, ReleasingAnRxPacketTwiceOrToAnotherQueueIsRefused) {
   EXPECT_EQ(r.nic.plat.live_allocations(), 1u);
 }
 
+// A packet released twice while the application holds others: the second release must
+// not drop the reference that keeps a page the device may still write to off the free
+// stack (the device would write into a page refill() posts again elsewhere).
+TEST(Mistakes, ReleasingAnRxPacketTwiceNeverFreesAPageTheDeviceOwns) {
+  using Packet = Rig<>::Packet;
+  Rig<> r;
+  ASSERT_OK(r.nic.open_loopback());
+  auto& rx = r.nic.dev.rx(0);
+  // 1000-byte frames: a few fill a header page; the last one sits alone in the next page,
+  // which stays posted.
+  std::array<Packet, 8> got{};
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; n < 2 || got[n - 1].frag[0].page == got[0].frag[0].page; ++i) {
+    ASSERT_LT(i, got.size());
+    ASSERT_OK(r.nic.send(make_raw(kStation, 1000, i)));
+    r.nic.model.run();
+    r.nic.reclaim();
+    n += rx.poll(std::span<Packet>(got.data() + n, got.size() - n));
+  }
+  const Packet alone = got[n - 1];
+  const std::uint32_t free_before = rx.free_pages();
+  rx.release(alone);
+  EXPECT_EQ(rx.counters().bad_releases, 0u);
+  rx.release(alone);  // twice
+  EXPECT_EQ(rx.counters().bad_releases, 1u);
+  EXPECT_EQ(rx.free_pages(), free_before) << "the page is still posted";
+  EXPECT_TRUE(r.logged({"release", "does not hold"})) << r.lines();
+  rx.release(std::span<const Packet>(got.data(), n - 1));
+  EXPECT_EQ(rx.counters().bad_releases, 1u);
+  // The same packet twice in one call, alone in a posted page: the second copy is refused.
+  ASSERT_OK(r.nic.send(make_raw(kStation, 1000, 99)));
+  r.nic.model.run();
+  ASSERT_EQ(rx.poll(got), 1u);
+  const std::array<Packet, 2> twice{got[0], got[0]};
+  const std::uint32_t free_mid = rx.free_pages();
+  rx.release(twice);
+  EXPECT_EQ(rx.counters().bad_releases, 2u);
+  EXPECT_EQ(rx.free_pages(), free_mid) << "the page is still posted";
+  EXPECT_EQ(rx.held(), 0u);
+  // The ring still delivers every frame, byte for byte, and nothing leaks.
+  for (std::uint32_t i = 0; i < 300; ++i) {
+    ASSERT_OK(r.nic.send(make_raw(kStation, 100 + i, i)));
+    r.nic.model.run();
+    r.nic.reclaim();
+    const auto frames = r.nic.collect(0);
+    ASSERT_EQ(frames.size(), 1u) << i;
+    EXPECT_EQ(frames[0].bytes, make_raw(kStation, 100 + i, i)) << i;
+  }
+  ASSERT_OK(r.nic.dev.close());
+  EXPECT_EQ(r.nic.plat.live_allocations(), 1u) << "only the kit's Tx pool is left";
+}
+
 // --- item 6: queue counts chosen at run time ---
 
 struct FourPairs : DefaultPolicy {

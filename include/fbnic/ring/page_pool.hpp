@@ -1,9 +1,9 @@
 // PagePool: the 4 KiB Rx buffers of one queue, in one DMA allocation, with a reference
 // count per page.
 //
-// A page is referenced by the ring while the device may still write to it, and by every
-// received packet fragment in it that the user has not released. It returns to the free
-// stack when the last reference goes: buffers are recycled, never reallocated.
+// A page is referenced by the ring while the device may still write to it (it is posted),
+// and by every received packet fragment in it that the user has not released. It returns to the
+// free stack when the last reference goes: buffers are recycled, never reallocated.
 #pragma once
 
 #include <array>
@@ -41,6 +41,7 @@ class PagePool {
   // Every page free again (after the device and the user let go of all).
   void reset() {
     refs_.fill(0);
+    posted_.fill(0);
     restock();
   }
   // The free stack rebuilt from the reference counts: pages someone still holds (a
@@ -52,18 +53,31 @@ class PagePool {
     }
   }
 
-  // A free page with one reference, or kNone.
+  // A free page with one reference, the ring's (the page is posted), or kNone.
   std::uint16_t take() {
     if (free_count_ == 0) return kNone;
     const std::uint16_t page = free_[--free_count_];
     refs_[page] = 1;
+    posted_[page] = 1;
     return page;
   }
   void ref(std::uint16_t page) { ++refs_[page]; }
-  // n references at once (the caller's count of them is exact).
+  // n references held outside the ring at once; the caller checked n <= held_refs(page).
   void unref(std::uint16_t page, std::uint32_t n = 1) {
     refs_[page] = static_cast<std::uint16_t>(refs_[page] - n);
     if (refs_[page] == 0) free_[free_count_++] = page;
+  }
+  // The ring's reference, once the device is done with the page: dropped, or passed on to
+  // the packet in the page's last buffer.
+  void unref_posted(std::uint16_t page) {
+    posted_[page] = 0;
+    unref(page);
+  }
+  void unpost(std::uint16_t page) { posted_[page] = 0; }
+  // References outside the ring (packets, retain()): what a release may drop. A page the
+  // device may still write to keeps the ring's reference whatever a user releases.
+  [[nodiscard]] std::uint32_t held_refs(std::uint16_t page) const {
+    return std::uint32_t{refs_[page]} - posted_[page];
   }
 
   [[nodiscard]] std::uint64_t dma(std::uint16_t page) const {
@@ -81,6 +95,7 @@ class PagePool {
   P& platform_;
   DmaBuffer mem_{};
   std::array<std::uint16_t, Pages> refs_{};
+  std::array<std::uint8_t, Pages> posted_{};
   std::array<std::uint16_t, Pages> free_{};
   std::uint32_t free_count_ = 0;
 };

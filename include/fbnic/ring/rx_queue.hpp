@@ -288,10 +288,17 @@ class RxQueue {
       const std::uint32_t k = p.frags;
       bool ours = held != 0 && k - 1 < Policy::kMaxRxFrags && user_refs >= k;
       if (ours && k == 1) {  // most packets: checked and counted in one step
-        ours = fragment_ours(p.frag[0], base);
-        if (ours) drop(p.frag[0].page);
+        const RxFragment& f = p.frag[0];
+        ours = fragment_ours(f, base, f.page == page ? refs : 0);
+        if (ours) drop(f.page);
       } else {
-        for (std::uint32_t i = 0; ours && i < k; ++i) ours = fragment_ours(p.frag[i], base);
+        for (std::uint32_t i = 0; ours && i < k; ++i) {
+          // What this call drops from the fragment's page before it: earlier packets' and
+          // this packet's earlier fragments'.
+          std::uint32_t pending = p.frag[i].page == page ? refs : 0;
+          for (std::uint32_t j = 0; j < i; ++j) pending += p.frag[j].page == p.frag[i].page;
+          ours = fragment_ours(p.frag[i], base, pending);
+        }
         for (std::uint32_t i = 0; ours && i < k; ++i) drop(p.frag[i].page);
       }
       if (!ours) {
@@ -345,7 +352,7 @@ class RxQueue {
     }
     template <class Pool>
     void release_before(std::uint32_t pos, Pool& pool) {
-      for (; head != pos; ++head) pool.unref(page[head & (N - 1)]);
+      for (; head != pos; ++head) pool.unref_posted(page[head & (N - 1)]);
     }
     template <class Pool>
     void release_all(Pool& pool) {
@@ -484,10 +491,11 @@ class RxQueue {
           off + len > desc::kRxBufferBytes) {
         continue;  // counted below
       }
-      for (; posted != pos; ++posted) pool_.unref(hpq_.page[posted & (kHpq - 1)]);
+      for (; posted != pos; ++posted) pool_.unref_posted(hpq_.page[posted & (kHpq - 1)]);
       const std::uint16_t page = hpq_.page[pos & (kHpq - 1)];
       if (rcd.get(R::kPageFin) != 0) {
         posted = pos + 1;  // the device is done with it: the ring's reference passes to the packet
+        pool_.unpost(page);
       } else {
         pool_.ref(page);
       }
@@ -516,14 +524,18 @@ class RxQueue {
     pool_.unref(page);
     if (--user_refs_ == 0) held_ = 0;
   }
-  // A page the application may hold a reference to: in the pool, referenced by someone.
+  // A page of the pool that someone outside the ring holds a reference to.
   [[nodiscard]] bool user_page(std::uint32_t page) const {
-    return page < kPages && pool_.refs(static_cast<std::uint16_t>(page)) != 0 && user_refs_ != 0;
+    return page < kPages && pool_.held_refs(static_cast<std::uint16_t>(page)) != 0 &&
+           user_refs_ != 0;
   }
-  // A fragment in a page of the pool that someone holds, where the pool put it (base: the
-  // pool's first page).
-  [[nodiscard]] bool fragment_ours(const RxFragment& f, const std::uint8_t* base) const {
-    return f.page < kPages && pool_.refs(f.page) != 0 &&
+  // A fragment where the pool put it (base: the pool's first page), in a page with more
+  // references outside the ring than this release already drops from it (pending). So a
+  // packet released twice never takes the ring's reference: a posted page stays off the
+  // free stack whatever the application releases.
+  [[nodiscard]] bool fragment_ours(const RxFragment& f, const std::uint8_t* base,
+                                   std::uint32_t pending) const {
+    return f.page < kPages && pending < pool_.held_refs(f.page) &&
            f.data == base + std::size_t{f.page} * desc::kRxBufferBytes + f.offset;
   }
   [[gnu::cold, gnu::noinline]] void refuse_release(const char* call) {
