@@ -990,3 +990,16 @@ TEST_F(Uefi, ExitBootServicesStopsAllDma) {
 }
 
 }  // namespace
+
+// The driver's station address: upstream's from the serial number, or, when that gives no
+// unicast address (or there is no serial number), one from the PCI location.
+TEST(SnpDriver, StationAddressFromTheSerialNumberOrThePciLocation) {
+  namespace u = fbnic::bare::uefi;
+  const u::PciLocation at{0, 3, 4, 1};
+  const fbnic::MacAddress from_dsn = u::station_address(0x0011'22ff'fe33'4455ull, at);
+  EXPECT_EQ(from_dsn.bytes, (std::array<std::uint8_t, 6>{0x00, 0x11, 0x22, 0x33, 0x44, 0x55}));
+  const std::array<std::uint8_t, 6> fallback{0x02, 0x1D, 0x9B, 0, 3, 0x21};
+  EXPECT_EQ(u::station_address(std::nullopt, at).bytes, fallback);
+  EXPECT_EQ(u::station_address(0x0111'22ff'fe33'4455ull, at).bytes, fallback) << "multicast";
+  EXPECT_EQ(u::station_address(0, at).bytes, fallback) << "all zero";
+}

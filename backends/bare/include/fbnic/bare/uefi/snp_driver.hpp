@@ -49,6 +49,7 @@
 #include "fbnic/bare/uefi/snp_adapter.hpp"
 #include "fbnic/base/bytes.hpp"
 #include "fbnic/base/mac_address.hpp"
+#include "fbnic/mac/address.hpp"
 
 namespace fbnic::bare::uefi {
 
@@ -87,17 +88,15 @@ inline std::optional<std::uint64_t> read_dsn(PciIo* io) {
   return std::nullopt;
 }
 
-// The station address as upstream makes it from the serial number (EUI-64 with FF:FE in
-// the middle): bytes 7, 6, 5, 2, 1, 0. Without one, a locally administered address from
-// the PCI location, unique in this machine: 02:1d:9b:segment:bus:device.function.
+// The station address as upstream makes it from the serial number (mac::mac_from_dsn).
+// Without a serial number, or with one that gives no unicast address, a locally
+// administered address from the PCI location, unique in this machine:
+// 02:1d:9b:segment:bus:device.function.
 inline MacAddress station_address(std::optional<std::uint64_t> dsn, const PciLocation& at) {
-  MacAddress mac;
   if (dsn) {
-    constexpr unsigned kByte[6] = {7, 6, 5, 2, 1, 0};
-    for (std::size_t i = 0; i < 6; ++i)
-      mac.bytes[i] = static_cast<std::uint8_t>(*dsn >> (8 * kByte[i]));
-    return mac;
+    if (const Result<MacAddress> m = mac::mac_from_dsn(*dsn); m.ok()) return *m;
   }
+  MacAddress mac;
   mac.bytes = {0x02,
                0x1D,
                0x9B,
