@@ -43,8 +43,7 @@ constexpr std::uint32_t last_sleep_us(std::uint64_t left_ns, std::uint32_t step_
 
 template <Platform P, class Done>
 Status poll_until(P& platform, Deadline deadline, std::uint32_t step_us, Done&& done) {
-  // Bounded by the deadline: the platform's clock is monotonic and every pass sleeps.
-  for (;;) {
+  for (;;) {  // bounded by the deadline: the clock is monotonic and every pass sleeps
     const auto r = done();
     if constexpr (std::is_same_v<std::remove_cvref_t<decltype(r)>, bool>) {
       if (r) return ok_status();
