@@ -336,6 +336,34 @@ TEST(HostileQueues, QueuesThatNeverGoIdleEndCloseByTheIdleDeadline) {
   EXPECT_FALSE(nic.model.firmware().host_owns_nic());
 }
 
+// A Tx path stuck behind the MAC (a link partner that pauses for ever) keeps the queue
+// busy after it is turned off. close() drops what waits at the MAC interface, within its
+// idle deadline, and reports every packet. Before the drain had time of its own, it got
+// one look after the whole deadline was spent waiting, and close() timed out.
+TEST(HostileQueues, CloseDrainsATxPathStuckBehindTheMacByTheTmiDrop) {
+  SmallNic nic;
+  ASSERT_OK(nic.open_loopback());
+  nic.model.hostile().mac_stuck = true;
+  const auto frame = make_raw(kStation, 100, 42);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(nic.send(frame).ok());
+  nic.model.run();
+  ASSERT_EQ(nic.model.queues().counters().tx_frames, 0u);
+  const std::uint64_t t0 = nic.plat.now_ns();
+  std::uint32_t aborted = 0;
+  EXPECT_OK(nic.dev.close([&](std::uint64_t c) { nic.free_cookie(c); },
+                          [&](std::uint64_t c) {
+                            ++aborted;
+                            nic.free_cookie(c);
+                          },
+                          [&](const SmallPacket& p) { nic.dev.rx(0).release(p); }));
+  EXPECT_LE(nic.plat.now_ns() - t0, 500'000'000u + 1'000'000u);  // idle_timeout_ms
+  EXPECT_EQ(nic.model.queues().counters().tx_tmi_drops, 1u);
+  EXPECT_EQ(nic.model.queues().counters().tx_frames, 0u);
+  EXPECT_EQ(aborted, 3u);  // the one dropped too: its completion queue was off by then
+  EXPECT_EQ(nic.model.regs().get<regs::TmiDropCtrl>().raw(), 0u);
+  EXPECT_TRUE(nic.in_flight.empty());
+}
+
 TEST(HostileQueues, WaitForALinkThatNeverComesEndsByItsDeadline) {
   SmallNic nic;
   ASSERT_TRUE(nic.dev.open(nic.config()).ok());  // no cable, no loopback

@@ -151,7 +151,10 @@ struct Rig {
       case 1: h.tx.stale = rate(v); break;
       case 2: h.tx.duplicate = rate(v); break;
       case 3: h.tx.ignore_disable = (v & 1) != 0; break;
-      case 4: h.tx_stall = (v & 1) != 0; return;
+      case 4:
+        h.tx_stall = (v & 1) != 0;
+        h.mac_stuck = (v & 2) != 0;
+        return;
       case 5: h.never_idle = (v & 1) != 0; return;
       case 6: h.remove_after = 1 + v * 16u; return;
       default: h.calm(); return;

@@ -172,9 +172,13 @@ class TxQueue {
     keep(io_.write(regs::TimMask::at(q), regs::TimMask{}.set(regs::TimMask::kMasked, 1)));
     keep(io_.flush());
     if (first.ok()) {
-      Status idle = wait_idle(deadline);
+      // Half the time to go idle on its own; a Tx path stuck behind the MAC then gets the
+      // other half to drain, dropping at the MAC interface.
+      const std::uint64_t now = io_.platform().now_ns();
+      const Deadline half =
+          deadline.expired(now) ? deadline : Deadline::at_ns(now + (deadline.ns() - now) / 2);
+      Status idle = wait_idle(half);
       if (idle == Error::kTimeout) {
-        // A Tx path stuck behind the MAC: drop at the MAC interface until it drains.
         using D = regs::TmiDropCtrl;
         keep(io_.write(D{}.set(D::kEnable, 1)));
         idle = wait_idle(deadline);

@@ -19,6 +19,9 @@
 //   The queues:
 //     tx_stall        the Tx engine fetches nothing (packets stay posted)
 //     never_idle      the QM idle bits stay clear
+//     mac_stuck       the MAC takes no frame (a link partner pausing for ever): the Tx
+//                     engine fetches a packet and holds it, busy, until TMI_DROP_CTRL
+//                     drops it at the MAC interface
 //   The bus:
 //     remove_after    surprise removal: the device is gone just before the n-th MMIO
 //                     access from now (reads all ones, writes vanish)
@@ -116,6 +119,7 @@ struct Hostility {
   CompletionFaults tx;
   bool tx_stall = false;
   bool never_idle = false;
+  bool mac_stuck = false;
   std::uint64_t remove_after = 0;  // 0: never
   std::array<StuckBits, 4> stuck{};
 
@@ -125,6 +129,7 @@ struct Hostility {
     tx = {};
     tx_stall = false;
     never_idle = false;
+    mac_stuck = false;
     remove_after = 0;
     stuck = {};
   }

@@ -51,6 +51,7 @@ struct QueueCounters {
   std::uint64_t tx_frames = 0;   // frames handed to the MAC (after segmentation)
   std::uint64_t tx_packets = 0;  // packets fetched from TWQs
   std::uint64_t tx_completions = 0;
+  std::uint64_t tx_tmi_drops = 0;  // packets dropped at the MAC interface (TMI_DROP_CTRL)
   std::uint64_t rx_frames = 0;
   std::uint64_t rx_no_buffer = 0;
   std::uint64_t rx_no_completion_room = 0;
@@ -67,6 +68,7 @@ class QueueEngine {
     for (auto& t : tx_) t = {};
     for (auto& r : rx_) r = RxQ{};
     counters_ = {};
+    tmi_drop_ = false;
   }
 
   [[nodiscard]] const QueueCounters& counters() const { return counters_; }
@@ -76,6 +78,12 @@ class QueueEngine {
   // Queue-block writes with side effects. True when the engine took the write (it then
   // stores what the hardware would).
   bool write(std::uint32_t offset, std::uint32_t value) {
+    if (offset == regs::TmiDropCtrl::kOffset) {
+      const bool on = regs::TmiDropCtrl::from_raw(value).get(regs::TmiDropCtrl::kEnable) != 0;
+      if (on && !tmi_drop_) tmi_drop_at_ = dev_.now_ns() + kTmiDropNs;
+      tmi_drop_ = on;
+      return false;  // stored as written
+    }
     const std::uint32_t first = regs::Twq0Ctl::at(0).offset;
     if (offset < first) return false;
     const std::uint32_t q = (offset - first) / (regs::kQueueStrideWords * 4);
@@ -245,6 +253,7 @@ class QueueEngine {
     for (std::uint32_t q = 0; q < Queues; ++q) {
       if (tx_[q].pending != 0 && tx_[q].fire_at < t) t = tx_[q].fire_at;
       if (rx_[q].pending != 0 && rx_[q].fire_at < t) t = rx_[q].fire_at;
+      if (tx_[q].held != 0 && tmi_drop_ && tmi_drop_at_ < t) t = tmi_drop_at_;
     }
     return t;
   }
@@ -297,6 +306,10 @@ class QueueEngine {
     std::uint32_t pending = 0;   // completions since the last interrupt
     std::uint64_t fire_at = 0;
     std::uint64_t fetched = 0;  // descriptors fetched (free-running)
+    // A packet fetched that the MAC has not taken (Hostility::mac_stuck): its descriptors
+    // from head, and whether it asked for a completion.
+    std::uint32_t held = 0;
+    bool held_completion = false;
     History hist;
   };
   struct BufQ {
@@ -376,7 +389,8 @@ class QueueEngine {
   std::uint32_t tx_idle_bits(std::uint32_t reg) const {
     std::uint32_t bits = 0xFFFF'FFFFu;
     for (std::uint32_t q = reg * 32; q < (reg + 1) * 32 && q < Queues; ++q) {
-      if (twq_enabled(q) && tx_[q].head != twq_tail(q)) bits &= ~(1u << (q % 32));
+      const bool posted = twq_enabled(q) && tx_[q].head != twq_tail(q);
+      if (posted || tx_[q].held != 0) bits &= ~(1u << (q % 32));
     }
     return bits;
   }
@@ -396,11 +410,12 @@ class QueueEngine {
   // --- Tx ---
 
   void run_tx_queue(std::uint32_t q) {
+    TxQ& t = tx_[q];
+    if (t.held != 0 && !drain_held(q)) return;
     if (!twq_enabled(q) || dev_.hostile().tx_stall) return;
     const std::uint32_t entries = twq_entries(q);
     const std::uint32_t mask = entries - 1;
     const std::uint64_t ring = base(regs::Twq0Bal::at(q));
-    TxQ& t = tx_[q];
     const std::uint32_t tail = twq_tail(q);
     while (t.head != tail && !dev_.tx_paused()) {
       // One packet: META, then ALs up to LAST_AL, all before the tail.
@@ -427,6 +442,11 @@ class QueueEngine {
         t.fetched += n;
         continue;
       }
+      if (dev_.hostile().mac_stuck) {  // fetched; it waits for the MAC, the queue busy
+        t.held = n;
+        t.held_completion = wants_completion;
+        return;
+      }
       transmit_packet(q, std::span<const desc::Twd>(d.data() + 1, n - 1), meta);
       t.head = (t.head + n) & mask;
       t.fetched += n;
@@ -434,6 +454,24 @@ class QueueEngine {
       bump(regs::Twq0PktCnt::at(q));
       if (wants_completion) write_tcd(q, t.head);
     }
+  }
+
+  // The packet waiting for the MAC leaves the engine: sent as usual once the MAC takes
+  // frames again (fetched anew from head), or dropped at the MAC interface once
+  // TMI_DROP_CTRL has been set for kTmiDropNs. False while it still waits.
+  bool drain_held(std::uint32_t q) {
+    TxQ& t = tx_[q];
+    if (!dev_.hostile().mac_stuck) {
+      t.held = 0;
+      return true;
+    }
+    if (!tmi_drop_ || dev_.now_ns() < tmi_drop_at_) return false;
+    t.head = (t.head + t.held) & (twq_entries(q) - 1);
+    t.fetched += t.held;
+    ++counters_.tx_tmi_drops;
+    if (t.held_completion && tcq_has_room(q)) write_tcd(q, t.head);
+    t.held = 0;
+    return true;
   }
 
   bool tcq_has_room(std::uint32_t q) const {
@@ -853,6 +891,11 @@ class QueueEngine {
   std::array<TxQ, Queues> tx_{};
   std::array<RxQ, Queues> rx_{};
   QueueCounters counters_{};
+  // TMI_DROP_CTRL: set, and from when the MAC interface drops what waits for the MAC. The
+  // delay is the model's choice (a drain is not instant), not a hardware figure.
+  static constexpr std::uint64_t kTmiDropNs = 20'000;
+  bool tmi_drop_ = false;
+  std::uint64_t tmi_drop_at_ = 0;
   std::array<std::uint8_t, kMaxTxPacket> pkt_{};
   std::array<std::uint8_t, kMaxFrameBytes + 256> seg_{};
 };
