@@ -76,16 +76,7 @@ if [ -z "$emu" ]; then
   if [ -x "$repo/build/clang-san/backends/emu/fbnic-emu" ]; then
     emu=$repo/build/clang-san/backends/emu/fbnic-emu
   else
-    build_dir=$repo/build-emu
-    if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-      gen=()
-      command -v ninja >/dev/null && gen=(-G Ninja)
-      cmake -S "$repo" -B "$build_dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DFBNIC_BUILD_TESTS=OFF -DFBNIC_BUILD_BENCHMARKS=OFF -DFBNIC_BUILD_EXAMPLES=OFF \
-        -DFBNIC_BUILD_VFIO=OFF -DFBNIC_BUILD_EMU=ON >/dev/null
-    fi
-    cmake --build "$build_dir" --target fbnic-emu >/dev/null
-    emu=$build_dir/backends/emu/fbnic-emu
+    emu=$("$repo/tools/build-emu.sh")
   fi
 fi
 [ -x "$emu" ] || die "no fbnic-emu at $emu"

@@ -76,15 +76,7 @@ log "kernel and initramfs ready in $(secs "$t") s"
 
 if [ -z "$emu" ]; then
   t=$(now)
-  if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-    gen=()
-    command -v ninja >/dev/null && gen=(-G Ninja)
-    cmake -S "$repo" -B "$build_dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DFBNIC_BUILD_TESTS=OFF -DFBNIC_BUILD_BENCHMARKS=OFF -DFBNIC_BUILD_EXAMPLES=OFF \
-      -DFBNIC_BUILD_VFIO=OFF -DFBNIC_BUILD_EMU=ON >/dev/null
-  fi
-  cmake --build "$build_dir" --target fbnic-emu >/dev/null
-  emu=$build_dir/backends/emu/fbnic-emu
+  emu=$("$repo/tools/build-emu.sh" "$build_dir")
   log "fbnic-emu built in $(secs "$t") s: $emu"
 fi
 [ -x "$emu" ] || { log "no fbnic-emu"; exit 1; }
