@@ -954,6 +954,23 @@ TEST_F(Uefi, GetStatusKeepsTheFirmwareHeartbeat) {
   EXPECT_EQ(snp->device().firmware().stats().heartbeats, beats + 2);
 }
 
+// A network stack calls GetStatus for every frame and every poll: it reads the link
+// registers at most every 10 ms of the platform's clock, and no register in between.
+TEST_F(Uefi, GetStatusReadsTheLinkAtMostEvery10Ms) {
+  make_adapter();
+  bring_up();
+  std::uint32_t irq = 0;
+  platform.delay_us(20'000);
+  ASSERT_EQ(net->get_status(net, &irq, nullptr), uefi::kSuccess);  // the link polled now
+  std::uint64_t reads = model.access_log().reads();
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(net->get_status(net, &irq, nullptr), uefi::kSuccess);
+  EXPECT_EQ(model.access_log().reads(), reads);
+  platform.delay_us(10'000);
+  ASSERT_EQ(net->get_status(net, &irq, nullptr), uefi::kSuccess);
+  EXPECT_GT(model.access_log().reads(), reads);
+  EXPECT_NE(net->mode->media_present, 0);
+}
+
 // Frames queued before ExitBootServices would go out (the control) unless DMA stops; with
 // the adapter's notification nothing more leaves, the device's bus mastering is off in both
 // directions, and so is the PCI function's.

@@ -15,10 +15,10 @@
 // the device has sent the frame (the "recycled transmit buffer"). A slot stays taken until
 // its buffer is recycled, so Transmit returns EFI_NOT_READY when the caller stops calling
 // GetStatus, as the specification describes. Receive copies one packet out of the Rx queue.
-// GetStatus also polls the link (MediaPresent) and, about once a second of the platform's
-// clock, runs Device::service() (the firmware heartbeat); so does a periodic timer event
-// when the configuration asks for one (a driver does; nothing else may call the device
-// behind a test's back).
+// GetStatus also polls the link (MediaPresent, at most every 10 ms) and, about once a
+// second of the platform's clock, runs Device::service() (the firmware heartbeat); so does a
+// periodic timer event when the configuration asks for one (a driver does; nothing else may
+// call the device behind a test's back).
 //
 // attach() creates the WaitForPacket event, the timer, and an ExitBootServices event that
 // stops all DMA with register writes (fbnic/dev/stop_dma.hpp) and then, through the
@@ -136,6 +136,10 @@ class SnpAdapter {
   static constexpr std::uint32_t kTxSlotBytes = 2048;  // one frame of kMediaHeader + kMaxPacket
   static constexpr std::uint32_t kRxBatch = 8;
   static constexpr std::uint64_t kServiceIntervalNs = 1'000'000'000;
+  // A network stack calls GetStatus for every frame it sends and every time it polls; the
+  // link registers are read at most this often (media is plugged in seconds, not in
+  // microseconds), so the data path does no MMIO read of its own.
+  static constexpr std::uint64_t kLinkPollNs = 10'000'000;
 
   SnpAdapter(P& platform, BootServices* bs, const SnpConfig& config)
       : platform_(platform),
@@ -665,7 +669,8 @@ class SnpAdapter {
         log_always(platform_, LogLevel::kError, "fbnic-snp: service: ", st.name());
       }
       last_service_error_ = st.code();
-    } else {
+    } else if (now - last_link_ns_ >= kLinkPollNs) {
+      last_link_ns_ = now;
       nic_.link().poll().status().ignore();
     }
     // A device that is gone keeps the last link state it showed.
@@ -738,6 +743,7 @@ class SnpAdapter {
   std::uint32_t rx_next_ = 0;
   std::uint32_t rx_count_ = 0;
   std::uint64_t last_service_ns_ = 0;
+  std::uint64_t last_link_ns_ = 0;
   MacCounts mac_base_{};  // Statistics counts from these
   bool tx_interrupt_ = false;
   bool exited_ = false;
