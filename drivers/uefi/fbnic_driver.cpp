@@ -24,14 +24,7 @@ constinit uefi::SnpDriver g_driver{};
 // Error lines to the firmware's standard error (the console, and the serial port where
 // there is one), prefixed so that a log of a boot can be searched.
 void log_line(void* /*ctx*/, fbnic::LogLevel /*level*/, const char* line) {
-  char16_t buf[fbnic::LogLine::kCapacity + 3];
-  std::size_t n = 0;
-  for (; *line != '\0' && n < fbnic::LogLine::kCapacity; ++line)
-    buf[n++] = static_cast<char16_t>(static_cast<unsigned char>(*line));
-  buf[n++] = u'\r';
-  buf[n++] = u'\n';
-  buf[n] = 0;
-  g_st->std_err->output_string(g_st->std_err, buf);
+  uefi::print_line(g_st->std_err, line);
 }
 
 uefi::Status FBNIC_EFIAPI unload(uefi::Handle /*image*/) { return g_driver.unload(); }

@@ -89,25 +89,8 @@ constinit const char* volatile g_relocation_probe = kRelocationProbe;
 
 // --- output ---
 
-void print(const char* s) {
-  char16_t buf[130];
-  std::size_t n = 0;
-  auto flush = [&] {
-    buf[n] = 0;
-    g_st->con_out->output_string(g_st->con_out, buf);
-    n = 0;
-  };
-  for (; *s != '\0'; ++s) {
-    if (n + 2 >= 128) flush();
-    if (*s == '\n') buf[n++] = u'\r';
-    buf[n++] = static_cast<char16_t>(static_cast<unsigned char>(*s));
-  }
-  if (n != 0) flush();
-}
-void print(const LogLine& line) {
-  print(line.c_str());
-  print("\n");
-}
+void print(const char* s) { uefi::print(g_st->con_out, s); }
+void print(const LogLine& line) { uefi::print_line(g_st->con_out, line.c_str()); }
 
 // After ExitBootServices: the 16550 (x86 COM1; QEMU riscv64 virt at 0x1000'0000) or the PL011
 // (QEMU aarch64 virt) the firmware printed to.

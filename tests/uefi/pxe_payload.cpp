@@ -10,6 +10,7 @@
 // bus mastering stays off, prints one line on the serial port, `FBNIC-PXE: PASS mac=...
 // ebs=ok bme=off` (or FAIL and why), and powers the machine off. The emulator's counters
 // then show whether any DMA happened after bus mastering went off.
+#include <fbnic/bare/uefi/console.hpp>
 #include <fbnic/bare/uefi/device_path.hpp>
 #include <fbnic/bare/uefi/driver_model.hpp>
 #include <fbnic/bare/uefi/efi.hpp>
@@ -29,16 +30,7 @@ namespace uefi = fbnic::bare::uefi;
 
 alignas(8) constinit std::byte g_memory_map[64 * 1024]{};
 
-void print(uefi::SystemTable* st, const char* s) {
-  char16_t buf[fbnic::LogLine::kCapacity + 3];
-  std::size_t n = 0;
-  for (; *s != '\0' && n < fbnic::LogLine::kCapacity; ++s)
-    buf[n++] = static_cast<char16_t>(static_cast<unsigned char>(*s));
-  buf[n++] = u'\r';
-  buf[n++] = u'\n';
-  buf[n] = 0;
-  st->con_out->output_string(st->con_out, buf);
-}
+void print(uefi::SystemTable* st, const char* s) { uefi::print_line(st->con_out, s); }
 
 std::uint8_t inb(std::uint16_t port) {
   std::uint8_t v;

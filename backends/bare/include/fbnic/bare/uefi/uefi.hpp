@@ -5,6 +5,7 @@
 #pragma once
 
 #include "fbnic/bare/bare.hpp"
+#include "fbnic/bare/uefi/console.hpp"
 #include "fbnic/bare/uefi/cpu_clock.hpp"
 #include "fbnic/bare/uefi/device_path.hpp"
 #include "fbnic/bare/uefi/driver_model.hpp"
