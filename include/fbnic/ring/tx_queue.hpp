@@ -88,6 +88,7 @@ struct TxCounters {
 template <Platform P, class Policy = DefaultPolicy>
 class TxQueue {
   static_assert(policy_is_valid<Policy>());
+  static_assert(Policy::kMaxTxBuffers < 255, "a packet's descriptor count is kept in a byte");
 
  public:
   static constexpr std::uint32_t kRing = Policy::kTxRing;
@@ -194,9 +195,8 @@ class TxQueue {
     });
     counters_.completed += release_done(on_done, kRing);
     while (clean_ != tail_) {  // posted but never completed: reported, not lost
-      const Slot& s = slots_[clean_ & (kRing - 1)];
-      on_aborted(s.cookie);
-      clean_ += s.descs;
+      on_aborted(cookie_[clean_ & (kRing - 1)]);
+      clean_ += descs_[clean_ & (kRing - 1)];
     }
     done_ = clean_;
     batch_first_ = batch_next_;
@@ -280,7 +280,8 @@ class TxQueue {
         result.status = refuse(pkt, result.sent);
         break;
       }
-      slots_[first & (kRing - 1)] = {pkt.cookie, n + 1};
+      cookie_[first & (kRing - 1)] = pkt.cookie;
+      descs_[first & (kRing - 1)] = static_cast<std::uint8_t>(n + 1);
       last_meta = first;
       last_meta_value = meta;
       bytes += frame;
@@ -323,11 +324,6 @@ class TxQueue {
   }
 
  private:
-  struct Slot {
-    std::uint64_t cookie = 0;
-    std::uint32_t descs = 0;  // at a packet's first descriptor: how many it used
-  };
-
   [[gnu::cold, gnu::noinline]] Status refuse_not_open() {
     log(io_.platform(), LogLevel::kError, "fbnic: tx queue ", queue_,
         ": send() on a queue that is not open; open() the device first (queues at or past "
@@ -358,9 +354,8 @@ class TxQueue {
       // bits) is left to it, to be refused and logged there.
       if (len - 1u >= max_frame_ || dma > desc::kMaxTxBufferAddress) break;
       const std::uint32_t t = tail + 2 * n;
-      Slot& slot = slots_[t & (kRing - 1)];
-      slot.cookie = pkt.cookie;
-      slot.descs = 2;
+      cookie_[t & (kRing - 1)] = pkt.cookie;
+      descs_[t & (kRing - 1)] = 2;
       twq_.write(t, kPlainMeta);
       twq_.write(t + 1, desc::Twd::buffer(dma, len, true).raw());
       sum += len;
@@ -465,9 +460,8 @@ class TxQueue {
   std::uint32_t release_done(OnDone&& on_done, std::uint32_t max) {
     std::uint32_t n = 0;
     while (clean_ != done_ && n < max) {
-      const Slot& s = slots_[clean_ & (kRing - 1)];
-      on_done(s.cookie);
-      clean_ += s.descs;
+      on_done(cookie_[clean_ & (kRing - 1)]);
+      clean_ += descs_[clean_ & (kRing - 1)];
       ++n;
     }
     return n;
@@ -500,7 +494,9 @@ class TxQueue {
   std::uint32_t clean_ = 0;     // oldest descriptor not yet released (free-running)
   std::uint32_t done_ = 0;      // the device finished everything before this (free-running)
   std::uint32_t tcq_head_ = 0;  // next completion to read (free-running)
-  std::array<Slot, kRing> slots_{};
+  // At a packet's first descriptor: its cookie and how many descriptors it used.
+  std::array<std::uint64_t, kRing> cookie_{};
+  std::array<std::uint8_t, kRing> descs_{};
   std::array<std::uint32_t, kBatches> batch_end_{};  // where each outstanding batch ends
   std::uint32_t batch_first_ = 0;                    // oldest outstanding batch (free-running)
   std::uint32_t batch_next_ = 0;                     // next batch to send (free-running)
