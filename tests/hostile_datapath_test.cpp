@@ -358,6 +358,7 @@ TEST(HostileQueues, CloseDrainsATxPathStuckBehindTheMacByTheTmiDrop) {
                           [&](const SmallPacket& p) { nic.dev.rx(0).release(p); }));
   EXPECT_LE(nic.plat.now_ns() - t0, 500'000'000u + 1'000'000u);  // idle_timeout_ms
   EXPECT_EQ(nic.model.queues().counters().tx_tmi_drops, 1u);
+  EXPECT_EQ(nic.model.regs().get<regs::TmiDropPkts>().raw(), 1u);
   EXPECT_EQ(nic.model.queues().counters().tx_frames, 0u);
   EXPECT_EQ(aborted, 3u);  // the one dropped too: its completion queue was off by then
   EXPECT_EQ(nic.model.regs().get<regs::TmiDropCtrl>().raw(), 0u);

@@ -51,6 +51,7 @@ TEST(RegisterMap, GlobalBlocksMatchReferenceOffsets) {
   EXPECT_EQ(TceRamTcam::at(0, 2).offset, 0x10840u);
   EXPECT_EQ(TceRamTcam3::at(7).offset, 0x1087Cu);
   EXPECT_EQ(TmiDropCtrl::kOffset, 0x11004u);
+  EXPECT_EQ(TmiDropPkts::kOffset, 0x11008u);
   EXPECT_EQ(RxbCtSize::at(0).offset, 0x20000u);
   EXPECT_EQ(RxbPauseDropCtrl::kOffset, 0x20020u);
   EXPECT_EQ(RxbPbufCfg::at(4).offset, 0x200ACu);

@@ -100,5 +100,7 @@ struct TmiSopProtCtrl : Register<TmiSopProtCtrl, Bar::kCsr, 0x4400>, WholeValue<
 struct TmiDropCtrl : Register<TmiDropCtrl, Bar::kCsr, 0x4401> {
   static constexpr Bit<0> kEnable{};
 };
+// Packets dropped at the MAC interface.
+struct TmiDropPkts : Register<TmiDropPkts, Bar::kCsr, 0x4402>, WholeValue<TmiDropPkts> {};
 
 }  // namespace fbnic::regs

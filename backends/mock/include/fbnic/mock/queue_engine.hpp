@@ -469,6 +469,7 @@ class QueueEngine {
     t.head = (t.head + t.held) & (twq_entries(q) - 1);
     t.fetched += t.held;
     ++counters_.tx_tmi_drops;
+    bump(regs::TmiDropPkts::addr());
     if (t.held_completion && tcq_has_room(q)) write_tcd(q, t.head);
     t.held = 0;
     return true;
