@@ -95,6 +95,10 @@ inline std::uint64_t load_le_n(std::span<const std::uint8_t> b) {
 template <class T>
 Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fail);
 
+// Decodes one attribute's payload into `out`, which is always still default-initialized
+// (Fresh): decode() starts from a value-initialized message, array elements and nested
+// members are parts of it, and a level takes each attribute once (a second is refused as a
+// duplicate). So nothing is cleared before it is filled.
 template <class M>
 Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_t element, M& out,
                  const Failure& fail) {
@@ -127,7 +131,7 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
     if (p.back() != 0) return fail(Problem::kBadString, id);
     std::size_t n = 0;
     while (p[n] != 0) ++n;  // ends at p.back() or before
-    out.chars = {};
+    // out.chars is all zeros already (see Fresh): only the characters are copied.
     copy_bytes(out.chars.data(), p.data(), n);
     out.size = n;
   } else if constexpr (IsBytes<M>::value) {
@@ -137,7 +141,6 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
     if (p.size() != out.bytes.size()) return fail(Problem::kBadLength, id);
     copy_bytes(out.bytes.data(), p.data(), out.bytes.size());
   } else if constexpr (IsArray<M>::value) {
-    out = M{};
     AttrIterator it(p);
     AttrView a;
     while (it.next(a)) {
@@ -149,7 +152,6 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
     if (it.problem() != Problem::kNone) return fail(it.problem(), it.attribute());
   } else {
     static_assert(HasSchema<M>, "member type has no TLV kind");
-    out = M{};
     FBNIC_TRY(get_attrs(p, out, fail));
   }
   return ok_status();
