@@ -205,19 +205,20 @@ Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fai
   constexpr std::uint32_t known = known_ids<T>();
   // As long as the highest known ID: `known` has already turned away every other one.
   static constexpr auto kGet = id_table<T>(std::make_index_sequence<std::bit_width(known)>{});
-  std::uint32_t present = 0;
+  // Known IDs not seen yet at this level: one test lets the usual attribute through.
+  std::uint32_t pending = known;
 
   AttrIterator it(level);
   AttrView a;
   while (it.next(a)) {
     const std::uint32_t bit = a.id < kAttrSlots ? 1u << a.id : 0;
-    if ((known & bit) == 0) {
+    if ((pending & bit) == 0) {  // too large, unknown, or known and seen already
       if (a.id >= kAttrSlots) return fail(Problem::kAttrIdTooLarge, a.id);
+      if ((known & bit) != 0) return fail(Problem::kDuplicate, a.id);
       if (a.cannot_ignore) return fail(Problem::kUnknownRequired, a.id);
       continue;
     }
-    if ((present & bit) != 0) return fail(Problem::kDuplicate, a.id);
-    present |= bit;
+    pending &= ~bit;
     FBNIC_TRY(kGet[a.id](a.payload, out, fail));
   }
   if (it.problem() != Problem::kNone) return fail(it.problem(), it.attribute());
