@@ -177,17 +177,28 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
   return ok_status();
 }
 
+// Where in T's schema the attribute with ID Id is (the schema's size if nowhere).
+template <class T, std::size_t Id>
+consteval std::size_t index_of() {
+  std::size_t at = 0;
+  std::size_t found = std::tuple_size_v<std::remove_cvref_t<decltype(Schema<T>::kAttrs)>>;
+  std::apply([&](const auto&... attr) { ((found = attr.id == Id ? at : found, ++at), ...); },
+             Schema<T>::kAttrs);
+  return found;
+}
+
 // Decodes the attribute with ID Id into its member (nothing, if T has none with that ID).
-template <class T, std::size_t Id, std::size_t I = 0>
+// The member is found at compile time: a search by recursion left the compiler a chain of
+// calls, one per attribute before it, for IDs late in the schema.
+template <class T, std::size_t Id>
 Status get_id(std::span<const std::uint8_t> payload, T& out, const Failure& fail) {
   constexpr auto& attrs = Schema<T>::kAttrs;
-  if constexpr (I == std::tuple_size_v<std::remove_cvref_t<decltype(attrs)>>) {
+  constexpr std::size_t i = index_of<T, Id>();
+  if constexpr (i == std::tuple_size_v<std::remove_cvref_t<decltype(attrs)>>) {
     return ok_status();
-  } else if constexpr (std::get<I>(attrs).id == Id) {
-    constexpr auto attr = std::get<I>(attrs);
-    return get_value(payload, attr.id, attr.element, out.*member_of(attr), fail);
   } else {
-    return get_id<T, Id, I + 1>(payload, out, fail);
+    constexpr auto attr = std::get<i>(attrs);
+    return get_value(payload, attr.id, attr.element, out.*member_of(attr), fail);
   }
 }
 
