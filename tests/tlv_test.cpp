@@ -209,6 +209,26 @@ TEST(TlvParse, StringsArraysAndValueRanges) {
     EXPECT_EQ(d.problem, tlv::Problem::kBadString);
     EXPECT_EQ(d.attribute, 0x6);
   }
+  {  // a string ends at its first NUL wherever that is (in or across 8-byte words), and no
+     // byte after it is kept
+    for (std::size_t wire = 1; wire <= CommitString::kMaxWire; ++wire) {
+      for (std::size_t nul = 0; nul < wire; ++nul) {
+        std::array<std::uint8_t, 20> text{};  // the payload and its padding
+        for (std::size_t i = 0; i + 1 < wire; ++i) text[i] = static_cast<std::uint8_t>('a' + i);
+        text[nul] = 0;
+        RawMessage m(msg_id::kFwCapResp);
+        m.attr(0x6, static_cast<std::uint16_t>(4 + wire));
+        for (std::size_t i = 0; i < wire; i += 4) m.word(load_le32(&text[i]));
+        const auto r = tlv::decode<FwCapResp>(m.finish());
+        ASSERT_TRUE(r.ok()) << wire << " " << nul;
+        EXPECT_EQ(r->version_commit.size, nul) << wire;
+        for (std::size_t i = 0; i < CommitString::kMaxWire; ++i) {
+          EXPECT_EQ(r->version_commit.chars[i], i < nul ? 'a' + static_cast<int>(i) : 0)
+              << wire << " " << nul << " " << i;
+        }
+      }
+    }
+  }
   {  // a commit string longer than 19 bytes
     RawMessage m(msg_id::kFwCapResp);
     m.attr(0x6, 4 + 20);

@@ -92,9 +92,37 @@ inline std::uint64_t load_le_n(std::span<const std::uint8_t> b) {
   return v;
 }
 
+// Copies the string in `p`, whose last byte is a NUL, up to its first NUL into `dst`, which
+// is all zeros and has room for p.size() bytes; returns the string's length. Eight bytes at
+// a time while eight remain and without a call: byte by byte, or through strlen and
+// memcpy, a commit string cost more than the rest of its attribute. In a little-endian
+// word w, the lowest byte flagged by (w - 0x01..01) & ~w & 0x80..80 is its first zero byte
+// (flags above it can be false ones, from the borrow).
+inline std::size_t copy_string(char* dst, std::span<const std::uint8_t> p) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101;
+  constexpr std::uint64_t kHighs = 0x8080808080808080;
+  std::size_t i = 0;
+  for (; p.size() - i >= 8; i += 8) {
+    const std::uint64_t w = load_le64(&p[i]);
+    const std::uint64_t zeros = (w - kOnes) & ~w & kHighs;
+    if (zeros != 0) {
+      const auto chars = static_cast<unsigned>(std::countr_zero(zeros)) / 8;  // before the NUL
+      store_le64(dst + i, w & ((std::uint64_t{1} << (8 * chars)) - 1));
+      return i + chars;
+    }
+    store_le64(dst + i, w);
+  }
+  for (; p[i] != 0; ++i) dst[i] = static_cast<char>(p[i]);  // ends at p.back() at the latest
+  return i;
+}
+
 template <class T>
 Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fail);
 
+// Decodes one attribute's payload into `out`, which is always still default-initialized
+// (Fresh): decode() starts from a value-initialized message, array elements and nested
+// members are parts of it, and a level takes each attribute once (a second is refused as a
+// duplicate). So nothing is cleared before it is filled.
 template <class M>
 Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_t element, M& out,
                  const Failure& fail) {
@@ -125,11 +153,7 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
   } else if constexpr (IsString<M>::value) {
     if (p.empty() || p.size() > M::kMaxWire) return fail(Problem::kBadLength, id);
     if (p.back() != 0) return fail(Problem::kBadString, id);
-    std::size_t n = 0;
-    while (p[n] != 0) ++n;  // ends at p.back() or before
-    out.chars = {};
-    copy_bytes(out.chars.data(), p.data(), n);
-    out.size = n;
+    out.size = copy_string(out.chars.data(), p);  // into zeros (see Fresh)
   } else if constexpr (IsBytes<M>::value) {
     if (p.empty() || p.size() > M::kMaxWire) return fail(Problem::kBadLength, id);
     out.data = p;
@@ -137,7 +161,6 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
     if (p.size() != out.bytes.size()) return fail(Problem::kBadLength, id);
     copy_bytes(out.bytes.data(), p.data(), out.bytes.size());
   } else if constexpr (IsArray<M>::value) {
-    out = M{};
     AttrIterator it(p);
     AttrView a;
     while (it.next(a)) {
@@ -149,23 +172,33 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
     if (it.problem() != Problem::kNone) return fail(it.problem(), it.attribute());
   } else {
     static_assert(HasSchema<M>, "member type has no TLV kind");
-    out = M{};
     FBNIC_TRY(get_attrs(p, out, fail));
   }
   return ok_status();
 }
 
+// Where in T's schema the attribute with ID Id is (the schema's size if nowhere).
+template <class T, std::size_t Id>
+consteval std::size_t index_of() {
+  std::size_t at = 0;
+  std::size_t found = std::tuple_size_v<std::remove_cvref_t<decltype(Schema<T>::kAttrs)>>;
+  std::apply([&](const auto&... attr) { ((found = attr.id == Id ? at : found, ++at), ...); },
+             Schema<T>::kAttrs);
+  return found;
+}
+
 // Decodes the attribute with ID Id into its member (nothing, if T has none with that ID).
-template <class T, std::size_t Id, std::size_t I = 0>
+// The member is found at compile time: a search by recursion left the compiler a chain of
+// calls, one per attribute before it, for IDs late in the schema.
+template <class T, std::size_t Id>
 Status get_id(std::span<const std::uint8_t> payload, T& out, const Failure& fail) {
   constexpr auto& attrs = Schema<T>::kAttrs;
-  if constexpr (I == std::tuple_size_v<std::remove_cvref_t<decltype(attrs)>>) {
+  constexpr std::size_t i = index_of<T, Id>();
+  if constexpr (i == std::tuple_size_v<std::remove_cvref_t<decltype(attrs)>>) {
     return ok_status();
-  } else if constexpr (std::get<I>(attrs).id == Id) {
-    constexpr auto attr = std::get<I>(attrs);
-    return get_value(payload, attr.id, attr.element, out.*member_of(attr), fail);
   } else {
-    return get_id<T, Id, I + 1>(payload, out, fail);
+    constexpr auto attr = std::get<i>(attrs);
+    return get_value(payload, attr.id, attr.element, out.*member_of(attr), fail);
   }
 }
 
@@ -183,19 +216,20 @@ Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fai
   constexpr std::uint32_t known = known_ids<T>();
   // As long as the highest known ID: `known` has already turned away every other one.
   static constexpr auto kGet = id_table<T>(std::make_index_sequence<std::bit_width(known)>{});
-  std::uint32_t present = 0;
+  // Known IDs not seen yet at this level: one test lets the usual attribute through.
+  std::uint32_t pending = known;
 
   AttrIterator it(level);
   AttrView a;
   while (it.next(a)) {
     const std::uint32_t bit = a.id < kAttrSlots ? 1u << a.id : 0;
-    if ((known & bit) == 0) {
+    if ((pending & bit) == 0) {  // too large, unknown, or known and seen already
       if (a.id >= kAttrSlots) return fail(Problem::kAttrIdTooLarge, a.id);
+      if ((known & bit) != 0) return fail(Problem::kDuplicate, a.id);
       if (a.cannot_ignore) return fail(Problem::kUnknownRequired, a.id);
       continue;
     }
-    if ((present & bit) != 0) return fail(Problem::kDuplicate, a.id);
-    present |= bit;
+    pending &= ~bit;
     FBNIC_TRY(kGet[a.id](a.payload, out, fail));
   }
   if (it.problem() != Problem::kNone) return fail(it.problem(), it.attribute());

@@ -49,24 +49,41 @@ class AttrIterator {
   explicit AttrIterator(std::span<const std::uint8_t> level) : level_(level) {}
 
   bool next(AttrView& out) {
-    if (pos_ == level_.size()) return false;  // the end, or a problem (stop())
-    if (level_.size() - pos_ < kHeaderBytes) return stop(Problem::kTruncated);
-    const Header h = Header::load(&level_[pos_]);
-    attr_ = static_cast<std::uint16_t>(h.get(Header::kType));
-    const std::size_t len = h.get(Header::kLength);
-    if (h.get(Header::kIsMsg) != 0) return stop(Problem::kAttrIsMessage);
-    if (len < kHeaderBytes) return stop(Problem::kBadLength);
-    if (padded(len) > level_.size() - pos_) return stop(Problem::kTruncated);
-    out = {attr_, h.get(Header::kCannotIgnore) != 0,
-           level_.subspan(pos_ + kHeaderBytes, len - kHeaderBytes)};
-    pos_ += padded(len);
-    return true;
+    const std::size_t left = level_.size() - pos_;
+    if (left >= kHeaderBytes) {
+      const Header h = Header::load(&level_[pos_]);
+      const std::size_t len = h.get(Header::kLength);
+      attr_ = static_cast<std::uint16_t>(h.get(Header::kType));
+      // The usual attribute passes in one test: length at least a header's and, padded,
+      // within what is left (the level's end rounded down to whole words). A length below
+      // a header's wraps around and fails it too. Whatever fails goes to refuse(), which
+      // checks in order so that the first problem is the one reported.
+      if (h.get(Header::kIsMsg) == 0 &&
+          len - kHeaderBytes <= (left & ~std::size_t{3}) - kHeaderBytes) {
+        out = {attr_, h.get(Header::kCannotIgnore) != 0,
+               level_.subspan(pos_ + kHeaderBytes, len - kHeaderBytes)};
+        pos_ += padded(len);
+        return true;
+      }
+    }
+    return refuse(left);
   }
 
   [[nodiscard]] Problem problem() const { return problem_; }
   [[nodiscard]] std::uint16_t attribute() const { return attr_; }
 
  private:
+  // Why the attribute at pos_ was not taken (the end of the level is not a problem).
+  bool refuse(std::size_t left) {
+    if (left == 0) return false;  // the end, or a problem (stop())
+    if (left < kHeaderBytes) return stop(Problem::kTruncated);
+    const Header h = Header::load(&level_[pos_]);
+    const std::size_t len = h.get(Header::kLength);
+    if (h.get(Header::kIsMsg) != 0) return stop(Problem::kAttrIsMessage);
+    if (len < kHeaderBytes) return stop(Problem::kBadLength);
+    return stop(Problem::kTruncated);  // padded(len) > left
+  }
+
   bool stop(Problem p) {
     problem_ = p;
     pos_ = level_.size();
