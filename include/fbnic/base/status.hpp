@@ -70,6 +70,20 @@ class [[nodiscard]] Status {
 
 constexpr Status ok_status() { return Status(); }
 
+// The first error of steps that are each tried even after one failed: a teardown undoes
+// what it can on a device that failed or vanished, and reports what went wrong first.
+class FirstError {
+ public:
+  constexpr void keep(Status s) {
+    if (first_.ok()) first_ = s;
+  }
+  [[nodiscard]] constexpr bool ok() const { return first_.ok(); }
+  [[nodiscard]] constexpr Status status() const { return first_; }
+
+ private:
+  Status first_;
+};
+
 }  // namespace fbnic
 
 #define FBNIC_CONCAT_INNER(a, b) a##b

@@ -365,31 +365,28 @@ class Device {
   template <class TxDone, class TxAborted, class RxPacket>
   Status teardown(TxDone&& on_tx_done, TxAborted&& on_tx_aborted, RxPacket&& on_rx) {
     P& p = io_.platform();
-    Status first = ok_status();
-    auto keep = [&first](Status s) {
-      if (first.ok()) first = s;
-    };
-    keep(link_.stop());
-    keep(rpc_.stop());
+    FirstError first;
+    first.keep(link_.stop());
+    first.keep(rpc_.stop());
     const Deadline idle =
         Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.idle_timeout_ms} * 1000);
-    for (auto& q : tx_) keep(q.disable(idle, on_tx_done, on_tx_aborted));
+    for (auto& q : tx_) first.keep(q.disable(idle, on_tx_done, on_tx_aborted));
     for (auto& q : rx_) {
       if constexpr (std::is_same_v<std::remove_cvref_t<RxPacket>, ReleaseToItsQueue>) {
-        keep(q.disable(idle, [&q](const typename Rx::Packet& pkt) { q.release(pkt); }));
+        first.keep(q.disable(idle, [&q](const typename Rx::Packet& pkt) { q.release(pkt); }));
       } else {
-        keep(q.disable(idle, on_rx));
+        first.keep(q.disable(idle, on_rx));
       }
     }
-    for (std::uint32_t i = 0; i < vectors(); ++i) keep(mask_vector(io_, queue_vector(i)));
+    for (std::uint32_t i = 0; i < vectors(); ++i) first.keep(mask_vector(io_, queue_vector(i)));
     if (cfg_.use_firmware) {
-      keep(
+      first.keep(
           fw_.stop(Deadline::after_us(p.now_ns(), std::uint64_t{cfg_.firmware_timeout_ms} * 1000)));
     }
-    keep(bus_mastering(false));
+    first.keep(bus_mastering(false));
     for (auto& q : tx_) q.free();
     for (auto& q : rx_) q.free();
-    return first;
+    return first.status();
   }
 
   Io<P> io_;

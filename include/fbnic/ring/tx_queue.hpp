@@ -164,14 +164,12 @@ class TxQueue {
     if (!enabled_) return ok_status();
     enabled_ = false;
     const std::uint32_t q = queue_;
-    Status first = io_.modify(regs::Twq0Ctl::at(q),
-                              [](regs::Twq0Ctl& r) { r.set(regs::Twq0Ctl::kEnable, 0); });
-    auto keep = [&first](Status st) {
-      if (first.ok()) first = st;
-    };
-    keep(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}));
-    keep(io_.write(regs::TimMask::at(q), regs::TimMask{}.set(regs::TimMask::kMasked, 1)));
-    keep(io_.flush());
+    FirstError first;
+    first.keep(io_.modify(regs::Twq0Ctl::at(q),
+                          [](regs::Twq0Ctl& r) { r.set(regs::Twq0Ctl::kEnable, 0); }));
+    first.keep(io_.write(regs::TcqCtl::at(q), regs::TcqCtl{}));
+    first.keep(io_.write(regs::TimMask::at(q), regs::TimMask{}.set(regs::TimMask::kMasked, 1)));
+    first.keep(io_.flush());
     if (first.ok()) {
       // Half the time to go idle on its own; a Tx path stuck behind the MAC then gets the
       // other half to drain, dropping at the MAC interface.
@@ -181,11 +179,11 @@ class TxQueue {
       Status idle = wait_idle(half);
       if (idle == Error::kTimeout) {
         using D = regs::TmiDropCtrl;
-        keep(io_.write(D{}.set(D::kEnable, 1)));
+        first.keep(io_.write(D{}.set(D::kEnable, 1)));
         idle = wait_idle(deadline);
-        keep(io_.write(D{}));
+        first.keep(io_.write(D{}));
       }
-      keep(idle);
+      first.keep(idle);
     }
     // What the device completed before it stopped, at most one ring of completions.
     drain_bounded(kCompletions, [&](std::uint32_t budget) {
@@ -200,7 +198,7 @@ class TxQueue {
     }
     done_ = clean_;
     batch_first_ = batch_next_;
-    return first;
+    return first.status();
   }
 
   void free() {
