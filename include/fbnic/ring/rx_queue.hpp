@@ -266,49 +266,58 @@ class RxQueue {
   // counters().bad_releases and logged, its pages left alone.
   void release(const Packet& p) { release(std::span<const Packet>(&p, 1)); }
   void release(std::span<const Packet> packets) {
-    // Packets next to each other share a page: their references are dropped together,
-    // not by a count changed in memory per packet (each waiting for the last one's store).
-    // The queue's counts are kept in locals: the packets could alias them.
-    std::uint16_t page = 0;
-    std::uint32_t refs = 0;
+    // Packets next to each other share a page: a run of them on one page is checked against
+    // what the page had when the run began (avail, where its bytes are) and its references
+    // dropped together, not by a count changed in memory per packet. The queue's counts are
+    // kept in locals: the packets could alias them.
+    std::uint16_t page = kNoPage;
+    std::uint32_t refs = 0;   // this run's references, dropped when it ends
+    std::uint32_t avail = 0;  // the page's references outside the ring when the run began
+    const std::uint8_t* bytes = nullptr;
     std::uint32_t held = held_;
     std::uint32_t user_refs = user_refs_;
     const std::uint8_t* const base = pool_.cpu(0);
-    const auto drop = [&](std::uint16_t fragment_page) {
-      if (fragment_page != page) {
-        if (refs != 0) pool_.unref(page, refs);
-        page = fragment_page;
-        refs = 0;
-      }
-      ++refs;
+    const auto end_run = [&](std::uint16_t next) {
+      if (refs != 0) pool_.unref(page, refs);
+      refs = 0;
+      page = next;
+      avail = next < kPages ? pool_.held_refs(next) : 0;  // none: the run's packets are refused
+      if (avail != 0) bytes = base + std::size_t{next} * desc::kRxBufferBytes;
     };
     for (const Packet& p : packets) {
       // A packet poll() handed out and not released: each fragment where this queue's pool
-      // put it, on a page someone holds.
+      // put it, on a page someone holds. So a packet released twice never takes the ring's
+      // reference: a posted page stays off the free stack whatever the application releases.
       const std::uint32_t k = p.frags;
-      bool ours = held != 0 && k - 1 < Policy::kMaxRxFrags && user_refs >= k;
-      if (ours && k == 1) {  // most packets: checked and counted in one step
+      if (k == 1 && held != 0 && user_refs != 0) {  // most packets
         const RxFragment& f = p.frag[0];
-        ours = fragment_ours(f, base, f.page == page ? refs : 0);
-        if (ours) drop(f.page);
-      } else {
-        for (std::uint32_t i = 0; ours && i < k; ++i) {
-          // What this call drops from the fragment's page before it: earlier packets' and
-          // this packet's earlier fragments'.
-          std::uint32_t pending = p.frag[i].page == page ? refs : 0;
-          for (std::uint32_t j = 0; j < i; ++j) pending += p.frag[j].page == p.frag[i].page;
-          ours = fragment_ours(p.frag[i], base, pending);
+        if (f.page != page) end_run(f.page);
+        if (refs < avail && f.data == bytes + f.offset) {
+          ++refs;
+          --user_refs;
+          --held;
+        } else {
+          refuse_release("release");
         }
-        for (std::uint32_t i = 0; ours && i < k; ++i) drop(p.frag[i].page);
+        continue;
+      }
+      end_run(kNoPage);
+      bool ours = held != 0 && k - 1 < Policy::kMaxRxFrags && user_refs >= k;
+      for (std::uint32_t i = 0; ours && i < k; ++i) {
+        // The references this packet's earlier fragments take from the same page.
+        std::uint32_t pending = 0;
+        for (std::uint32_t j = 0; j < i; ++j) pending += p.frag[j].page == p.frag[i].page;
+        ours = fragment_ours(p.frag[i], base, pending);
       }
       if (!ours) {
         refuse_release("release");
         continue;
       }
+      for (std::uint32_t i = 0; i < k; ++i) pool_.unref(p.frag[i].page);
       user_refs -= k;
       --held;
     }
-    if (refs != 0) pool_.unref(page, refs);
+    end_run(kNoPage);
     user_refs_ = user_refs;
     held_ = user_refs == 0 ? 0 : held;
     if (free_pool_when_released_) free_pool_if_unused();
@@ -330,6 +339,7 @@ class RxQueue {
   }
 
  private:
+  static constexpr std::uint16_t kNoPage = 0xFFFF;  // above every page (kPages <= 65535)
   static constexpr std::uint32_t kDropMode =
       Policy::kRxBackPressure ? regs::RdeCtl0::kDropNever : regs::RdeCtl0::kDropImmediate;
 
@@ -530,9 +540,7 @@ class RxQueue {
            user_refs_ != 0;
   }
   // A fragment where the pool put it (base: the pool's first page), in a page with more
-  // references outside the ring than this release already drops from it (pending). So a
-  // packet released twice never takes the ring's reference: a posted page stays off the
-  // free stack whatever the application releases.
+  // references outside the ring than its packet's earlier fragments take (pending).
   [[nodiscard]] bool fragment_ours(const RxFragment& f, const std::uint8_t* base,
                                    std::uint32_t pending) const {
     return f.page < kPages && pending < pool_.held_refs(f.page) &&
