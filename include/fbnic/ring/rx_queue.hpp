@@ -457,6 +457,9 @@ class RxQueue {
   static constexpr std::uint64_t kHdrMask =
       desc::Rcd{}.set_all(desc::Rcd::kDone).set_all(desc::Rcd::kType).raw();
   static constexpr std::uint64_t kMetaMask = kHdrMask | kFrameErrors;
+  // DONE and the type are the word's top bits: a header's are checked by one shift.
+  static constexpr unsigned kHdrShift = desc::Rcd::kType.kLo;
+  static_assert(desc::Rcd::kDone.kLo == desc::Rcd::kType.kHi + 1 && desc::Rcd::kDone.kHi == 63);
   static constexpr std::uint64_t kHeaderAl =
       desc::Rcd{}.set(desc::Rcd::kType, desc::Rcd::kTypeHdrAl).raw();
   static constexpr std::uint64_t kMeta =
@@ -469,53 +472,70 @@ class RxQueue {
   // Most packets are one header buffer and an error-free META: taken two completions at a
   // time, with the checks, references and counters of collect() (add_fragment()'s, for a
   // first fragment). Stops at anything else, which collect() then takes one completion at a
-  // time. The ring and header queue positions are kept in locals: dma_rmb() is a compiler
-  // barrier, after which members would be loaded again, and the packets written could
-  // alias them.
+  // time. Up to the end of the ring's lap every completion has the same DONE value, so the
+  // pairs there are read through a pointer and compared with fixed words; a pair across the
+  // end of the lap is left to collect(). The header queue's position is kept in locals:
+  // dma_rmb() is a compiler barrier, after which members would be loaded again, and the
+  // packets written could alias them.
   Collected collect_single(std::span<Packet> out, std::uint32_t head, std::uint32_t budget) {
     using R = desc::Rcd;
-    const DescRing<kRcq> rcq = rcq_;
     std::uint8_t* const base = pool_.cpu(0);
-    std::uint32_t posted = hpq_.head;  // oldest header buffer the device may still write
-    const std::uint32_t tail = hpq_.tail;
+    std::uint32_t posted = hpq_.head;            // oldest header buffer the device may still write
+    std::uint32_t in_ring = hpq_.tail - posted;  // posted from there on
     Packet* cur = out.data();
-    Packet* const last = cur + out.size();
     const std::uint32_t first = head;
-    const std::uint32_t stop = head + (budget & ~1u);  // two completions at a time
+    std::uint32_t pairs = budget / 2;
+    if (out.size() < pairs) pairs = static_cast<std::uint32_t>(out.size());
     std::uint64_t bytes = 0;
-    while (cur != last && head != stop) {
-      const std::uint64_t hdr = rcq.read(head);
-      const std::uint64_t end = rcq.read(head + 1);
-      if ((hdr & kHdrMask) != (kHeaderAl | done_bit(head)) ||
-          (end & kMetaMask) != (kMeta | done_bit(head + 1))) {
-        break;
+    bool more = true;
+    while (more && pairs != 0) {
+      std::uint32_t run = (kRcq - (head & (kRcq - 1))) / 2;  // pairs left in this lap
+      if (run > pairs) run = pairs;
+      if (run == 0) break;
+      const std::uint64_t header_done = kHeaderAl | done_bit(head);
+      const std::uint64_t meta_done = kMeta | done_bit(head);
+      const std::uint64_t* const start = rcq_.slot(head);
+      const std::uint64_t* const stop = start + 2 * std::size_t{run};
+      const std::uint64_t* c = start;
+      for (; c != stop; c += 2) {
+        const std::uint64_t hdr = DescRing<kRcq>::load(c);
+        const std::uint64_t end = DescRing<kRcq>::load(c + 1);
+        if (((hdr ^ header_done) >> kHdrShift) != 0 || ((end ^ meta_done) & kMetaMask) != 0) {
+          break;
+        }
+        dma_rmb();
+        const R rcd = R::from_raw(hdr);
+        const auto id = static_cast<std::uint32_t>(rcd.get(R::kBuffId));
+        const auto off = static_cast<std::uint32_t>(rcd.get(R::kBuffOff));
+        const auto len = static_cast<std::uint32_t>(rcd.get(R::kBuffLen));
+        const std::uint32_t done = (id - posted) & (kHpq - 1);  // buffers before it (locate())
+        if (id >= kHpq || done >= in_ring || len == 0 || off + len > desc::kRxBufferBytes) {
+          continue;  // counted below
+        }
+        in_ring -= done;
+        for (const std::uint32_t to = posted + done; posted != to; ++posted) {
+          pool_.unref_posted(hpq_.page[posted & (kHpq - 1)]);
+        }
+        const std::uint16_t page = hpq_.page[id];  // its slot: id is below kHpq
+        if (rcd.get(R::kPageFin) != 0) {
+          ++posted;  // the device is done with it: the ring's reference passes to the packet
+          --in_ring;
+          pool_.unpost(page);
+        } else {
+          pool_.ref(page);
+        }
+        cur->len = len;
+        cur->frags = 1;
+        cur->meta = end;
+        cur->frag[0] = {base + std::size_t{page} * desc::kRxBufferBytes + off, len, page,
+                        static_cast<std::uint16_t>(off)};
+        ++cur;
+        bytes += len;
       }
-      dma_rmb();
-      head += 2;
-      const R rcd = R::from_raw(hdr);
-      const auto id = static_cast<std::uint32_t>(rcd.get(R::kBuffId));
-      const auto off = static_cast<std::uint32_t>(rcd.get(R::kBuffOff));
-      const auto len = static_cast<std::uint32_t>(rcd.get(R::kBuffLen));
-      const std::uint32_t pos = posted + ((id - posted) & (kHpq - 1));  // as locate()
-      if (id >= kHpq || pos - posted >= tail - posted || len == 0 ||
-          off + len > desc::kRxBufferBytes) {
-        continue;  // counted below
-      }
-      for (; posted != pos; ++posted) pool_.unref_posted(hpq_.page[posted & (kHpq - 1)]);
-      const std::uint16_t page = hpq_.page[pos & (kHpq - 1)];
-      if (rcd.get(R::kPageFin) != 0) {
-        posted = pos + 1;  // the device is done with it: the ring's reference passes to the packet
-        pool_.unpost(page);
-      } else {
-        pool_.ref(page);
-      }
-      cur->len = len;
-      cur->frags = 1;
-      cur->meta = end;
-      cur->frag[0] = {base + std::size_t{page} * desc::kRxBufferBytes + off, len, page,
-                      static_cast<std::uint16_t>(off)};
-      ++cur;
-      bytes += len;
+      const auto taken = static_cast<std::uint32_t>(c - start);
+      head += taken;
+      pairs -= taken / 2;
+      more = c == stop;
     }
     const auto n = static_cast<std::uint32_t>(cur - out.data());
     hpq_.head = posted;
