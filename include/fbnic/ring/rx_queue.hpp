@@ -267,35 +267,40 @@ class RxQueue {
   void release(const Packet& p) { release(std::span<const Packet>(&p, 1)); }
   void release(std::span<const Packet> packets) {
     // Packets next to each other share a page: a run of them on one page is checked against
-    // what the page had when the run began (avail, where its bytes are) and its references
-    // dropped together, not by a count changed in memory per packet. The queue's counts are
-    // kept in locals: the packets could alias them.
-    std::uint16_t page = kNoPage;
-    std::uint32_t refs = 0;   // this run's references, dropped when it ends
-    std::uint32_t avail = 0;  // the page's references outside the ring when the run began
-    const std::uint8_t* bytes = nullptr;
+    // what the page had when the run began (where its bytes are, and how many references it
+    // has outside the ring) and its references are dropped together, not by a count changed
+    // in memory per packet. The queue's counts are kept in locals: the packets could alias
+    // them.
     std::uint32_t held = held_;
     std::uint32_t user_refs = user_refs_;
+    std::uint16_t page = kNoPage;
+    std::uint32_t refs = 0;  // this run's packets (one reference each), dropped when it ends
+    std::uint32_t cap = 0;   // what the run may drop: the page's, and no more than is held
+    const std::uint8_t* bytes = nullptr;
     const std::uint8_t* const base = pool_.cpu(0);
     const auto end_run = [&](std::uint16_t next) {
-      if (refs != 0) pool_.unref(page, refs);
+      if (refs != 0) {
+        pool_.unref(page, refs);
+        held -= refs;
+        user_refs -= refs;
+      }
       refs = 0;
       page = next;
-      avail = next < kPages ? pool_.held_refs(next) : 0;  // none: the run's packets are refused
-      if (avail != 0) bytes = base + std::size_t{next} * desc::kRxBufferBytes;
+      cap = next < kPages ? pool_.held_refs(next) : 0;  // none: the run's packets are refused
+      if (cap > held) cap = held;
+      if (cap > user_refs) cap = user_refs;
+      if (cap != 0) bytes = base + std::size_t{next} * desc::kRxBufferBytes;
     };
     for (const Packet& p : packets) {
       // A packet poll() handed out and not released: each fragment where this queue's pool
       // put it, on a page someone holds. So a packet released twice never takes the ring's
       // reference: a posted page stays off the free stack whatever the application releases.
       const std::uint32_t k = p.frags;
-      if (k == 1 && held != 0 && user_refs != 0) {  // most packets
+      if (k == 1) {  // most packets
         const RxFragment& f = p.frag[0];
         if (f.page != page) end_run(f.page);
-        if (refs < avail && f.data == bytes + f.offset) {
+        if (refs < cap && f.data == bytes + f.offset) {
           ++refs;
-          --user_refs;
-          --held;
         } else {
           refuse_release("release");
         }
