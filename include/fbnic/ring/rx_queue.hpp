@@ -517,9 +517,11 @@ class RxQueue {
         if (id >= kHpq || done >= in_ring || len == 0 || off + len > desc::kRxBufferBytes) {
           continue;  // counted below
         }
-        in_ring -= done;
-        for (const std::uint32_t to = posted + done; posted != to; ++posted) {
-          pool_.unref_posted(hpq_.page[posted & (kHpq - 1)]);
+        if (done != 0) [[unlikely]] {
+          in_ring -= done;
+          for (const std::uint32_t to = posted + done; posted != to; ++posted) {
+            pool_.unref_posted(hpq_.page[posted & (kHpq - 1)]);
+          }
         }
         const std::uint16_t page = hpq_.page[id];  // its slot: id is below kHpq
         if (rcd.get(R::kPageFin) != 0) {
