@@ -378,6 +378,7 @@ class RxQueue {
   struct Collected {
     std::uint32_t packets = 0;
     std::uint32_t completions = 0;
+    std::uint64_t bytes = 0;  // of the packets (collect_single(); collect() counts them)
   };
 
   // Packets are assembled in place in `out`, from at most `budget` completions. One the
@@ -400,6 +401,8 @@ class RxQueue {
         const Collected run = collect_single(out.subspan(n), head, budget - (head - first));
         n += run.packets;
         head += run.completions;
+        packets += run.packets;
+        bytes += run.bytes;
         if (n == max || head - first == budget) break;
       }
       const desc::Rcd rcd = desc::Rcd::from_raw(rcq_.read(head));
@@ -475,13 +478,13 @@ class RxQueue {
   }
 
   // Most packets are one header buffer and an error-free META: taken two completions at a
-  // time, with the checks, references and counters of collect() (add_fragment()'s, for a
-  // first fragment). Stops at anything else, which collect() then takes one completion at a
-  // time. Up to the end of the ring's lap every completion has the same DONE value, so the
-  // pairs there are read through a pointer and compared with fixed words; a pair across the
-  // end of the lap is left to collect(). The header queue's position is kept in locals:
-  // dma_rmb() is a compiler barrier, after which members would be loaded again, and the
-  // packets written could alias them.
+  // time, with the checks and references of collect() (add_fragment()'s, for a first
+  // fragment); collect() counts the packets and their bytes. Stops at anything else, which
+  // collect() then takes one completion at a time. Up to the end of the ring's lap every completion
+  // has the same DONE value, so the pairs there are read through a pointer and compared with fixed
+  // words; a pair across the end of the lap is left to collect(). The header queue's position is
+  // kept in locals: dma_rmb() is a compiler barrier, after which members would be loaded again, and
+  // the packets written could alias them.
   Collected collect_single(std::span<Packet> out, std::uint32_t head, std::uint32_t budget) {
     using R = desc::Rcd;
     std::uint8_t* const base = pool_.cpu(0);
@@ -547,11 +550,8 @@ class RxQueue {
     const auto n = static_cast<std::uint32_t>(cur - out.data());
     hpq_.head = posted;
     user_refs_ += n;
-    held_ += n;
-    counters_.packets += n;
-    counters_.bytes += bytes;
     counters_.bad_completions += (head - first) / 2 - n;
-    return {n, head - first};
+    return {n, head - first, bytes};
   }
 
   void unref(const Packet& p) {
