@@ -48,8 +48,14 @@ class DescRing {
 
   void write(std::uint32_t index, std::uint64_t value) { base_[index & kMask] = to_le(value); }
   // One untorn load: the device writes completions behind the compiler's back.
-  [[nodiscard]] std::uint64_t read(std::uint32_t index) const {
-    return from_le(__atomic_load_n(&base_[index & kMask], __ATOMIC_RELAXED));
+  [[nodiscard]] std::uint64_t read(std::uint32_t index) const { return load(slot(index)); }
+  // For a consumer that reads a run of entries, none past the end of the ring: where the
+  // entry at index is, and one entry read from there.
+  [[nodiscard]] const std::uint64_t* slot(std::uint32_t index) const {
+    return base_ + (index & kMask);
+  }
+  [[nodiscard]] static std::uint64_t load(const std::uint64_t* slot) {
+    return from_le(__atomic_load_n(slot, __ATOMIC_RELAXED));
   }
   // DONE is expected to be 1 on even laps and 0 on odd ones.
   [[nodiscard]] static constexpr std::uint32_t expected_done(std::uint32_t index) {

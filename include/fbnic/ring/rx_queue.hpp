@@ -266,49 +266,63 @@ class RxQueue {
   // counters().bad_releases and logged, its pages left alone.
   void release(const Packet& p) { release(std::span<const Packet>(&p, 1)); }
   void release(std::span<const Packet> packets) {
-    // Packets next to each other share a page: their references are dropped together,
-    // not by a count changed in memory per packet (each waiting for the last one's store).
-    // The queue's counts are kept in locals: the packets could alias them.
-    std::uint16_t page = 0;
-    std::uint32_t refs = 0;
+    // Packets next to each other share a page: a run of them on one page is checked against
+    // what the page had when the run began (where its bytes are, and how many references it
+    // has outside the ring) and its references are dropped together, not by a count changed
+    // in memory per packet. The queue's counts are kept in locals: the packets could alias
+    // them.
     std::uint32_t held = held_;
     std::uint32_t user_refs = user_refs_;
+    std::uint16_t page = kNoPage;
+    std::uint32_t refs = 0;  // this run's packets (one reference each), dropped when it ends
+    std::uint32_t cap = 0;   // what the run may drop: the page's, and no more than is held
+    const std::uint8_t* bytes = nullptr;
     const std::uint8_t* const base = pool_.cpu(0);
-    const auto drop = [&](std::uint16_t fragment_page) {
-      if (fragment_page != page) {
-        if (refs != 0) pool_.unref(page, refs);
-        page = fragment_page;
-        refs = 0;
+    const auto end_run = [&](std::uint16_t next) {
+      if (refs != 0) {
+        pool_.unref(page, refs);
+        held -= refs;
+        user_refs -= refs;
       }
-      ++refs;
+      refs = 0;
+      page = next;
+      cap = next < kPages ? pool_.held_refs(next) : 0;  // none: the run's packets are refused
+      if (cap > held) cap = held;
+      if (cap > user_refs) cap = user_refs;
+      if (cap != 0) bytes = base + std::size_t{next} * desc::kRxBufferBytes;
     };
     for (const Packet& p : packets) {
       // A packet poll() handed out and not released: each fragment where this queue's pool
-      // put it, on a page someone holds.
+      // put it, on a page someone holds. So a packet released twice never takes the ring's
+      // reference: a posted page stays off the free stack whatever the application releases.
       const std::uint32_t k = p.frags;
-      bool ours = held != 0 && k - 1 < Policy::kMaxRxFrags && user_refs >= k;
-      if (ours && k == 1) {  // most packets: checked and counted in one step
+      if (k == 1) {  // most packets
         const RxFragment& f = p.frag[0];
-        ours = fragment_ours(f, base, f.page == page ? refs : 0);
-        if (ours) drop(f.page);
-      } else {
-        for (std::uint32_t i = 0; ours && i < k; ++i) {
-          // What this call drops from the fragment's page before it: earlier packets' and
-          // this packet's earlier fragments'.
-          std::uint32_t pending = p.frag[i].page == page ? refs : 0;
-          for (std::uint32_t j = 0; j < i; ++j) pending += p.frag[j].page == p.frag[i].page;
-          ours = fragment_ours(p.frag[i], base, pending);
+        if (f.page != page) end_run(f.page);
+        if (refs < cap && f.data == bytes + f.offset) {
+          ++refs;
+        } else {
+          refuse_release("release");
         }
-        for (std::uint32_t i = 0; ours && i < k; ++i) drop(p.frag[i].page);
+        continue;
+      }
+      end_run(kNoPage);
+      bool ours = held != 0 && k - 1 < Policy::kMaxRxFrags && user_refs >= k;
+      for (std::uint32_t i = 0; ours && i < k; ++i) {
+        // The references this packet's earlier fragments take from the same page.
+        std::uint32_t pending = 0;
+        for (std::uint32_t j = 0; j < i; ++j) pending += p.frag[j].page == p.frag[i].page;
+        ours = fragment_ours(p.frag[i], base, pending);
       }
       if (!ours) {
         refuse_release("release");
         continue;
       }
+      for (std::uint32_t i = 0; i < k; ++i) pool_.unref(p.frag[i].page);
       user_refs -= k;
       --held;
     }
-    if (refs != 0) pool_.unref(page, refs);
+    end_run(kNoPage);
     user_refs_ = user_refs;
     held_ = user_refs == 0 ? 0 : held;
     if (free_pool_when_released_) free_pool_if_unused();
@@ -330,6 +344,7 @@ class RxQueue {
   }
 
  private:
+  static constexpr std::uint16_t kNoPage = 0xFFFF;  // above every page (kPages <= 65535)
   static constexpr std::uint32_t kDropMode =
       Policy::kRxBackPressure ? regs::RdeCtl0::kDropNever : regs::RdeCtl0::kDropImmediate;
 
@@ -363,6 +378,7 @@ class RxQueue {
   struct Collected {
     std::uint32_t packets = 0;
     std::uint32_t completions = 0;
+    std::uint64_t bytes = 0;  // of the packets (collect_single(); collect() counts them)
   };
 
   // Packets are assembled in place in `out`, from at most `budget` completions. One the
@@ -385,6 +401,8 @@ class RxQueue {
         const Collected run = collect_single(out.subspan(n), head, budget - (head - first));
         n += run.packets;
         head += run.completions;
+        packets += run.packets;
+        bytes += run.bytes;
         if (n == max || head - first == budget) break;
       }
       const desc::Rcd rcd = desc::Rcd::from_raw(rcq_.read(head));
@@ -447,6 +465,9 @@ class RxQueue {
   static constexpr std::uint64_t kHdrMask =
       desc::Rcd{}.set_all(desc::Rcd::kDone).set_all(desc::Rcd::kType).raw();
   static constexpr std::uint64_t kMetaMask = kHdrMask | kFrameErrors;
+  // DONE and the type are the word's top bits: a header's are checked by one shift.
+  static constexpr unsigned kHdrShift = desc::Rcd::kType.kLo;
+  static_assert(desc::Rcd::kDone.kLo == desc::Rcd::kType.kHi + 1 && desc::Rcd::kDone.kHi == 63);
   static constexpr std::uint64_t kHeaderAl =
       desc::Rcd{}.set(desc::Rcd::kType, desc::Rcd::kTypeHdrAl).raw();
   static constexpr std::uint64_t kMeta =
@@ -457,64 +478,80 @@ class RxQueue {
   }
 
   // Most packets are one header buffer and an error-free META: taken two completions at a
-  // time, with the checks, references and counters of collect() (add_fragment()'s, for a
-  // first fragment). Stops at anything else, which collect() then takes one completion at a
-  // time. The ring and header queue positions are kept in locals: dma_rmb() is a compiler
-  // barrier, after which members would be loaded again, and the packets written could
-  // alias them.
+  // time, with the checks and references of collect() (add_fragment()'s, for a first
+  // fragment); collect() counts the packets and their bytes. Stops at anything else, which
+  // collect() then takes one completion at a time. Up to the end of the ring's lap every completion
+  // has the same DONE value, so the pairs there are read through a pointer and compared with fixed
+  // words; a pair across the end of the lap is left to collect(). The header queue's position is
+  // kept in locals: dma_rmb() is a compiler barrier, after which members would be loaded again, and
+  // the packets written could alias them.
   Collected collect_single(std::span<Packet> out, std::uint32_t head, std::uint32_t budget) {
     using R = desc::Rcd;
-    const DescRing<kRcq> rcq = rcq_;
     std::uint8_t* const base = pool_.cpu(0);
-    std::uint32_t posted = hpq_.head;  // oldest header buffer the device may still write
-    const std::uint32_t tail = hpq_.tail;
+    std::uint32_t posted = hpq_.head;            // oldest header buffer the device may still write
+    std::uint32_t in_ring = hpq_.tail - posted;  // posted from there on
     Packet* cur = out.data();
-    Packet* const last = cur + out.size();
     const std::uint32_t first = head;
-    const std::uint32_t stop = head + (budget & ~1u);  // two completions at a time
+    std::uint32_t pairs = budget / 2;
+    if (out.size() < pairs) pairs = static_cast<std::uint32_t>(out.size());
     std::uint64_t bytes = 0;
-    while (cur != last && head != stop) {
-      const std::uint64_t hdr = rcq.read(head);
-      const std::uint64_t end = rcq.read(head + 1);
-      if ((hdr & kHdrMask) != (kHeaderAl | done_bit(head)) ||
-          (end & kMetaMask) != (kMeta | done_bit(head + 1))) {
-        break;
+    bool more = true;
+    while (more && pairs != 0) {
+      std::uint32_t run = (kRcq - (head & (kRcq - 1))) / 2;  // pairs left in this lap
+      if (run > pairs) run = pairs;
+      if (run == 0) break;
+      const std::uint64_t header_done = kHeaderAl | done_bit(head);
+      const std::uint64_t meta_done = kMeta | done_bit(head);
+      const std::uint64_t* const start = rcq_.slot(head);
+      const std::uint64_t* const stop = start + 2 * std::size_t{run};
+      const std::uint64_t* c = start;
+      for (; c != stop; c += 2) {
+        const std::uint64_t hdr = DescRing<kRcq>::load(c);
+        const std::uint64_t end = DescRing<kRcq>::load(c + 1);
+        if (((hdr ^ header_done) >> kHdrShift) != 0 || ((end ^ meta_done) & kMetaMask) != 0) {
+          break;
+        }
+        dma_rmb();
+        const R rcd = R::from_raw(hdr);
+        const auto id = static_cast<std::uint32_t>(rcd.get(R::kBuffId));
+        const auto off = static_cast<std::uint32_t>(rcd.get(R::kBuffOff));
+        const auto len = static_cast<std::uint32_t>(rcd.get(R::kBuffLen));
+        const std::uint32_t done = (id - posted) & (kHpq - 1);  // buffers before it (locate())
+        if (id >= kHpq || done >= in_ring || len == 0 || off + len > desc::kRxBufferBytes) {
+          continue;  // counted below
+        }
+        if (done != 0) [[unlikely]] {
+          in_ring -= done;
+          for (const std::uint32_t to = posted + done; posted != to; ++posted) {
+            pool_.unref_posted(hpq_.page[posted & (kHpq - 1)]);
+          }
+        }
+        const std::uint16_t page = hpq_.page[id];  // its slot: id is below kHpq
+        if (rcd.get(R::kPageFin) != 0) {
+          ++posted;  // the device is done with it: the ring's reference passes to the packet
+          --in_ring;
+          pool_.unpost(page);
+        } else {
+          pool_.ref(page);
+        }
+        cur->len = len;
+        cur->frags = 1;
+        cur->meta = end;
+        cur->frag[0] = {base + std::size_t{page} * desc::kRxBufferBytes + off, len, page,
+                        static_cast<std::uint16_t>(off)};
+        ++cur;
+        bytes += len;
       }
-      dma_rmb();
-      head += 2;
-      const R rcd = R::from_raw(hdr);
-      const auto id = static_cast<std::uint32_t>(rcd.get(R::kBuffId));
-      const auto off = static_cast<std::uint32_t>(rcd.get(R::kBuffOff));
-      const auto len = static_cast<std::uint32_t>(rcd.get(R::kBuffLen));
-      const std::uint32_t pos = posted + ((id - posted) & (kHpq - 1));  // as locate()
-      if (id >= kHpq || pos - posted >= tail - posted || len == 0 ||
-          off + len > desc::kRxBufferBytes) {
-        continue;  // counted below
-      }
-      for (; posted != pos; ++posted) pool_.unref_posted(hpq_.page[posted & (kHpq - 1)]);
-      const std::uint16_t page = hpq_.page[pos & (kHpq - 1)];
-      if (rcd.get(R::kPageFin) != 0) {
-        posted = pos + 1;  // the device is done with it: the ring's reference passes to the packet
-        pool_.unpost(page);
-      } else {
-        pool_.ref(page);
-      }
-      cur->len = len;
-      cur->frags = 1;
-      cur->meta = end;
-      cur->frag[0] = {base + std::size_t{page} * desc::kRxBufferBytes + off, len, page,
-                      static_cast<std::uint16_t>(off)};
-      ++cur;
-      bytes += len;
+      const auto taken = static_cast<std::uint32_t>(c - start);
+      head += taken;
+      pairs -= taken / 2;
+      more = c == stop;
     }
     const auto n = static_cast<std::uint32_t>(cur - out.data());
     hpq_.head = posted;
     user_refs_ += n;
-    held_ += n;
-    counters_.packets += n;
-    counters_.bytes += bytes;
     counters_.bad_completions += (head - first) / 2 - n;
-    return {n, head - first};
+    return {n, head - first, bytes};
   }
 
   void unref(const Packet& p) {
@@ -530,9 +567,7 @@ class RxQueue {
            user_refs_ != 0;
   }
   // A fragment where the pool put it (base: the pool's first page), in a page with more
-  // references outside the ring than this release already drops from it (pending). So a
-  // packet released twice never takes the ring's reference: a posted page stays off the
-  // free stack whatever the application releases.
+  // references outside the ring than its packet's earlier fragments take (pending).
   [[nodiscard]] bool fragment_ours(const RxFragment& f, const std::uint8_t* base,
                                    std::uint32_t pending) const {
     return f.page < kPages && pending < pool_.held_refs(f.page) &&
