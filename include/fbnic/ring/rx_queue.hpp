@@ -212,15 +212,13 @@ class RxQueue {
     const std::uint32_t q = queue_;
     // Every step is tried on a device that failed or vanished too: what it wrote to host
     // memory is still handed over. The first error is returned.
-    Status first =
-        io_.modify(regs::BdqCtl::at(q), [](regs::BdqCtl& r) { r.set(regs::BdqCtl::kEnable, 0); });
-    auto keep = [&first](Status st) {
-      if (first.ok()) first = st;
-    };
-    keep(io_.write(regs::RcqCtl::at(q), regs::RcqCtl{}));
-    keep(io_.write(regs::RimMask::at(q), regs::RimMask{}.set(regs::RimMask::kMasked, 1)));
-    keep(io_.flush());
-    if (first.ok()) keep(wait_idle(deadline));
+    FirstError first;
+    first.keep(
+        io_.modify(regs::BdqCtl::at(q), [](regs::BdqCtl& r) { r.set(regs::BdqCtl::kEnable, 0); }));
+    first.keep(io_.write(regs::RcqCtl::at(q), regs::RcqCtl{}));
+    first.keep(io_.write(regs::RimMask::at(q), regs::RimMask{}.set(regs::RimMask::kMasked, 1)));
+    first.keep(io_.flush());
+    if (first.ok()) first.keep(wait_idle(deadline));
     enabled_ = false;
     std::array<Packet, 16> batch{};
     drain_bounded(kRcq, [&](std::uint32_t budget) {
@@ -232,7 +230,7 @@ class RxQueue {
     in_packet_ = false;
     hpq_.release_all(pool_);
     ppq_.release_all(pool_);
-    return first;
+    return first.status();
   }
 
   // Frees the rings; the page pool too, unless packets handed out still point into it:
