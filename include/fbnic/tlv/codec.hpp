@@ -116,8 +116,55 @@ inline std::size_t copy_string(char* dst, std::span<const std::uint8_t> p) {
   return i;
 }
 
+// Takes an array of MAC addresses in the form every sender uses: each element a header of
+// exactly (element ID, a 6-byte payload, no flags) and its padded payload, and no more of
+// them than `out` has room for. The general walk took 38 instructions per element; this
+// one compare. Returns false, with `out` untouched, for anything else (a flag, another ID
+// or length, too many elements, a short tail): the general walk then decodes it or tells
+// what is wrong, as it did before.
+template <std::size_t N>
+bool get_usual_macs(std::span<const std::uint8_t> p, std::uint16_t element,
+                    Array<MacAddress, N>& out) {
+  constexpr std::size_t kPayload = MacAddress{}.bytes.size();
+  constexpr std::size_t kStride = padded(kHeaderBytes + kPayload);
+  Header usual{};
+  usual.set(Header::kType, element).set(Header::kLength, kHeaderBytes + kPayload);
+  if (!usual.fits()) return false;  // no header carries this element ID
+  const std::size_t n = p.size() / kStride;
+  if (n * kStride != p.size() || n > N) return false;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (load_le32(&p[i * kStride]) != usual.raw()) return false;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    copy_bytes(out.items[i].bytes.data(), &p[i * kStride + kHeaderBytes], kPayload);
+  }
+  out.count = n;
+  return true;
+}
+
 template <class T>
 Status get_attrs(std::span<const std::uint8_t> level, T& out, const Failure& fail);
+
+template <class M>
+Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_t element, M& out,
+                 const Failure& fail);
+
+// An array's elements, one by one. Out of line: the registers and checks it needs then
+// stay out of get_usual_macs()'s way.
+template <class A>
+[[gnu::noinline]] Status get_elements(std::span<const std::uint8_t> p, std::uint16_t id,
+                                      std::uint16_t element, A& out, const Failure& fail) {
+  AttrIterator it(p);
+  AttrView a;
+  while (it.next(a)) {
+    if (a.id != element) return fail(Problem::kBadArrayElement, a.id);
+    if (out.count == A::kCapacity) return fail(Problem::kTooManyElements, id);
+    FBNIC_TRY(get_value(a.payload, a.id, 0xFFFF, out.items[out.count], fail));
+    ++out.count;
+  }
+  if (it.problem() != Problem::kNone) return fail(it.problem(), it.attribute());
+  return ok_status();
+}
 
 // Decodes one attribute's payload into `out`, which is always still default-initialized
 // (Fresh): decode() starts from a value-initialized message, array elements and nested
@@ -161,15 +208,10 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
     if (p.size() != out.bytes.size()) return fail(Problem::kBadLength, id);
     copy_bytes(out.bytes.data(), p.data(), out.bytes.size());
   } else if constexpr (IsArray<M>::value) {
-    AttrIterator it(p);
-    AttrView a;
-    while (it.next(a)) {
-      if (a.id != element) return fail(Problem::kBadArrayElement, a.id);
-      if (out.count == M::kCapacity) return fail(Problem::kTooManyElements, id);
-      FBNIC_TRY(get_value(a.payload, a.id, 0xFFFF, out.items[out.count], fail));
-      ++out.count;
+    if constexpr (std::is_same_v<typename IsArray<M>::Element, MacAddress>) {
+      if (get_usual_macs(p, element, out)) return ok_status();
     }
-    if (it.problem() != Problem::kNone) return fail(it.problem(), it.attribute());
+    return get_elements(p, id, element, out, fail);
   } else {
     static_assert(HasSchema<M>, "member type has no TLV kind");
     FBNIC_TRY(get_attrs(p, out, fail));
