@@ -182,8 +182,14 @@ Status get_value(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_
     out = true;
   } else if constexpr (std::is_integral_v<M>) {
     constexpr std::size_t width = sizeof(M) > 4 ? 8 : 4;
-    if (p.empty() || p.size() > width) return fail(Problem::kBadLength, id);
-    const std::uint64_t raw = load_le_n(p);
+    // The usual payload is the field's full width: tested first, one compare lets it by.
+    std::uint64_t raw = 0;
+    if (p.size() == width) {
+      raw = width == 4 ? load_le32(p.data()) : load_le64(p.data());
+    } else {
+      if (p.empty() || p.size() > width) return fail(Problem::kBadLength, id);
+      raw = load_le_n(p);
+    }
     if constexpr (std::is_unsigned_v<M>) {
       if (raw > static_cast<std::uint64_t>(static_cast<M>(~M{0}))) {
         return fail(Problem::kValueTooLarge, id);
