@@ -6,6 +6,7 @@
 // the attribute up to a multiple of four.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -21,6 +22,9 @@ struct Header : Packed<Header, std::uint32_t> {
   static constexpr BitField<std::uint32_t, 31, 16> kLength{};
 
   static Header load(const std::uint8_t* p) { return from_raw(load_le32(p)); }
+  // An attribute's header (not a message's) with an ID a host has a slot for (below
+  // kAttrSlots): both in one test, for the decoder's usual case.
+  [[nodiscard]] constexpr bool is_slotted_attr() const;
   void store(std::uint8_t* p) const { store_le32(p, raw()); }
 };
 
@@ -31,6 +35,13 @@ inline constexpr std::size_t kMaxMessageBytes = 4096;
 inline constexpr std::size_t kMaxDataBytes = 3584;
 // The host keeps one slot per attribute ID: IDs 32 and above are refused.
 inline constexpr std::uint16_t kAttrSlots = 32;
+
+constexpr bool Header::is_slotted_attr() const {
+  static_assert(std::has_single_bit(unsigned{kAttrSlots}), "slots are a power of two");
+  constexpr std::uint32_t kNotSlotted =
+      kIsMsg.kMask | (kType.kMask & ~std::uint32_t{kAttrSlots - 1});
+  return (raw() & kNotSlotted) == 0;
+}
 
 constexpr std::size_t padded(std::size_t attr_len) { return (attr_len + 3) & ~std::size_t{3}; }
 

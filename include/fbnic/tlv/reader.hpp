@@ -47,6 +47,9 @@ inline Result<MessageView> open_message(std::span<const std::uint8_t> bytes,
 class AttrIterator {
  public:
   explicit AttrIterator(std::span<const std::uint8_t> level) : level_(level) {}
+  // From the attribute that starts `from` bytes into the level (the end at most), after
+  // attributes already walked and found well-formed.
+  AttrIterator(std::span<const std::uint8_t> level, std::size_t from) : level_(level), pos_(from) {}
 
   bool next(AttrView& out) {
     const std::size_t left = level_.size() - pos_;
