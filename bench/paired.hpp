@@ -220,7 +220,7 @@ inline void print_summary(const std::string& load_before) {
       "minimum]\n  ratio: lib/base per run, median [min..max] over runs; spread = "
       "(max-min)/median of the ratios;\n  disturbed: windows over twice their run's median "
       "(other processes), mean over runs\n\n");
-  std::printf("%-28s %-10s %4s %16s %16s %20s %7s %6s %7s\n", "benchmark", "unit", "runs",
+  std::printf("%-30s %-10s %4s %16s %16s %20s %7s %6s %7s\n", "benchmark", "unit", "runs",
               "lib [min]", "base [min]", "ratio [min..max]", "spread", "dist", "target");
   for (const std::string& name : result_order()) {
     if (results().count(name) == 0) continue;  // filtered out
@@ -232,7 +232,7 @@ inline void print_summary(const std::string& load_before) {
       std::snprintf(target, sizeof target, "%s%.1f", ratio <= r.target ? "<=" : "> ", r.target);
     }
     std::printf(
-        "%-28s %-10s %4zu %7.1f [%6.1f] %7.1f [%6.1f] %6.2f [%4.2f..%4.2f] %6.1f%% %5.1f%% %7s",
+        "%-30s %-10s %4zu %7.1f [%6.1f] %7.1f [%6.1f] %6.2f [%4.2f..%4.2f] %6.1f%% %5.1f%% %7s",
         name.c_str(), r.unit.c_str(), r.ratio.size(), median_of(r.lib), min_of(r.lib_min),
         median_of(r.base), min_of(r.base_min), ratio, min_of(r.ratio), max_of(r.ratio),
         100 * spread, 100 * median_of(r.disturbed), target);

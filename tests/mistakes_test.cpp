@@ -173,6 +173,35 @@ TEST(Mistakes, TxBufferAddressBeyondTheDescriptorsAddressFieldIsRefused) {
   EXPECT_EQ(r.nic.model.faults().total(), 0u) << "the device never saw it";
 }
 
+// send(frames) refuses what send(packets) refuses, by the same names, and stops the batch at
+// the frame: those before it go out, nothing of it or after it is posted.
+TEST(Mistakes, TxFramesTheDeviceCannotCarryAreRefusedByName) {
+  Rig<> r;
+  DeviceConfig cfg = r.nic.config();
+  cfg.mtu = 1500;  // frames up to 1518 bytes
+  ASSERT_OK(r.nic.open_loopback(cfg));
+  const Buffer b(r, 4096);
+  struct Case {
+    TxBuffer bad;
+    const char* words;
+  };
+  const std::array<Case, 3> cases{{{{b.mem.device, 0}, "TxBuffer::len = 0"},
+                                   {{b.mem.device, 1519}, "the frame's length = 1519"},
+                                   {{std::uint64_t{1} << 46, 60}, "TxBuffer::dma"}}};
+  for (const Case& c : cases) {
+    r.clear();
+    const std::array<TxFrame, 3> frames{{{{b.mem.device, 60}, 1}, {c.bad, 2}, {{b.mem.device, 60}, 3}}};
+    const SendResult s = r.nic.dev.tx(0).send(std::span<const TxFrame>(frames));
+    EXPECT_EQ(s.sent, 1u) << c.words;
+    EXPECT_EQ(s.status, Error::kInvalidArgument) << c.words;
+    EXPECT_TRUE(r.logged({"packet 1 of the batch", c.words})) << r.lines();
+    r.nic.model.run();
+  }
+  EXPECT_EQ(wire_frames(r), cases.size()) << "the frame before each bad one, and no other";
+  EXPECT_EQ(r.nic.dev.tx(0).counters().rejected, cases.size());
+  EXPECT_EQ(r.nic.model.faults().total(), 0u);
+}
+
 TEST(Mistakes, TxPacketsWithNoBuffersOrTooManyAreRefused) {
   Rig<> r;
   ASSERT_OK(r.nic.open_loopback());
@@ -458,6 +487,36 @@ struct FourPairs : DefaultPolicy {
   static constexpr std::uint32_t kPpqRing = 64;
   static constexpr std::uint32_t kRxSparePages = 64;
 };
+
+// release_pages() checks each page as release(fragment) does: a page nobody outside the ring
+// holds, or one past the pool, is refused and counted, and the ring keeps its reference.
+TEST(Mistakes, ReleasingPagesNobodyHoldsIsRefused) {
+  Rig<> r;
+  ASSERT_OK(r.nic.open_loopback());
+  auto& rx = r.nic.dev.rx(0);
+  for (std::uint32_t i = 0; i < 3; ++i) ASSERT_OK(r.nic.send(make_raw(kStation, 100, i)));
+  r.nic.model.run();
+  std::array<Rig<>::Packet, 8> got{};
+  ASSERT_EQ(rx.poll(got), 3u);
+  std::array<std::uint16_t, 3> pages{};
+  for (std::uint32_t i = 0; i < 3; ++i) pages[i] = got[i].frag[0].page;
+  rx.release_pages(pages);  // the packets' references, given back by page (a forwarder's way)
+  EXPECT_EQ(rx.counters().bad_releases, 0u);
+  EXPECT_EQ(rx.held(), 0u);
+  r.clear();
+  rx.release_pages(pages);  // again: nobody holds them any more
+  EXPECT_EQ(rx.counters().bad_releases, 3u);
+  EXPECT_TRUE(r.logged({"release_pages()", "ignored"})) << r.lines();
+  const std::array<std::uint16_t, 1> past{0xFFFE};
+  rx.release_pages(past);
+  EXPECT_EQ(rx.counters().bad_releases, 4u);
+  // The page the device still fills kept the ring's reference: traffic goes on, every page
+  // comes back.
+  for (std::uint32_t i = 0; i < 40; ++i) ASSERT_OK(r.nic.send(make_raw(kStation, 1000, i)));
+  r.nic.model.run();
+  EXPECT_EQ(r.nic.collect().size(), 40u);
+  EXPECT_EQ(r.nic.model.faults().total(), 0u);
+}
 
 TEST(Mistakes, MoreQueuesThanThePolicyHoldsAreRefusedAtOpen) {
   Rig<> r;

@@ -47,6 +47,10 @@ class TxRef {
     if (q_ == nullptr) return {0, Error::kOutOfRange};
     return q_->send(packets);
   }
+  SendResult send(std::span<const TxFrame> frames) {
+    if (q_ == nullptr) return {0, Error::kOutOfRange};
+    return q_->send(frames);
+  }
   template <class OnDone>
   std::uint32_t reclaim(OnDone&& on_done, std::uint32_t budget = Q::kRing) {
     return q_ != nullptr ? q_->reclaim(static_cast<OnDone&&>(on_done), budget) : 0;
@@ -103,6 +107,9 @@ class RxRef {
   }
   void release(const RxFragment& f) {
     if (q_ != nullptr) q_->release(f);
+  }
+  void release_pages(std::span<const std::uint16_t> pages) {
+    if (q_ != nullptr) q_->release_pages(pages);
   }
   [[nodiscard]] std::uint64_t dma(const RxFragment& f) const {
     return q_ != nullptr ? q_->dma(f) : 0;

@@ -264,48 +264,27 @@ class RxQueue {
   // counters().bad_releases and logged, its pages left alone.
   void release(const Packet& p) { release(std::span<const Packet>(&p, 1)); }
   void release(std::span<const Packet> packets) {
-    // Packets next to each other share a page: a run of them on one page is checked against
-    // what the page had when the run began (where its bytes are, and how many references it
-    // has outside the ring) and its references are dropped together, not by a count changed
-    // in memory per packet. The queue's counts are kept in locals: the packets could alias
-    // them.
-    std::uint32_t held = held_;
-    std::uint32_t user_refs = user_refs_;
-    std::uint16_t page = kNoPage;
-    std::uint32_t refs = 0;  // this run's packets (one reference each), dropped when it ends
-    std::uint32_t cap = 0;   // what the run may drop: the page's, and no more than is held
-    const std::uint8_t* bytes = nullptr;
+    Runs run(*this, Runs::Of::kPackets);
     const std::uint8_t* const base = pool_.cpu(0);
-    const auto end_run = [&](std::uint16_t next) {
-      if (refs != 0) {
-        pool_.unref(page, refs);
-        held -= refs;
-        user_refs -= refs;
-      }
-      refs = 0;
-      page = next;
-      cap = next < kPages ? pool_.held_refs(next) : 0;  // none: the run's packets are refused
-      if (cap > held) cap = held;
-      if (cap > user_refs) cap = user_refs;
-      if (cap != 0) bytes = base + std::size_t{next} * desc::kRxBufferBytes;
-    };
     for (const Packet& p : packets) {
       // A packet poll() handed out and not released: each fragment where this queue's pool
       // put it, on a page someone holds. So a packet released twice never takes the ring's
       // reference: a posted page stays off the free stack whatever the application releases.
       const std::uint32_t k = p.frags;
-      if (k == 1) {  // most packets
+      if (k == 1) [[likely]] {  // most packets
         const RxFragment& f = p.frag[0];
-        if (f.page != page) end_run(f.page);
-        if (refs < cap && f.data == bytes + f.offset) {
-          ++refs;
+        if (f.page != run.page) [[unlikely]] {
+          run.start(f.page);
+        }
+        if (run.refs < run.cap && f.data == run.bytes + f.offset) [[likely]] {
+          ++run.refs;
         } else {
           refuse_release("release");
         }
         continue;
       }
-      end_run(kNoPage);
-      bool ours = held != 0 && k - 1 < Policy::kMaxRxFrags && user_refs >= k;
+      run.start(kNoPage);
+      bool ours = run.held != 0 && k - 1 < Policy::kMaxRxFrags && run.user_refs >= k;
       for (std::uint32_t i = 0; ours && i < k; ++i) {
         // The references this packet's earlier fragments take from the same page.
         std::uint32_t pending = 0;
@@ -317,13 +296,26 @@ class RxQueue {
         continue;
       }
       for (std::uint32_t i = 0; i < k; ++i) pool_.unref(p.frag[i].page);
-      user_refs -= k;
-      --held;
+      run.user_refs -= k;
+      --run.held;
     }
-    end_run(kNoPage);
-    user_refs_ = user_refs;
-    held_ = user_refs == 0 ? 0 : held;
-    if (free_pool_when_released_) free_pool_if_unused();
+    run.finish();
+  }
+  // The pages of fragments given back together (e.g. the cookies of forwarded packets the
+  // device has sent): release(fragment) for a fragment on each page, with the same checks.
+  void release_pages(std::span<const std::uint16_t> pages) {
+    Runs run(*this, Runs::Of::kPageRefs);
+    for (const std::uint16_t page : pages) {
+      if (page != run.page) [[unlikely]] {
+        run.start(page);
+      }
+      if (run.refs < run.cap) [[likely]] {
+        ++run.refs;
+      } else {
+        refuse_release("release_pages");
+      }
+    }
+    run.finish();
   }
   // Another holder of a fragment's page (e.g. a Tx buffer pointing into it); each retain()
   // is undone by one release(fragment).
@@ -551,6 +543,45 @@ class RxQueue {
     counters_.bad_completions += (head - first) / 2 - n;
     return {n, head - first, bytes};
   }
+
+  // Releases next to each other often name one page (the device packs several packets into a
+  // buffer): a run of them is checked against what the page had when the run began (how many
+  // references it has outside the ring, and where its bytes are) and its references are dropped
+  // together when the run ends, not by a count changed in memory per release. The queue's
+  // counts are kept here until finish(): the packets released could alias them.
+  struct Runs {
+    enum class Of { kPageRefs, kPackets };  // what each release gives back
+    Runs(RxQueue& queue, Of what) : q(queue), held(queue.held_), user_refs(queue.user_refs_),
+                                    of(what) {}
+    void start(std::uint16_t next) {
+      if (refs != 0) {
+        q.pool_.unref(page, refs);
+        user_refs -= refs;
+        if (of == Of::kPackets) held -= refs;  // one reference each
+      }
+      refs = 0;
+      page = next;
+      cap = next < kPages ? q.pool_.held_refs(next) : 0;  // none: the run's releases are refused
+      if (of == Of::kPackets && cap > held) cap = held;
+      if (cap > user_refs) cap = user_refs;
+      if (cap != 0) bytes = q.pool_.cpu(0) + std::size_t{next} * desc::kRxBufferBytes;
+    }
+    void finish() {
+      start(kNoPage);
+      q.user_refs_ = user_refs;
+      q.held_ = user_refs == 0 ? 0 : held;
+      if (q.free_pool_when_released_) q.free_pool_if_unused();
+    }
+
+    RxQueue& q;
+    std::uint32_t held;       // packets handed out and not released
+    std::uint32_t user_refs;  // references outside the ring
+    Of of;
+    std::uint16_t page = kNoPage;
+    std::uint32_t refs = 0;  // this run's releases (one reference each)
+    std::uint32_t cap = 0;   // what the run may drop: the page's, and no more than is held
+    const std::uint8_t* bytes = nullptr;  // the run's page
+  };
 
   void unref(const Packet& p) {
     for (std::uint32_t i = 0; i < p.frags; ++i) drop_user_ref(p.frag[i].page);

@@ -1,7 +1,8 @@
 // TxQueue: one Tx work queue (TWQ0) and its completion queue (TCQ).
 //
 //   send(packets)   META + one AL per buffer for each packet, REQ_COMPLETION on the last
-//                   packet of the batch, then one doorbell. No MMIO read.
+//                   packet of the batch, then one doorbell. No MMIO read. send(frames)
+//                   does the same for frames of one buffer without offload.
 //   reclaim(fn, n)  walks the completions the device wrote (DONE phase), releases whole
 //                   packets up to the head they report, calls fn(cookie) for each (at
 //                   most n packets and n completions per call), and writes the TCQ head
@@ -67,6 +68,12 @@ struct TxOffload {
 struct TxPacket {
   std::span<const TxBuffer> buffers;
   TxOffload offload{};
+  std::uint64_t cookie = 0;  // handed back by reclaim (or by stop, if never sent)
+};
+
+// A frame in one buffer, without offload (most traffic): what send(frames) takes.
+struct TxFrame {
+  TxBuffer buffer;
   std::uint64_t cookie = 0;  // handed back by reclaim (or by stop, if never sent)
 };
 
@@ -288,15 +295,32 @@ class TxQueue {
     if (result.status == Error::kInvalidArgument || result.status == Error::kNotSupported) {
       ++counters_.rejected;
     }
-    if (result.sent == 0) return result;
-    counters_.bytes += bytes;
-    // One completion per batch: the head it reports covers every packet before it.
-    twq_.write(last_meta,
-               desc::Twd::from_raw(last_meta_value).set(desc::Twd::kReqCompletion, 1).raw());
-    batch_end_[batch_next_++ % kBatches] = tail;
-    tail_ = tail;
-    counters_.packets += result.sent;
-    ring_doorbell();
+    commit(result.sent, tail, last_meta, last_meta_value, bytes);
+    return result;
+  }
+
+  // Frames of one buffer without offload: send(packets)'s checks, descriptors, refusals and
+  // doorbell, from a smaller record.
+  SendResult send(std::span<const TxFrame> frames) {
+    SendResult result;
+    if (!enabled_) {
+      result.status = refuse_not_open();
+      return result;
+    }
+    std::uint32_t tail = tail_;
+    std::uint64_t bytes = 0;
+    result.sent = post_simple(frames, tail, bytes);
+    if (result.sent < frames.size()) {  // the ring is full, or the next frame is refused
+      if (kRing - 1 - (tail - clean_) < 2) {
+        result.status = Error::kBusy;
+        ++counters_.full;
+      } else {
+        const TxFrame& f = frames[result.sent];
+        result.status = refuse(TxPacket{std::span(&f.buffer, 1), {}, f.cookie}, result.sent);
+        ++counters_.rejected;
+      }
+    }
+    commit(result.sent, tail, tail - 2, kPlainMeta, bytes);
     return result;
   }
 
@@ -336,7 +360,8 @@ class TxQueue {
   // less to keep in registers than send()'s. Stops at the first other packet (or one whose
   // buffer does not fit an AL descriptor), or where the ring is full, for send() to take.
   // Returns how many it posted.
-  std::uint32_t post_simple(std::span<const TxPacket> packets, std::uint32_t& tail,
+  template <class Item>  // TxPacket or TxFrame
+  std::uint32_t post_simple(std::span<const Item> packets, std::uint32_t& tail,
                             std::uint64_t& bytes) {
     const std::uint32_t fit = (kRing - 1 - (tail - clean_)) / 2;
     const std::uint32_t max =
@@ -344,10 +369,10 @@ class TxQueue {
     std::uint32_t n = 0;
     std::uint64_t sum = 0;
     for (; n < max; ++n) {
-      const TxPacket& pkt = packets[n];
-      if (pkt.buffers.size() != 1 || pkt.offload.checksum || pkt.offload.mss != 0) break;
-      const std::uint64_t dma = pkt.buffers[0].dma;
-      const std::uint32_t len = pkt.buffers[0].len;
+      const Item& pkt = packets[n];
+      if (!simple(pkt)) break;
+      const std::uint64_t dma = buffer_of(pkt).dma;
+      const std::uint32_t len = buffer_of(pkt).len;
       // What send() refuses (an empty buffer, one over the frame limit, an address past 46
       // bits) is left to it, to be refused and logged there.
       if (len - 1u >= max_frame_ || dma > desc::kMaxTxBufferAddress) break;
@@ -361,6 +386,27 @@ class TxQueue {
     tail += 2 * n;
     bytes += sum;
     return n;
+  }
+
+  static bool simple(const TxPacket& p) {
+    return p.buffers.size() == 1 && !p.offload.checksum && p.offload.mss == 0;
+  }
+  static constexpr bool simple(const TxFrame&) { return true; }
+  static const TxBuffer& buffer_of(const TxPacket& p) { return p.buffers[0]; }
+  static const TxBuffer& buffer_of(const TxFrame& f) { return f.buffer; }
+
+  // Makes `sent` packets, written up to `tail`, the device's: the last one's META
+  // (`last_meta`, holding `meta`) asks for the batch's one completion, whose head covers every
+  // packet before it; then one doorbell.
+  void commit(std::uint32_t sent, std::uint32_t tail, std::uint32_t last_meta,
+              std::uint64_t meta, std::uint64_t bytes) {
+    if (sent == 0) return;
+    counters_.bytes += bytes;
+    twq_.write(last_meta, desc::Twd::from_raw(meta).set(desc::Twd::kReqCompletion, 1).raw());
+    batch_end_[batch_next_++ % kBatches] = tail;
+    tail_ = tail;
+    counters_.packets += sent;
+    ring_doorbell();
   }
 
   Result<std::uint64_t> meta_for(const TxOffload& o) const {
@@ -454,14 +500,19 @@ class TxQueue {
   }
 
   // Hands back whole packets the device reported done, at most `max`.
+  // The position is kept in a local: what on_done writes could alias the members. A send()
+  // from on_done sees the packets not yet handed back as still in flight.
   template <class OnDone>
   std::uint32_t release_done(OnDone&& on_done, std::uint32_t max) {
+    std::uint32_t clean = clean_;
+    const std::uint32_t done = done_;
     std::uint32_t n = 0;
-    while (clean_ != done_ && n < max) {
-      on_done(cookie_[clean_ & (kRing - 1)]);
-      clean_ += descs_[clean_ & (kRing - 1)];
+    while (clean != done && n < max) {
+      on_done(cookie_[clean & (kRing - 1)]);
+      clean += descs_[clean & (kRing - 1)];
       ++n;
     }
+    clean_ = clean;
     return n;
   }
 
