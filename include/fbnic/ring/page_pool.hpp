@@ -61,7 +61,9 @@ class PagePool {
     posted_[page] = 1;
     return page;
   }
-  void ref(std::uint16_t page) { ++refs_[page]; }
+  void ref(std::uint16_t page, std::uint32_t n = 1) {
+    refs_[page] = static_cast<std::uint16_t>(refs_[page] + n);
+  }
   // n references held outside the ring at once; the caller checked n <= held_refs(page).
   void unref(std::uint16_t page, std::uint32_t n = 1) {
     refs_[page] = static_cast<std::uint16_t>(refs_[page] - n);

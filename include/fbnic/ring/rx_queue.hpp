@@ -450,14 +450,17 @@ class RxQueue {
   static constexpr std::uint64_t kFrameErrors =
       desc::Rcd{}.set(desc::Rcd::kErrMacEop, 1).set(desc::Rcd::kErrTruncated, 1).raw();
 
-  // What a packet of one header buffer looks like: a finished HDR_AL, then a finished
-  // META without frame errors, by the DONE value of the completion's lap.
-  static constexpr std::uint64_t kHdrMask =
+  // What a packet of one header buffer looks like: a finished HDR_AL naming a slot of the
+  // header ring (an ID below kHpq), then a finished META without frame errors, by the DONE
+  // value of the completion's lap.
+  static constexpr std::uint64_t kDoneAndType =
       desc::Rcd{}.set_all(desc::Rcd::kDone).set_all(desc::Rcd::kType).raw();
-  static constexpr std::uint64_t kMetaMask = kHdrMask | kFrameErrors;
-  // DONE and the type are the word's top bits: a header's are checked by one shift.
-  static constexpr unsigned kHdrShift = desc::Rcd::kType.kLo;
-  static_assert(desc::Rcd::kDone.kLo == desc::Rcd::kType.kHi + 1 && desc::Rcd::kDone.kHi == 63);
+  static constexpr std::uint64_t kHdrMask =
+      kDoneAndType | (desc::Rcd::kBuffId.kMask & ~std::uint64_t{kHpq - 1});
+  static constexpr std::uint64_t kMetaMask = kDoneAndType | kFrameErrors;
+  // A header naming one buffer, and not its last packet (PAGE_FIN clear).
+  static constexpr std::uint64_t kSameBufferMask =
+      kDoneAndType | desc::Rcd{}.set_all(desc::Rcd::kBuffId).set_all(desc::Rcd::kPageFin).raw();
   static constexpr std::uint64_t kHeaderAl =
       desc::Rcd{}.set(desc::Rcd::kType, desc::Rcd::kTypeHdrAl).raw();
   static constexpr std::uint64_t kMeta =
@@ -470,10 +473,14 @@ class RxQueue {
   // Most packets are one header buffer and an error-free META: taken two completions at a
   // time, with the checks and references of collect() (add_fragment()'s, for a first
   // fragment); collect() counts the packets and their bytes. Stops at anything else, which
-  // collect() then takes one completion at a time. Up to the end of the ring's lap every completion
-  // has the same DONE value, so the pairs there are read through a pointer and compared with fixed
-  // words; a pair across the end of the lap is left to collect(). The header queue's position is
-  // kept in locals: dma_rmb() is a compiler barrier, after which members would be loaded again, and
+  // collect() then takes one completion at a time. Up to the end of the ring's lap every
+  // completion has the same DONE value, so the pairs there are read through a pointer and
+  // compared with fixed words; a pair across the end of the lap is left to collect().
+  // The device fills the oldest posted header buffer with packet after packet: a header that
+  // names it and is not its last is checked by one compare with a fixed word (then only its
+  // offset and length), and the references of those packets are counted in a register and
+  // added to the page when something else comes. The header queue's position is kept in
+  // locals: dma_rmb() is a compiler barrier, after which members would be loaded again, and
   // the packets written could alias them.
   Collected collect_single(std::span<Packet> out, std::uint32_t head, std::uint32_t budget) {
     using R = desc::Rcd;
@@ -484,59 +491,79 @@ class RxQueue {
     const std::uint32_t first = head;
     std::uint32_t pairs = budget / 2;
     if (out.size() < pairs) pairs = static_cast<std::uint32_t>(out.size());
+    if (in_ring == 0) pairs = 0;  // no header buffer to name
     std::uint64_t bytes = 0;
+    std::uint16_t page = hpq_.page[posted & (kHpq - 1)];  // the oldest posted buffer's
+    std::uint32_t refs = 0;  // references its packets took, not yet added to the page
     bool more = true;
     while (more && pairs != 0) {
-      std::uint32_t run = (kRcq - (head & (kRcq - 1))) / 2;  // pairs left in this lap
-      if (run > pairs) run = pairs;
-      if (run == 0) break;
+      std::uint32_t lap = (kRcq - (head & (kRcq - 1))) / 2;  // pairs left in this lap
+      if (lap > pairs) lap = pairs;
+      if (lap == 0) break;
       const std::uint64_t header_done = kHeaderAl | done_bit(head);
       const std::uint64_t meta_done = kMeta | done_bit(head);
+      std::uint64_t oldest = header_done | (posted & (kHpq - 1));  // a header naming it
       const std::uint64_t* const start = rcq_.slot(head);
-      const std::uint64_t* const stop = start + 2 * std::size_t{run};
+      const std::uint64_t* const stop = start + 2 * std::size_t{lap};
       const std::uint64_t* c = start;
       for (; c != stop; c += 2) {
         const std::uint64_t hdr = DescRing<kRcq>::load(c);
         const std::uint64_t end = DescRing<kRcq>::load(c + 1);
-        if (((hdr ^ header_done) >> kHdrShift) != 0 || ((end ^ meta_done) & kMetaMask) != 0) {
-          break;
-        }
-        dma_rmb();
+        if (((end ^ meta_done) & kMetaMask) != 0) break;
         const R rcd = R::from_raw(hdr);
-        const auto id = static_cast<std::uint32_t>(rcd.get(R::kBuffId));
         const auto off = static_cast<std::uint32_t>(rcd.get(R::kBuffOff));
         const auto len = static_cast<std::uint32_t>(rcd.get(R::kBuffLen));
-        const std::uint32_t done = (id - posted) & (kHpq - 1);  // buffers before it (locate())
-        if (id >= kHpq || done >= in_ring || len == 0 || off + len > desc::kRxBufferBytes) {
-          continue;  // counted below
-        }
-        if (done != 0) [[unlikely]] {
-          in_ring -= done;
-          for (const std::uint32_t to = posted + done; posted != to; ++posted) {
-            pool_.unref_posted(hpq_.page[posted & (kHpq - 1)]);
-          }
-        }
-        const std::uint16_t page = hpq_.page[id];  // its slot: id is below kHpq
-        if (rcd.get(R::kPageFin) != 0) {
-          ++posted;  // the device is done with it: the ring's reference passes to the packet
-          --in_ring;
-          pool_.unpost(page);
+        // One compare for a length of 0 and one past the buffer's end (off is below 4096).
+        const bool fits = len - 1u < desc::kRxBufferBytes - off;
+        std::uint16_t at = page;  // the packet's page
+        if (((hdr ^ oldest) & kSameBufferMask) == 0) [[likely]] {
+          dma_rmb();
+          if (!fits) continue;  // counted below
+          ++refs;
         } else {
-          pool_.ref(page);
+          if (((hdr ^ header_done) & kHdrMask) != 0) break;
+          dma_rmb();
+          const auto id = static_cast<std::uint32_t>(rcd.get(R::kBuffId));
+          const std::uint32_t done = (id - posted) & (kHpq - 1);  // buffers before it (locate())
+          if (done >= in_ring || !fits) continue;                 // counted below
+          pool_.ref(page, refs);  // before pages the device moved past are let go
+          refs = 0;
+          if (done != 0) {
+            in_ring -= done;
+            for (const std::uint32_t to = posted + done; posted != to; ++posted) {
+              pool_.unref_posted(hpq_.page[posted & (kHpq - 1)]);
+            }
+          }
+          at = hpq_.page[id];  // its slot: id is below kHpq
+          if (rcd.get(R::kPageFin) != 0) {
+            ++posted;  // the device is done with it: the ring's reference passes to the packet
+            --in_ring;
+            pool_.unpost(at);
+          } else {
+            ++refs;  // on the oldest posted page, which `at` now is
+          }
+          page = hpq_.page[posted & (kHpq - 1)];
+          oldest = header_done | (posted & (kHpq - 1));
+          if (in_ring == 0) more = false;  // after this packet: no header buffer left to name
         }
         cur->len = len;
         cur->frags = 1;
         cur->meta = end;
-        cur->frag[0] = {base + std::size_t{page} * desc::kRxBufferBytes + off, len, page,
+        cur->frag[0] = {base + std::size_t{at} * desc::kRxBufferBytes + off, len, at,
                         static_cast<std::uint16_t>(off)};
         ++cur;
         bytes += len;
+        if (!more) {
+          c += 2;
+          break;
+        }
       }
       const auto taken = static_cast<std::uint32_t>(c - start);
       head += taken;
       pairs -= taken / 2;
-      more = c == stop;
+      more = more && c == stop;
     }
+    pool_.ref(page, refs);
     const auto n = static_cast<std::uint32_t>(cur - out.data());
     hpq_.head = posted;
     user_refs_ += n;
