@@ -526,8 +526,7 @@ void BM_Forward(benchmark::State& state, std::uint32_t batch) {
         if (lib_sent) lib->dev.complete_tx(Ring);  // the device, untimed
         lib->dev.receive(batch, Rx::kRcq, Rx::kHpq);
         std::uint32_t n = 0;
-        w.time(
-            [&] { n = lib_forward(lib->rxq, lib->txq, std::span(in), frames.data()); });
+        w.time([&] { n = lib_forward(lib->rxq, lib->txq, std::span(in), frames.data()); });
         if (n != batch) state.SkipWithError("lost packets");
         lib_sent = true;
       },

@@ -190,7 +190,8 @@ TEST(Mistakes, TxFramesTheDeviceCannotCarryAreRefusedByName) {
                                    {{std::uint64_t{1} << 46, 60}, "TxBuffer::dma"}}};
   for (const Case& c : cases) {
     r.clear();
-    const std::array<TxFrame, 3> frames{{{{b.mem.device, 60}, 1}, {c.bad, 2}, {{b.mem.device, 60}, 3}}};
+    const std::array<TxFrame, 3> frames{
+        {{{b.mem.device, 60}, 1}, {c.bad, 2}, {{b.mem.device, 60}, 3}}};
     const SendResult s = r.nic.dev.tx(0).send(std::span<const TxFrame>(frames));
     EXPECT_EQ(s.sent, 1u) << c.words;
     EXPECT_EQ(s.status, Error::kInvalidArgument) << c.words;

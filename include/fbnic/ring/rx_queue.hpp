@@ -578,8 +578,8 @@ class RxQueue {
   // counts are kept here until finish(): the packets released could alias them.
   struct Runs {
     enum class Of { kPageRefs, kPackets };  // what each release gives back
-    Runs(RxQueue& queue, Of what) : q(queue), held(queue.held_), user_refs(queue.user_refs_),
-                                    of(what) {}
+    Runs(RxQueue& queue, Of what)
+        : q(queue), held(queue.held_), user_refs(queue.user_refs_), of(what) {}
     void start(std::uint16_t next) {
       if (refs != 0) {
         q.pool_.unref(page, refs);

@@ -398,8 +398,8 @@ class TxQueue {
   // Makes `sent` packets, written up to `tail`, the device's: the last one's META
   // (`last_meta`, holding `meta`) asks for the batch's one completion, whose head covers every
   // packet before it; then one doorbell.
-  void commit(std::uint32_t sent, std::uint32_t tail, std::uint32_t last_meta,
-              std::uint64_t meta, std::uint64_t bytes) {
+  void commit(std::uint32_t sent, std::uint32_t tail, std::uint32_t last_meta, std::uint64_t meta,
+              std::uint64_t bytes) {
     if (sent == 0) return;
     counters_.bytes += bytes;
     twq_.write(last_meta, desc::Twd::from_raw(meta).set(desc::Twd::kReqCompletion, 1).raw());
