@@ -465,7 +465,7 @@ void BM_Tx(benchmark::State& state, std::uint32_t batch) {
   const std::string name = bench_name(kPath, Ring, batch);
   // The target is for frames; general packets are reported beside them.
   const double target = batch == 32 && std::is_same_v<Item, TxFrame> ? kTargetTx : 0;
-  bench::record(state, name, "cycles/pkt", target, wl, wb, batch, 1);
+  bench::record(state, name, "ticks/pkt", target, wl, wb, batch, 1);
   bench::Runs& r = bench::results()[name];
   const double batches = static_cast<double>(lib->txq.counters().packets) / batch;
   mmio_counts(r, lib->plat, reads0, writes0, batches * batch);
@@ -502,7 +502,7 @@ void BM_Rx(benchmark::State& state, std::uint32_t batch) {
       wl, wb);
   if (state.error_occurred()) return;
   const std::string name = bench_name("rx", Ring, batch);
-  bench::record(state, name, "cycles/pkt", batch == 32 ? kTargetRx : 0, wl, wb, batch, 1);
+  bench::record(state, name, "ticks/pkt", batch == 32 ? kTargetRx : 0, wl, wb, batch, 1);
   mmio_counts(bench::results()[name], lib->plat, reads0, writes0, static_cast<double>(packets));
 }
 
@@ -542,7 +542,7 @@ void BM_Forward(benchmark::State& state, std::uint32_t batch) {
       },
       wl, wb);
   if (state.error_occurred()) return;
-  bench::record(state, bench_name("forward", Ring, batch), "cycles/pkt",
+  bench::record(state, bench_name("forward", Ring, batch), "ticks/pkt",
                 batch == 32 ? kTargetForward : 0, wl, wb, batch, 1);
 }
 

@@ -38,9 +38,11 @@
 
 namespace fbnic::bench {
 
-// A timing window. On x86 the TSC, fenced so that the window holds exactly the code
-// between (lfence keeps rdtsc from running early, rdtscp waits for what precedes it);
-// elsewhere the steady clock in nanoseconds.
+// A timing window. On x86 the TSC, fenced on both sides so that the window holds exactly
+// the code between: the lfence before rdtsc waits for what precedes it, the one after
+// keeps what follows from starting early. Not rdtscp: not every CPU (or virtual CPU)
+// advertises it, and valgrind refuses it where the CPU does not. Elsewhere the steady
+// clock in nanoseconds.
 inline std::uint64_t window_open() {
 #if defined(__x86_64__)
   _mm_lfence();
@@ -52,14 +54,7 @@ inline std::uint64_t window_open() {
 #endif
 }
 inline std::uint64_t window_close() {
-#if defined(__x86_64__)
-  unsigned aux = 0;
-  const std::uint64_t t = __rdtscp(&aux);
-  _mm_lfence();
-  return t;
-#else
   return window_open();
-#endif
 }
 
 // Ticks of window_open/close per nanosecond, measured against the steady clock.
@@ -143,7 +138,7 @@ struct Windows {
 // One benchmark's runs (repetitions): per run, the library's and the baseline's typical
 // and minimum window per unit (packet or message), and what fraction of windows were disturbed.
 struct Runs {
-  std::string unit;   // "cycles/pkt" or "ns/msg"
+  std::string unit;   // "ticks/pkt" or "ns/msg"
   double target = 0;  // the ratio the issue asks for, or 0
   std::vector<double> lib, base, lib_min, base_min, ratio, disturbed;
   std::map<std::string, double> extra;  // library-side counts (MMIO per packet...)
