@@ -53,9 +53,7 @@ inline std::uint64_t window_open() {
   return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
 #endif
 }
-inline std::uint64_t window_close() {
-  return window_open();
-}
+inline std::uint64_t window_close() { return window_open(); }
 
 // Ticks of window_open/close per nanosecond, measured against the steady clock.
 inline double ticks_per_ns() {
