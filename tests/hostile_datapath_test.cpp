@@ -119,6 +119,56 @@ TEST(HostileRx, PollTakesNoMoreCompletionsThanItsBudgetCovers) {
   // One packet's worth: a header, the payload pieces, an optional and a final META.
   EXPECT_LE(taken, SmallRings::kMaxRxFrags + 2);
 }
+// A device that reports the same packet in the same header buffer for ever (never
+// PAGE_FIN) while the application keeps every packet: the buffer's page counts its
+// references in 16 bits, which wrapped after 65,535 packets and then refused their
+// releases. poll() now stops handing out packets before that; each one held still reads
+// the frame (its page never went back to the device), and all of them are released.
+TEST(HostileRx, ABufferNamedForEverNeverWrapsItsPageReferences) {
+  using Rx = SmallNic::Dev::Rx;
+  SmallNic nic;
+  ASSERT_OK(nic.open_loopback());
+  const auto frame = make_raw(kStation, 60, 5);
+  ASSERT_TRUE(nic.send(frame).ok());
+  nic.model.run();
+  nic.model.hostile().rx.repeat = true;
+  auto rx = nic.dev.rx(0);
+  const auto bytes = [](const SmallPacket& p) {
+    std::vector<std::uint8_t> b;
+    for (std::uint32_t i = 0; i < p.frags; ++i)
+      b.insert(b.end(), p.frag[i].data, p.frag[i].data + p.frag[i].len);
+    return b;
+  };
+  std::vector<SmallPacket> held;
+  std::vector<SmallPacket> batch(32);
+  while (held.size() <= 0x10000) {  // past what 16 bits count, had poll() not stopped
+    const std::uint32_t n = rx.poll(batch);
+    if (n == 0) break;
+    held.insert(held.end(), batch.begin(), batch.begin() + n);
+    nic.model.run();
+  }
+  EXPECT_LE(held.size(), Rx::kMaxUserRefs);
+  EXPECT_GE(held.size(), Rx::kMaxUserRefs - SmallRings::kMaxRxFrags);
+  EXPECT_EQ(rx.held(), held.size());
+  for (const SmallPacket& p : held) ASSERT_EQ(bytes(p), frame);
+  nic.model.hostile().calm();
+  rx.release(held);
+  EXPECT_EQ(rx.counters().bad_releases, 0u);
+  EXPECT_EQ(rx.held(), 0u);
+  // Traffic flows again once what the device repeated into the ring is taken.
+  for (std::uint32_t n = 0; (n = rx.poll(batch)) != 0;) {
+    rx.release(std::span<const SmallPacket>(batch.data(), n));
+  }
+  const auto next = make_raw(kStation, 200, 6);
+  ASSERT_TRUE(nic.send(next).ok());
+  nic.model.run();
+  ASSERT_EQ(rx.poll(batch), 1u);
+  EXPECT_EQ(bytes(batch[0]), next);
+  rx.release(batch[0]);
+  EXPECT_EQ(rx.counters().bad_releases, 0u);
+  EXPECT_EQ(nic.model.faults().total(), 0u);
+}
+
 // Defect 13, Tx side: reclaim took no budget at all; it now takes one.
 TEST(HostileTx, ReclaimHandsBackNoMorePacketsThanItsBudget) {
   SmallNic nic;

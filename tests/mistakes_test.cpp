@@ -519,6 +519,37 @@ TEST(Mistakes, ReleasingPagesNobodyHoldsIsRefused) {
   EXPECT_EQ(r.nic.model.faults().total(), 0u);
 }
 
+// A page counts its references in 16 bits: retain() past what it can count is refused by
+// name, and every reference taken before it is given back as usual.
+TEST(Mistakes, RetainingPastWhatAPageCanCountIsRefused) {
+  Rig<> r;
+  using Rx = decltype(r.nic)::Dev::Rx;
+  ASSERT_OK(r.nic.open_loopback());
+  auto rx = r.nic.dev.rx(0);
+  ASSERT_OK(r.nic.send(make_raw(kStation, 100, 1)));
+  r.nic.model.run();
+  std::array<Rig<>::Packet, 1> got{};
+  ASSERT_EQ(rx.poll(got), 1u);
+  const RxFragment f = got[0].frag[0];
+  for (std::uint32_t i = 1; i < Rx::kMaxUserRefs; ++i) rx.retain(f);
+  EXPECT_EQ(rx.counters().bad_releases, 0u);
+  r.clear();
+  rx.retain(f);
+  EXPECT_EQ(rx.counters().bad_releases, 1u);
+  EXPECT_TRUE(r.logged({"retain() refused", "65534 page references"})) << r.lines();
+  // While the application holds that many, poll() hands out nothing and says why.
+  ASSERT_OK(r.nic.send(make_raw(kStation, 100, 2)));
+  r.nic.model.run();
+  EXPECT_EQ(rx.poll(got), 0u);
+  EXPECT_TRUE(r.logged({"poll() hands out fewer until release()"})) << r.lines();
+  for (std::uint32_t i = 1; i < Rx::kMaxUserRefs; ++i) rx.release(f);
+  rx.release(got[0]);
+  EXPECT_EQ(rx.counters().bad_releases, 1u);
+  EXPECT_EQ(rx.held(), 0u);
+  EXPECT_EQ(r.nic.collect().size(), 1u);  // the frame that waited
+  EXPECT_EQ(r.nic.model.faults().total(), 0u);
+}
+
 TEST(Mistakes, MoreQueuesThanThePolicyHoldsAreRefusedAtOpen) {
   Rig<> r;
   DeviceConfig cfg = r.nic.config();

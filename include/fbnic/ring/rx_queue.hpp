@@ -100,6 +100,10 @@ class RxQueue {
   // The completions one packet can take: a header, the payload pieces, an OPT_META and
   // the META.
   static constexpr std::uint32_t kCompletionsPerPacket = Policy::kMaxRxFrags + 2;
+  // Page references the application may hold at once (packets' fragments, retain()s). A
+  // page counts its references in 16 bits, the ring's own included, and a device may name
+  // one buffer for every packet it reports: poll() hands out no more than that can count.
+  static constexpr std::uint32_t kMaxUserRefs = 0xFFFF - 1;
 
   RxQueue(Io<P>& io, std::uint32_t queue, std::uint32_t vector)
       : io_(io), pool_(io.platform()), queue_(queue), vector_(vector) {}
@@ -162,6 +166,7 @@ class RxQueue {
     rcq_.clear();
     rcq_head_ = 0;
     in_packet_ = false;
+    refs_full_ = false;
     const std::uint32_t q = queue_;
     using regs::BdqCtl;
     FBNIC_TRY(io_.write(BdqCtl::at(q), BdqCtl{}.set(BdqCtl::kReset, 1)));
@@ -222,7 +227,8 @@ class RxQueue {
     enabled_ = false;
     std::array<Packet, 16> batch{};
     drain_bounded(kRcq, [&](std::uint32_t budget) {
-      const Collected c = collect(batch, budget);
+      const Collected c = collect(
+          std::span(batch).first(fit_refs(static_cast<std::uint32_t>(batch.size()))), budget);
       for (std::uint32_t i = 0; i < c.packets; ++i) on_packet(batch[i]);
       return c.completions;
     });
@@ -252,9 +258,10 @@ class RxQueue {
   // use) it does nothing and returns 0; packets held from before can still be released.
   std::uint32_t poll(std::span<Packet> out) {
     if (!enabled_) return 0;
-    const std::uint32_t slots = out.size() < kRcq ? static_cast<std::uint32_t>(out.size()) : kRcq;
+    const std::uint32_t slots =
+        fit_refs(out.size() < kRcq ? static_cast<std::uint32_t>(out.size()) : kRcq);
     const std::uint32_t budget = slots * kCompletionsPerPacket;
-    const std::uint32_t n = collect(out, budget < kRcq ? budget : kRcq).packets;
+    const std::uint32_t n = collect(out.first(slots), budget < kRcq ? budget : kRcq).packets;
     refill();
     return n;
   }
@@ -321,6 +328,7 @@ class RxQueue {
   // is undone by one release(fragment).
   void retain(const RxFragment& f) {
     if (!user_page(f.page)) return refuse_release("retain");
+    if (user_refs_ == kMaxUserRefs) return refuse_retain();
     pool_.ref(f.page);
     ++user_refs_;
   }
@@ -629,6 +637,30 @@ class RxQueue {
     return f.page < kPages && pending < pool_.held_refs(f.page) &&
            f.data == base + std::size_t{f.page} * desc::kRxBufferBytes + f.offset;
   }
+  [[gnu::cold, gnu::noinline]] void refuse_retain() {
+    ++counters_.bad_releases;
+    log(io_.platform(), LogLevel::kError, "fbnic: rx queue ", queue_,
+        ": retain() refused: ", kMaxUserRefs,
+        " page references are held already, as many as a page can count");
+  }
+  // How many of `slots` packets may be handed out without the references held passing
+  // kMaxUserRefs (each packet can take kMaxRxFrags).
+  std::uint32_t fit_refs(std::uint32_t slots) {
+    if (slots * Policy::kMaxRxFrags > kMaxUserRefs - user_refs_) [[unlikely]] {
+      return refs_room();
+    }
+    return slots;
+  }
+  // Said once a session.
+  [[gnu::cold, gnu::noinline]] std::uint32_t refs_room() {
+    if (!refs_full_) {
+      log(io_.platform(), LogLevel::kWarning, "fbnic: rx queue ", queue_, ": ", user_refs_,
+          " page references held, near what a page counts: poll() hands out fewer until "
+          "release()");
+    }
+    refs_full_ = true;
+    return (kMaxUserRefs - user_refs_) / Policy::kMaxRxFrags;
+  }
   [[gnu::cold, gnu::noinline]] void refuse_release(const char* call) {
     ++counters_.bad_releases;
     log(io_.platform(), LogLevel::kError, "fbnic: rx queue ", queue_, ": ", call,
@@ -728,6 +760,7 @@ class RxQueue {
   bool partial_bad_ = false;
   bool free_pool_when_released_ = false;
   bool starved_ = false;
+  bool refs_full_ = false;       // refs_room() has said so this session
   std::uint32_t held_ = 0;       // packets handed out, not released
   std::uint32_t user_refs_ = 0;  // page references outside the rings (packets, retain())
   RxCounters counters_{};

@@ -16,6 +16,8 @@
 //     duplicate       a completion written twice in a row
 //     ignore_disable  the completion queue is written after it was turned off: every head
 //                     doorbell is answered by filling the free slots with old completions
+//     repeat          the same, on a queue that is on: the last completions again, round
+//                     and round (the same packets in the same buffers, for ever)
 //   The queues:
 //     tx_stall        the Tx engine fetches nothing (packets stay posted)
 //     never_idle      the QM idle bits stay clear
@@ -89,9 +91,10 @@ struct CompletionFaults {
   std::uint32_t stale = 0;
   std::uint32_t duplicate = 0;
   bool ignore_disable = false;
+  bool repeat = false;
 
   [[nodiscard]] bool any() const {
-    return corrupt != 0 || stale != 0 || duplicate != 0 || ignore_disable;
+    return corrupt != 0 || stale != 0 || duplicate != 0 || ignore_disable || repeat;
   }
 };
 

@@ -105,7 +105,8 @@ class QueueEngine {
         return true;
       }
       store(regs::TcqHead::at(q));
-      if (!tcq_enabled(q) && dev_.hostile().tx.ignore_disable) {
+      const CompletionFaults& tx = dev_.hostile().tx;
+      if (tcq_enabled(q) ? tx.repeat : tx.ignore_disable) {
         keep_completing(tx_[q].hist, base(regs::TcqBal::at(q)), tcq_entries(q), tx_[q].tcq_tail,
                         value);
       }
@@ -117,7 +118,8 @@ class QueueEngine {
         return true;
       }
       store(regs::RcqHead::at(q));
-      if (!rcq_enabled(q) && dev_.hostile().rx.ignore_disable) {
+      const CompletionFaults& rx = dev_.hostile().rx;
+      if (rcq_enabled(q) ? rx.repeat : rx.ignore_disable) {
         keep_completing(rx_[q].hist, base(regs::RcqBal::at(q)), rcq_entries(q), rx_[q].rcq_tail,
                         value);
       }
