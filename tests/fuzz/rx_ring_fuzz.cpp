@@ -1,8 +1,8 @@
 // libFuzzer target: the Rx completion ring, through the public API, on the device model
 // in hostile mode. The input drives the host (send frames over MAC loopback, poll with a
 // budget, hold and release packets, close and reopen) and the model's hostile choices
-// (completions with random fields, stale, duplicated or written after disable, queues
-// that never go idle, surprise removal).
+// (completions with random fields, stale, duplicated, written after disable or repeated for ever,
+// queues that never go idle, surprise removal).
 //
 // Oracles beyond ASan and UBSan:
 //   - every fragment lies inside one buffer the host posted, and is what the CPU sees at
@@ -184,7 +184,10 @@ struct Rig {
       case 0: h.rx.corrupt = rate(v); break;
       case 1: h.rx.stale = rate(v); break;
       case 2: h.rx.duplicate = rate(v); break;
-      case 3: h.rx.ignore_disable = (v & 1) != 0; break;
+      case 3:
+        h.rx.ignore_disable = (v & 1) != 0;
+        h.rx.repeat = (v & 2) != 0;
+        break;
       case 4: h.never_idle = (v & 1) != 0; break;
       case 5: h.remove_after = 1 + v * 16u; break;
       default: h.calm(); return;

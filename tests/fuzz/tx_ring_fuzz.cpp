@@ -1,8 +1,8 @@
 // libFuzzer target: the Tx completion ring, through the public API, on the device model
 // in hostile mode. The input drives the host (batches of packets of one to three
 // buffers, reclaims with budgets, close and reopen) and the model's hostile choices
-// (completions with random fields, stale, duplicated or written after disable; a Tx
-// engine that stalls; queues that never go idle; surprise removal).
+// (completions with random fields, stale, duplicated, written after disable or repeated for ever; a
+// Tx engine that stalls; queues that never go idle; surprise removal).
 //
 // Oracles beyond ASan and UBSan:
 //   - every cookie is reported exactly once, done or aborted, and in the order sent
@@ -150,7 +150,10 @@ struct Rig {
       case 0: h.tx.corrupt = rate(v); break;
       case 1: h.tx.stale = rate(v); break;
       case 2: h.tx.duplicate = rate(v); break;
-      case 3: h.tx.ignore_disable = (v & 1) != 0; break;
+      case 3:
+        h.tx.ignore_disable = (v & 1) != 0;
+        h.tx.repeat = (v & 2) != 0;
+        break;
       case 4:
         h.tx_stall = (v & 1) != 0;
         h.mac_stuck = (v & 2) != 0;
