@@ -133,12 +133,6 @@ TEST(HostileRx, ABufferNamedForEverNeverWrapsItsPageReferences) {
   nic.model.run();
   nic.model.hostile().rx.repeat = true;
   auto rx = nic.dev.rx(0);
-  const auto bytes = [](const SmallPacket& p) {
-    std::vector<std::uint8_t> b;
-    for (std::uint32_t i = 0; i < p.frags; ++i)
-      b.insert(b.end(), p.frag[i].data, p.frag[i].data + p.frag[i].len);
-    return b;
-  };
   std::vector<SmallPacket> held;
   std::vector<SmallPacket> batch(32);
   while (held.size() <= 0x10000) {  // past what 16 bits count, had poll() not stopped
@@ -150,7 +144,7 @@ TEST(HostileRx, ABufferNamedForEverNeverWrapsItsPageReferences) {
   EXPECT_LE(held.size(), Rx::kMaxUserRefs);
   EXPECT_GE(held.size(), Rx::kMaxUserRefs - SmallRings::kMaxRxFrags);
   EXPECT_EQ(rx.held(), held.size());
-  for (const SmallPacket& p : held) ASSERT_EQ(bytes(p), frame);
+  for (const SmallPacket& p : held) ASSERT_EQ(bytes_of(p), frame);
   nic.model.hostile().calm();
   rx.release(held);
   EXPECT_EQ(rx.counters().bad_releases, 0u);
@@ -163,7 +157,7 @@ TEST(HostileRx, ABufferNamedForEverNeverWrapsItsPageReferences) {
   ASSERT_TRUE(nic.send(next).ok());
   nic.model.run();
   ASSERT_EQ(rx.poll(batch), 1u);
-  EXPECT_EQ(bytes(batch[0]), next);
+  EXPECT_EQ(bytes_of(batch[0]), next);
   rx.release(batch[0]);
   EXPECT_EQ(rx.counters().bad_releases, 0u);
   EXPECT_EQ(nic.model.faults().total(), 0u);
@@ -236,10 +230,7 @@ TEST(HostileRemoval, RxDisableOnARemovedDeviceHandsOverWhatArrived) {
   EXPECT_EQ(nic.dev.close([&](std::uint64_t c) { nic.free_cookie(c); },
                           [&](std::uint64_t c) { nic.free_cookie(c); },
                           [&](const SmallPacket& p) {
-                            std::vector<std::uint8_t> bytes;
-                            for (const RxFragment& f : p.fragments())
-                              bytes.insert(bytes.end(), f.data, f.data + f.len);
-                            got.push_back(std::move(bytes));
+                            got.push_back(bytes_of(p));
                             nic.dev.rx(0).release(p);
                           }),
             Error::kDeviceRemoved);
@@ -268,10 +259,7 @@ TEST(Lifetime, PacketsHeldAcrossCloseStayValidUntilReleased) {
   ASSERT_TRUE(other.ok());
   std::fill_n(static_cast<std::uint8_t*>(other->cpu), other->size, std::uint8_t{0xEE});
   for (std::uint32_t i = 0; i < 3; ++i) {
-    std::vector<std::uint8_t> bytes;
-    for (const RxFragment& f : held[i].fragments())
-      bytes.insert(bytes.end(), f.data, f.data + f.len);
-    EXPECT_TRUE(bytes == sent[i]) << "packet " << i << " changed after close()";
+    EXPECT_TRUE(bytes_of(held[i]) == sent[i]) << "packet " << i << " changed after close()";
   }
   EXPECT_EQ(nic.plat.live_allocations(), 3u);  // Tx buffers, other, and the held pool
   nic.dev.rx(0).release(held);

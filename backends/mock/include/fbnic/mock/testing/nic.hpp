@@ -27,6 +27,14 @@ namespace fbnic::mock::testing {
 
 inline constexpr MacAddress kStation{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
 
+// A received packet's bytes: its fragments, one after another.
+template <class Packet>
+std::vector<std::uint8_t> bytes_of(const Packet& p) {
+  std::vector<std::uint8_t> b;
+  for (const RxFragment& f : p.fragments()) b.insert(b.end(), f.data, f.data + f.len);
+  return b;
+}
+
 // LogSink receives the library's log lines (mock::NullLog keeps none; mock::StderrLog prints).
 template <class Policy = DefaultPolicy, class ModelConfig = DefaultConfig, class LogSink = NullLog>
 struct Nic {
@@ -158,11 +166,7 @@ struct Nic {
     for (std::uint32_t round = 0; round < kMaxRounds; ++round) {
       const std::uint32_t n = dev.rx(q).poll(batch);
       for (std::uint32_t i = 0; i < n; ++i) {
-        Received r;
-        r.meta = batch[i];
-        for (const RxFragment& f : batch[i].fragments())
-          r.bytes.insert(r.bytes.end(), f.data, f.data + f.len);
-        got.push_back(std::move(r));
+        got.push_back({bytes_of(batch[i]), batch[i]});
       }
       dev.rx(q).release(std::span<const Packet>(batch.data(), n));
       if (n < budget) break;
